@@ -1,0 +1,55 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+E2E := tests/e2e
+# PostgreSQL and Redis for the second test pass (the machine's services in CI).
+SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test lint format install test-embedded test-services clean
+
+run: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(BIN)/.installed $(E2E)/node_modules/.installed lint test-embedded test-services
+
+install: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
+	npm ci --prefix $(E2E) --no-audit --no-fund
+	touch $@
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The whole suite on the embedded default: SQLite and the in-memory channel layer.
+test-embedded: $(BIN)/.installed
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+
+# The whole suite again on PostgreSQL and Redis. In CI a missing service fails the run;
+# elsewhere the pass is skipped with a notice.
+test-services: $(BIN)/.installed
+	@if $(BIN)/python tests/services.py "$(SERVICES_DATABASE_URL)" "$(SERVICES_REDIS_URL)"; then \
+		DATABASE_URL="$(SERVICES_DATABASE_URL)" REDIS_URL="$(SERVICES_REDIS_URL)" $(BIN)/pytest; \
+	elif [ -n "$$CI" ]; then \
+		echo "CI is set but PostgreSQL or Redis is not reachable" >&2; exit 1; \
+	else \
+		echo "PostgreSQL or Redis not reachable: skipping the services pass (CI runs it)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(E2E)/node_modules var .pytest_cache .ruff_cache

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class StreamsConfig(AppConfig):
+    """The stream engine: models, Stream API, broadcast and the WebSocket consumer."""
+
+    name = "streams"
+    verbose_name = "Streams"
+
+    def ready(self) -> None:
+        from . import broadcast  # noqa: F401  (connects the model signals)
+        from .registry import registry
+
+        registry.autodiscover()

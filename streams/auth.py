@@ -1,0 +1,76 @@
+"""The WebSocket handshake check: ``authenticate_stream``, configured in settings.
+
+``settings.STREAMS["AUTHENTICATE"]`` names ``authenticate_stream(request, ctx)``, which returns
+``{"unauthorized": bool, "context": ...}``. A refusal, an exception or a malformed result
+refuses the connection (fail closed); ``context`` is handed to ``on_join``/``on_leave``.
+"""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .context import StreamContext
+from .hooks import call_hook
+
+logger = logging.getLogger("streams.auth")
+
+
+@dataclass
+class StreamAuthRequest:
+    """What ``authenticate_stream`` sees of the handshake."""
+
+    headers: dict[str, str]
+    query: dict[str, str]
+    path: str
+    client: tuple[str, int] | None
+    subprotocols: list[str]
+    user: Any = None
+    scope: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_scope(cls, scope: Mapping[str, Any]) -> "StreamAuthRequest":
+        headers: dict[str, str] = {}
+        for name, value in scope.get("headers", []):
+            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client")
+        return cls(
+            headers=headers,
+            query=dict(parse_qsl(query_string)),
+            path=scope.get("path", ""),
+            client=tuple(client) if client else None,  # type: ignore[arg-type]
+            subprotocols=list(scope.get("subprotocols", [])),
+            user=scope.get("user"),
+            scope=dict(scope),
+        )
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    authorized: bool
+    context: Any = None
+
+
+async def authenticate(scope: Mapping[str, Any]) -> AuthResult:
+    """Run the configured ``authenticate_stream`` on a handshake."""
+    path = settings.STREAMS.get("AUTHENTICATE")
+    if not path:
+        return AuthResult(authorized=True)
+    request = StreamAuthRequest.from_scope(scope)
+    ctx = StreamContext(user=request.user)
+    try:
+        result = await call_hook(import_string(path), request, ctx)
+    except Exception:
+        logger.exception("authenticate_stream raised; connection refused")
+        return AuthResult(authorized=False)
+    if not isinstance(result, Mapping):
+        logger.error("authenticate_stream returned %r, not a dict; connection refused", result)
+        return AuthResult(authorized=False)
+    if result.get("unauthorized", False):
+        return AuthResult(authorized=False)
+    return AuthResult(authorized=True, context=result.get("context"))

@@ -1,0 +1,119 @@
+"""Stream definitions: :class:`StreamConfig` and validation of items against its schema."""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import orjson
+import pydantic
+
+JoinHook = Callable[..., Awaitable[Any] | Any]
+
+
+class StreamValidationError(ValueError):
+    """An item does not match its stream's schema; nothing was stored.
+
+    ``errors`` is a list of ``{"loc": [...], "msg": str, "type": str}``, like pydantic's.
+    """
+
+    def __init__(self, stream_name: str, errors: list[dict[str, Any]]) -> None:
+        self.stream_name = stream_name
+        self.errors = errors
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<item>'}: {e['msg']}" for e in errors
+        )
+        super().__init__(f"invalid item for stream {stream_name!r}: {summary}")
+
+
+@dataclass
+class StreamConfig:
+    """A named stream of schema-typed items, with optional join/leave hooks.
+
+    ``schema`` is a pydantic model class, a JSON-schema dict, or None (any JSON object).
+    ``on_join(subscription, ctx, auth_context)`` may return ``{"unauthorized": True}`` to refuse
+    a join; ``on_leave(subscription, ctx, auth_context)`` runs when a subscription ends. Either
+    may be a plain or an async function.
+    """
+
+    name: str
+    schema: type[pydantic.BaseModel] | Mapping[str, Any] | None = None
+    base_config: dict[str, Any] = field(default_factory=lambda: {"storage_type": "default"})
+    on_join: JoinHook | None = None
+    on_leave: JoinHook | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("a stream needs a non-empty string 'name'")
+        storage = self.base_config.get("storage_type", "default")
+        if storage != "default":
+            raise ValueError(f"stream {self.name!r}: unsupported storage_type {storage!r}")
+        if isinstance(self.schema, Mapping):
+            jsonschema.Draft202012Validator.check_schema(self.schema)
+
+    @classmethod
+    def from_value(cls, value: "StreamConfig | Mapping[str, Any]") -> "StreamConfig":
+        """Accept a StreamConfig or the seed's dict form (``baseConfig``/``onJoin`` spelled
+        either way)."""
+        if isinstance(value, StreamConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError("a stream 'config' must be a StreamConfig or a dict")
+        aliases = {"baseConfig": "base_config", "onJoin": "on_join", "onLeave": "on_leave"}
+        kwargs = {aliases.get(key, key): item for key, item in value.items()}
+        return cls(**kwargs)
+
+    def validate(self, item: Any) -> dict[str, Any]:
+        """Return the item as it will be stored, or raise :class:`StreamValidationError`.
+
+        Fields the schema does not declare are kept; defaults the schema declares are filled.
+        """
+        if not isinstance(item, Mapping):
+            raise StreamValidationError(
+                self.name, [{"loc": [], "msg": "an item must be a JSON object", "type": "type"}]
+            )
+        item = dict(item)
+        if self.schema is None:
+            return _json_roundtrip(self.name, item)
+        if isinstance(self.schema, Mapping):
+            return self._validate_json_schema(item)
+        return self._validate_model(item)
+
+    def _validate_model(self, item: dict[str, Any]) -> dict[str, Any]:
+        assert isinstance(self.schema, type)
+        try:
+            model = self.schema.model_validate(item)
+        except pydantic.ValidationError as error:
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in error.errors(include_url=False)
+            ]
+            raise StreamValidationError(self.name, errors) from None
+        dumped = model.model_dump(mode="json", by_alias=True)
+        result = dict(item)
+        for key, value in dumped.items():
+            # An optional field left out stays out (not stored as null), as in the seed's zod.
+            if key in item or value is not None:
+                result[key] = value
+        return _json_roundtrip(self.name, result)
+
+    def _validate_json_schema(self, item: dict[str, Any]) -> dict[str, Any]:
+        assert isinstance(self.schema, Mapping)
+        validator = jsonschema.Draft202012Validator(self.schema)
+        errors = [
+            {"loc": list(e.absolute_path), "msg": e.message, "type": str(e.validator)}
+            for e in sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
+        ]
+        if errors:
+            raise StreamValidationError(self.name, errors)
+        return _json_roundtrip(self.name, item)
+
+
+def _json_roundtrip(stream_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Check that the item is plain JSON (what the database and the wire will hold)."""
+    try:
+        return orjson.loads(orjson.dumps(item))
+    except TypeError as error:
+        raise StreamValidationError(
+            stream_name, [{"loc": [], "msg": f"not JSON-serialisable: {error}", "type": "json"}]
+        ) from None

@@ -1,0 +1,231 @@
+"""The WebSocket consumer that speaks Motia's stream protocol (DESIGN §4)."""
+
+import asyncio
+import logging
+from collections import Counter, deque
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import protocol
+from .auth import authenticate
+from .context import StreamContext
+from .events import now_ms
+from .hooks import call_hook
+from .hub import GroupKey, Hub, get_hub
+from .protocol import ProtocolError, Subscription
+from .registry import registry
+from .store import snapshot
+
+logger = logging.getLogger("streams.consumer")
+
+# Close code for a client that cannot keep up with its frames (a private-use code).
+CLOSE_SLOW_CONSUMER = 4008
+MAX_PENDING_FRAMES = 10_000
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    """One client socket: its subscriptions, hooks and outgoing frames.
+
+    Frames reach it from the process's :class:`~streams.hub.Hub`, not through a channel of
+    its own, so the consumer joins no channel layer.
+    """
+
+    # No layer has this alias, so Channels gives the consumer no channel of its own.
+    channel_layer_alias = "__streams_hub__"
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.subscriptions: dict[Subscription, None] = {}
+        self.group_subs: Counter[GroupKey] = Counter()
+        self.item_subs: dict[GroupKey, Counter[str]] = {}
+        self.outbox: deque[str] = deque()
+        self.held: list[str] | None = None
+        self.writer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.hub: Hub | None = None
+        self.auth_context: Any = None
+        self.user = self.scope.get("user")
+        await super().websocket_connect(message)
+
+    async def connect(self) -> None:
+        result = await authenticate(self.scope)
+        if not result.authorized:
+            await self.close()
+            return
+        self.auth_context = result.context
+        self.hub = await get_hub()
+        subprotocols = self.scope.get("subprotocols") or []
+        # Browsers and the Node client abort unless an offered subprotocol is echoed.
+        await self.accept(subprotocol=subprotocols[0] if subprotocols else None)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        if self.writer is not None:
+            self.writer.cancel()
+        subscriptions = list(self.subscriptions)
+        self.subscriptions.clear()
+        for subscription in subscriptions:
+            await self._forget(subscription)
+            await self._run_on_leave(subscription)
+
+    # --- client frames ------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None:
+            return
+        limit = settings.STREAMS["MAX_FRAME_BYTES"]
+        if len(raw) > limit:
+            self._send_error("frame_too_large", f"frame is larger than {limit} bytes")
+            return
+        try:
+            frame = protocol.parse_client_frame(raw)
+        except ProtocolError as error:
+            self._send_error(error.code, error.message)
+            return
+        if frame.type == "join":
+            await self._join(frame.subscription)
+        else:
+            await self._leave(frame.subscription)
+
+    async def _join(self, subscription: Subscription) -> None:
+        if subscription.stream_name not in registry:
+            self._send_error(
+                "unknown_stream", f"unknown stream {subscription.stream_name!r}", subscription
+            )
+            return
+        if subscription in self.subscriptions:
+            await self._send_sync(subscription)  # a re-join: just bring the client up to date
+            return
+        limit = settings.STREAMS["MAX_SUBSCRIPTIONS"]
+        if len(self.subscriptions) >= limit:
+            self._send_error(
+                "too_many_subscriptions", f"at most {limit} subscriptions a connection"
+            )
+            return
+        if not await self._run_on_join(subscription):
+            self._enqueue(protocol.unauthorized_frame(subscription, now_ms()))
+            return
+        self.subscriptions[subscription] = None
+        key = (subscription.stream_name, subscription.group_id)
+        if subscription.is_group:
+            self.group_subs[key] += 1
+        else:
+            self.item_subs.setdefault(key, Counter())[subscription.id] += 1  # type: ignore[index]
+        await self._send_sync(subscription)
+
+    async def _send_sync(self, subscription: Subscription) -> None:
+        """Send the snapshot; frames arriving meanwhile are held and follow it, so none is
+        lost and none is overwritten by an older snapshot."""
+        assert self.hub is not None
+        self.held = []
+        try:
+            await self.hub.subscribe(self, (subscription.stream_name, subscription.group_id))
+            timestamp, data = await sync_to_async(snapshot, thread_sensitive=True)(
+                subscription.stream_name, subscription.group_id, subscription.id
+            )
+            self._enqueue(protocol.sync_frame(subscription, timestamp, data))
+        finally:
+            held, self.held = self.held, None
+            for frame in held:
+                self._enqueue(frame)
+
+    async def _leave(self, subscription: Subscription) -> None:
+        if subscription not in self.subscriptions:
+            return  # leaving what was never joined (or was refused) is harmless
+        del self.subscriptions[subscription]
+        await self._forget(subscription)
+        await self._run_on_leave(subscription)
+
+    async def _forget(self, subscription: Subscription) -> None:
+        key = (subscription.stream_name, subscription.group_id)
+        if subscription.is_group:
+            self.group_subs[key] -= 1
+            if self.group_subs[key] <= 0:
+                del self.group_subs[key]
+        else:
+            items = self.item_subs.get(key, Counter())
+            items[subscription.id] -= 1  # type: ignore[index]
+            if items[subscription.id] <= 0:  # type: ignore[index]
+                del items[subscription.id]  # type: ignore[arg-type]
+            if not items:
+                self.item_subs.pop(key, None)
+        if key not in self.group_subs and key not in self.item_subs and self.hub is not None:
+            await self.hub.unsubscribe(self, key)
+
+    # --- hooks --------------------------------------------------------------------------------
+
+    def _hook_context(self, stream_name: str) -> StreamContext:
+        return StreamContext(user=self.user, logger=_stream_logger(stream_name))
+
+    async def _run_on_join(self, subscription: Subscription) -> bool:
+        hook = registry.get(subscription.stream_name).on_join
+        if hook is None:
+            return True
+        ctx = self._hook_context(subscription.stream_name)
+        try:
+            result = await call_hook(hook, subscription, ctx, self.auth_context)
+        except Exception:
+            logger.exception("on_join of %r raised; join refused", subscription.stream_name)
+            return False
+        return not (isinstance(result, dict) and result.get("unauthorized"))
+
+    async def _run_on_leave(self, subscription: Subscription) -> None:
+        if subscription.stream_name not in registry:
+            return
+        hook = registry.get(subscription.stream_name).on_leave
+        if hook is None:
+            return
+        ctx = self._hook_context(subscription.stream_name)
+        try:
+            await call_hook(hook, subscription, ctx, self.auth_context)
+        except Exception:
+            logger.exception("on_leave of %r raised", subscription.stream_name)
+
+    # --- outgoing frames ----------------------------------------------------------------------
+
+    def accepts(self, key: GroupKey, item_id: str | None) -> bool:
+        """Whether a frame of this group (about ``item_id``, if any) is for this socket."""
+        if key in self.group_subs:
+            return True
+        return item_id is not None and item_id in self.item_subs.get(key, ())
+
+    def deliver(self, frame: str) -> None:
+        """Called by the hub: send an already-encoded frame."""
+        if self.held is not None:
+            self.held.append(frame)
+        else:
+            self._enqueue(frame)
+
+    def _send_error(
+        self, code: str, message: str, subscription: Subscription | None = None
+    ) -> None:
+        self._enqueue(protocol.error_frame(code, message, now_ms(), subscription))
+
+    def _enqueue(self, frame: str) -> None:
+        if self.closed:
+            return
+        if len(self.outbox) >= MAX_PENDING_FRAMES:
+            self.closed = True
+            self.outbox.clear()
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+            return
+        self.outbox.append(frame)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Write queued frames in order; one slow socket only ever delays itself."""
+        try:
+            while self.outbox:
+                await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
+        finally:
+            self.writer = None
+
+
+def _stream_logger(stream_name: str) -> Any:
+    from .logger import FlowLogger
+
+    return FlowLogger("streams", step=f"stream:{stream_name}")

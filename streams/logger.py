@@ -1,0 +1,77 @@
+"""Structured logging for handlers and hooks: ``ctx.logger.info("Todo created", {"id": id})``."""
+
+import logging
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+
+class FlowLogger:
+    """A logger that carries the trace id and the step (or stream) it logs for, and takes a
+    dict of fields as its second argument, as Motia's logger does."""
+
+    def __init__(
+        self,
+        name: str = "steps",
+        *,
+        trace_id: str | None = None,
+        step: str | None = None,
+        **bound: Any,
+    ) -> None:
+        self._logger = logging.getLogger(name)
+        self.trace_id = trace_id
+        self.step = step
+        self.bound = bound
+
+    def child(self, **bound: Any) -> "FlowLogger":
+        return FlowLogger(
+            self._logger.name,
+            trace_id=self.trace_id,
+            step=self.step,
+            **{**self.bound, **bound},
+        )
+
+    def _log(self, level: int, message: str, fields: Mapping[str, Any] | None, **kw: Any) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        merged = {**self.bound, **(dict(fields) if fields else {}), **kw}
+        extra = {"trace_id": self.trace_id, "step": self.step, "fields": merged}
+        self._logger.log(level, message, extra=extra)
+
+    def debug(self, message: str, fields: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        self._log(logging.DEBUG, message, fields, **kw)
+
+    def info(self, message: str, fields: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        self._log(logging.INFO, message, fields, **kw)
+
+    def warning(self, message: str, fields: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        self._log(logging.WARNING, message, fields, **kw)
+
+    warn = warning
+
+    def error(self, message: str, fields: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        self._log(logging.ERROR, message, fields, **kw)
+
+
+class StructuredFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, trace id, step and fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ("trace_id", "step"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update({k: v for k, v in fields.items() if k not in entry})
+        if record.exc_info:
+            entry["exc"] = "".join(traceback.format_exception(*record.exc_info))
+        return orjson.dumps(entry, default=str).decode()

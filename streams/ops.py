@@ -1,0 +1,136 @@
+"""Atomic update operations on a stream item, as pure functions.
+
+An update is a list of ops applied in order to a copy of the item; if any op cannot apply, the
+whole update fails with :class:`UpdateOpError` and the item is left as it was. Paths are
+dot-separated names of nested object fields (``"metadata.completedBy"``).
+"""
+
+import copy
+from collections.abc import Iterable, Mapping
+from numbers import Number
+from typing import Any
+
+OP_TYPES = ("set", "merge", "increment", "decrement", "remove")
+
+
+class UpdateOpError(ValueError):
+    """An update op is malformed or cannot apply to the item (the item is unchanged)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        self.index = index
+        super().__init__(message if index is None else f"op {index}: {message}")
+
+
+def split_path(path: Any, *, required: bool) -> list[str]:
+    """Turn ``"a.b.c"`` into ``["a", "b", "c"]``; an absent path is the item's root (``[]``)."""
+    if path is None or path == "":
+        if required:
+            raise UpdateOpError("'path' is required")
+        return []
+    if not isinstance(path, str):
+        raise UpdateOpError("'path' must be a string")
+    parts = path.split(".")
+    if any(part == "" for part in parts):
+        raise UpdateOpError(f"path {path!r} has an empty segment")
+    return parts
+
+
+def _parent(item: dict[str, Any], parts: list[str], *, create: bool) -> dict[str, Any] | None:
+    """The object holding the last segment of ``parts``; creates missing objects if asked."""
+    node: Any = item
+    for depth, name in enumerate(parts[:-1]):
+        child = node.get(name)
+        if child is None:
+            if not create:
+                return None
+            child = node[name] = {}
+        elif not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise UpdateOpError(f"{where!r} is not an object")
+        node = child
+    return node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Number) and not isinstance(value, bool)
+
+
+def _apply_set(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    if "value" not in op:
+        raise UpdateOpError("'value' is required")
+    parts = split_path(op.get("path"), required=True)
+    parent = _parent(item, parts, create=True)
+    assert parent is not None
+    parent[parts[-1]] = copy.deepcopy(op["value"])
+
+
+def _apply_merge(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    value = op.get("value")
+    if not isinstance(value, Mapping):
+        raise UpdateOpError("'value' of a merge must be an object")
+    parts = split_path(op.get("path"), required=False)
+    if not parts:
+        item.update(copy.deepcopy(dict(value)))
+        return
+    parent = _parent(item, parts, create=True)
+    assert parent is not None
+    target = parent.get(parts[-1])
+    if target is None:
+        target = parent[parts[-1]] = {}
+    elif not isinstance(target, dict):
+        raise UpdateOpError(f"cannot merge into {'.'.join(parts)!r}: it is not an object")
+    target.update(copy.deepcopy(dict(value)))
+
+
+def _apply_add(item: dict[str, Any], op: Mapping[str, Any], sign: int) -> None:
+    by = op.get("by", 1)
+    if not _is_number(by):
+        raise UpdateOpError("'by' must be a number")
+    parts = split_path(op.get("path"), required=True)
+    parent = _parent(item, parts, create=True)
+    assert parent is not None
+    current = parent.get(parts[-1], 0)
+    if current is None:
+        current = 0
+    if not _is_number(current):
+        raise UpdateOpError(f"cannot {op['type']} {'.'.join(parts)!r}: it is not a number")
+    parent[parts[-1]] = current + sign * by
+
+
+def _apply_remove(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    parts = split_path(op.get("path"), required=True)
+    parent = _parent(item, parts, create=False)
+    if parent is not None:
+        parent.pop(parts[-1], None)
+
+
+def apply_op(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    """Apply one op to ``item`` in place."""
+    if not isinstance(op, Mapping):
+        raise UpdateOpError("an op must be an object with a 'type'")
+    kind = op.get("type")
+    if kind == "set":
+        _apply_set(item, op)
+    elif kind == "merge":
+        _apply_merge(item, op)
+    elif kind == "increment":
+        _apply_add(item, op, 1)
+    elif kind == "decrement":
+        _apply_add(item, op, -1)
+    elif kind == "remove":
+        _apply_remove(item, op)
+    else:
+        raise UpdateOpError(f"unknown op type {kind!r}; expected one of {', '.join(OP_TYPES)}")
+
+
+def apply_ops(item: Mapping[str, Any] | None, ops: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return a new item: ``item`` (``{}`` when missing) with every op applied in order."""
+    if isinstance(ops, Mapping | str | bytes):
+        raise UpdateOpError("ops must be a list of op objects")
+    result: dict[str, Any] = copy.deepcopy(dict(item)) if item is not None else {}
+    for index, op in enumerate(ops):
+        try:
+            apply_op(result, op)
+        except UpdateOpError as error:
+            raise UpdateOpError(str(error), index) from None
+    return result

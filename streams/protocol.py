@@ -1,0 +1,146 @@
+"""The WebSocket wire protocol of Motia's stream clients, as pure functions.
+
+Client frames are ``join`` and ``leave``; every server frame is a ``stream`` frame whose
+``event`` says what happened (see DESIGN §4). Frames are encoded with orjson, once per event.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+EventType = Literal["sync", "create", "update", "delete", "event", "unauthorized", "error"]
+
+
+class ProtocolError(ValueError):
+    """A client frame that is not valid; answered with an ``error`` frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One join: a group (``id`` is None) or one item of a group."""
+
+    stream_name: str
+    group_id: str
+    id: str | None
+    subscription_id: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.id is None
+
+    def as_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"streamName": self.stream_name, "groupId": self.group_id}
+        if self.id is not None:
+            data["id"] = self.id
+        if self.subscription_id is not None:
+            data["subscriptionId"] = self.subscription_id
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """A parsed ``join`` or ``leave``."""
+
+    type: Literal["join", "leave"]
+    subscription: Subscription
+
+
+def _required_string(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or value == "":
+        raise ProtocolError("invalid_frame", f"'data.{field}' must be a non-empty string")
+    return value
+
+
+def parse_client_frame(text: str | bytes) -> ClientFrame:
+    """Parse and check a client frame; raise :class:`ProtocolError` with a reason if invalid."""
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("invalid_json", "frame is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("invalid_frame", "frame must be a JSON object")
+    kind = message.get("type")
+    if kind not in ("join", "leave"):
+        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}; expected join or leave")
+    data = message.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_frame", "'data' must be an object")
+    item_id = data.get("id")
+    if item_id is not None and (not isinstance(item_id, str) or item_id == ""):
+        raise ProtocolError("invalid_frame", "'data.id' must be a non-empty string or null")
+    subscription_id = data.get("subscriptionId")
+    if subscription_id is not None and not isinstance(subscription_id, str):
+        raise ProtocolError("invalid_frame", "'data.subscriptionId' must be a string")
+    subscription = Subscription(
+        stream_name=_required_string(data, "streamName"),
+        group_id=_required_string(data, "groupId"),
+        id=item_id,
+        subscription_id=subscription_id,
+    )
+    return ClientFrame(type=kind, subscription=subscription)
+
+
+def encode(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def stream_frame(
+    stream_name: str | None,
+    group_id: str | None,
+    item_id: str | None,
+    timestamp: int,
+    event: dict[str, Any],
+) -> str:
+    """Encode one server frame."""
+    return encode(
+        {
+            "type": "stream",
+            "timestamp": timestamp,
+            "streamName": stream_name,
+            "groupId": group_id,
+            "id": item_id,
+            "event": event,
+        }
+    )
+
+
+def sync_frame(subscription: Subscription, timestamp: int, data: Any) -> str:
+    """The reply to an accepted join: the group's items, or the item (or None)."""
+    return stream_frame(
+        subscription.stream_name,
+        subscription.group_id,
+        subscription.id,
+        timestamp,
+        {"type": "sync", "data": data},
+    )
+
+
+def unauthorized_frame(subscription: Subscription, timestamp: int) -> str:
+    return stream_frame(
+        subscription.stream_name,
+        subscription.group_id,
+        subscription.id,
+        timestamp,
+        {"type": "unauthorized"},
+    )
+
+
+def error_frame(
+    code: str, message: str, timestamp: int, subscription: Subscription | None = None
+) -> str:
+    """An ``error`` frame. Its ``id`` is always null: Motia's item subscriptions would otherwise
+    take its timestamp as seen and drop a later real frame with the same timestamp."""
+    return stream_frame(
+        subscription.stream_name if subscription else None,
+        subscription.group_id if subscription else None,
+        None,
+        timestamp,
+        {"type": "error", "data": {"code": code, "message": message}},
+    )
