@@ -106,7 +106,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # One channel per process carries every event (DESIGN §9): the default capacity of
+            # 100 would drop bursts, and the one-day group expiry would drop a long-lived server.
+            "CONFIG": {"capacity": 100_000, "group_expiry": 10 * 365 * 24 * 3600},
+        }
+    }
 
 # --- Streams --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import orjson
 import pydantic
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from streams.config import StreamValidationError
 from streams.hooks import is_async
@@ -183,6 +184,16 @@ def add_error_handlers(api: NinjaAPI) -> None:
     def op_invalid(request: HttpRequest, error: UpdateOpError) -> HttpResponse:
         loc = ["ops"] if error.index is None else ["ops", error.index]
         return _errors_response(422, [{"loc": loc, "msg": str(error), "type": "update_op"}])
+
+    @api.exception_handler(ValidationError)
+    def request_invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+        detail = []
+        for entry in error.errors:
+            loc = list(entry.get("loc", ()))
+            if loc[:2] == ["body", "body"]:  # ninja names the body parameter; users need not
+                loc = ["body", *loc[2:]]
+            detail.append({**entry, "loc": loc})
+        return _errors_response(422, detail)
 
     @api.exception_handler(BadRequest)
     def bad_request(request: HttpRequest, error: BadRequest) -> HttpResponse:

@@ -1,0 +1,66 @@
+"""Shared fixtures.
+
+Tests that touch the database from threads or from a WebSocket consumer use
+``@pytest.mark.django_db(transaction=True)``: the consumer reads in worker threads, which only
+see committed rows. With ``DATABASE_URL``/``REDIS_URL`` set (the services pass of ``make
+test``) the same tests run on PostgreSQL and the Redis pub/sub layer.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from django.conf import settings
+
+from streams import StreamConfig
+from streams.hub import _hubs
+from streams.registry import registry
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"database: {settings.DATABASES['default']['ENGINE']}",
+        f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}",
+    ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI, a configured service that is down fails the run instead of skipping tests."""
+    if not os.environ.get("CI"):
+        return
+    from tests.services import reachable
+
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if (database_url or redis_url) and not reachable(
+        database_url or "postgres://postgres@127.0.0.1:5432/test",
+        redis_url or "redis://127.0.0.1:6379/0",
+    ):
+        pytest.exit("CI: PostgreSQL or Redis is configured but not reachable", returncode=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own channel layer and hub (each async test has its own loop)."""
+    channel_layers.backends.clear()
+    _hubs.clear()
+    yield
+    channel_layers.backends.clear()
+    _hubs.clear()
+
+
+@pytest.fixture
+def define_stream() -> Iterator[Callable[..., StreamConfig]]:
+    """Register a stream for one test: ``define_stream("counter", schema=None)``."""
+    added: list[str] = []
+
+    def define(name: str, **options: Any) -> StreamConfig:
+        config = registry.register(StreamConfig(name=name, **options))
+        added.append(name)
+        return config
+
+    yield define
+    for name in added:
+        registry.unregister(name)
