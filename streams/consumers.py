@@ -5,7 +5,7 @@ import logging
 from collections import Counter, deque
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -123,7 +123,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.held = []
         try:
             await self.hub.subscribe(self, (subscription.stream_name, subscription.group_id))
-            timestamp, data = await sync_to_async(snapshot, thread_sensitive=True)(
+            timestamp, data = await database_sync_to_async(snapshot)(
                 subscription.stream_name, subscription.group_id, subscription.id
             )
             self._enqueue(protocol.sync_frame(subscription, timestamp, data))

@@ -5,7 +5,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from .context import StreamContext
 from .store import Streams
@@ -22,4 +22,4 @@ async def call_hook(fn: Callable[..., Any], subject: Any, ctx: StreamContext, *r
     if is_async(fn):
         return await fn(subject, ctx, *rest)
     sync_ctx = StreamContext(streams=Streams(sync=True), logger=ctx.logger, user=ctx.user)
-    return await sync_to_async(fn, thread_sensitive=True)(subject, sync_ctx, *rest)
+    return await database_sync_to_async(fn)(subject, sync_ctx, *rest)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 import orjson
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
@@ -243,7 +243,7 @@ def _in_thread(method: Callable[..., Any]) -> Callable[..., Any]:
     """The async twin of a SyncStream method: the same call, run off the event loop."""
 
     async def run(self: Stream, *args: Any) -> Any:
-        return await sync_to_async(method, thread_sensitive=True)(self._sync, *args)
+        return await database_sync_to_async(method)(self._sync, *args)
 
     run.__name__ = method.__name__
     run.__doc__ = method.__doc__

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connections
 
 from streams import StreamConfig
 from streams.hub import _hubs
@@ -49,6 +51,14 @@ def fresh_channel_layer() -> Iterator[None]:
     yield
     channel_layers.backends.clear()
     _hubs.clear()
+
+
+@pytest.fixture(autouse=True)
+def close_worker_thread_connections() -> Iterator[None]:
+    """Async code runs its queries on asgiref's shared worker thread, whose connection would
+    outlive the test (and keep PostgreSQL from dropping the test database)."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture
