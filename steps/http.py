@@ -136,16 +136,17 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
 
         async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             api_request = _build_request(request, trigger, kwargs)
-            ctx = FlowContext.for_step(name, trace_id=_trace_id(request), user=request.user)
+            # request.user would query the session synchronously; auser() is its async twin.
+            user = await request.auser() if hasattr(request, "auser") else None
+            ctx = FlowContext.for_step(name, trace_id=_trace_id(request), user=user)
             return to_response(await handler(api_request, ctx), ctx.trace_id)
 
     else:
 
         def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[misc]
             api_request = _build_request(request, trigger, kwargs)
-            ctx = FlowContext.for_step(
-                name, trace_id=_trace_id(request), sync=True, user=request.user
-            )
+            user = getattr(request, "user", None)
+            ctx = FlowContext.for_step(name, trace_id=_trace_id(request), sync=True, user=user)
             return to_response(handler(api_request, ctx), ctx.trace_id)
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
