@@ -86,8 +86,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not :memory:, so threads and the test server see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(SQLITE_PATH.with_name("test.sqlite3"))}
+    # A file, not :memory:, so that worker threads share it; one per test run, so that
+    # concurrent runs do not collide.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(SQLITE_PATH.with_name(f"test-{os.getpid()}.sqlite3"))
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
