@@ -1,0 +1,246 @@
+"""Real server processes for end-to-end tests.
+
+:class:`TestDatabase` prepares a fresh, migrated database: a new SQLite file in a temporary
+directory, or, when ``DATABASE_URL`` points at PostgreSQL, a uniquely named database created
+for the test and dropped afterwards. :class:`ServerProcess` runs ``manage.py runserver
+127.0.0.1:<free port> --noreload`` on it (several may share one database), waits until HTTP
+answers and stops it again (terminate, then kill). ``REDIS_URL`` passes through to the servers;
+extra environment (``STREAMS_AUTHENTICATE`` ...) is given per server.
+
+Usage::
+
+    with TestDatabase(tmp_path) as database, ServerProcess(database) as server:
+        httpx.post(f"{server.http_url}/todos", json={"description": "x"})
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 3.0
+# Environment of the test process that must not leak into a server's own choices.
+_DATABASE_ENV = ("DATABASE_URL", "SQLITE_PATH")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _is_postgres(url: str) -> bool:
+    return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql", "postgis"}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class TestDatabase:
+    """A fresh, migrated database for one test; servers started on it share it.
+
+    ``env`` holds what a server process needs to use it (``SQLITE_PATH`` or ``DATABASE_URL``,
+    plus a ``CHANNELS_PREFIX`` of its own so that servers of other tests sharing the Redis
+    server never see its events).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, directory: Path, database_url: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if database_url is None:
+            database_url = os.environ.get("DATABASE_URL") or None
+        self.base_url = database_url
+        self.name = f"e2e_{uuid.uuid4().hex[:12]}"
+        self.env: dict[str, str] = {"CHANNELS_PREFIX": self.name}
+        if database_url and _is_postgres(database_url):
+            self.url: str | None = _with_database(database_url, self.name)
+            self.env["DATABASE_URL"] = self.url
+        elif database_url:
+            raise ValueError(f"unsupported DATABASE_URL for end-to-end tests: {database_url!r}")
+        else:
+            self.url = None
+            self.env["SQLITE_PATH"] = str(self.directory / "db.sqlite3")
+        self._created = False
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+    def __enter__(self) -> Self:
+        try:
+            if self.is_postgres:
+                self._admin(f"CREATE DATABASE {_quote_ident(self.name)}")
+                self._created = True
+            self.migrate()
+        except BaseException:
+            self.drop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.drop()
+
+    def migrate(self) -> None:
+        """Run ``manage.py migrate`` on this database."""
+        result = subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=server_environment(self.env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"manage.py migrate failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL database (a SQLite file goes with its temporary directory)."""
+        if self.is_postgres and self._created:
+            self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(self.name)} WITH (FORCE)")
+            self._created = False
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        assert self.base_url is not None
+        admin_url = _with_database(self.base_url, "postgres")
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(sql)  # type: ignore[arg-type]
+
+
+def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a server process: ours (``REDIS_URL`` included) without our own
+    database choice, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in _DATABASE_ENV}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """``manage.py runserver`` on a free loopback port, serving HTTP and WebSocket."""
+
+    def __init__(
+        self, database: TestDatabase, env: Mapping[str, str] | None = None, name: str = "server"
+    ) -> None:
+        self.database = database
+        self.extra_env = dict(env or {})
+        self.name = name
+        self.port = 0
+        self.log_path = database.directory / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, attempts: int = 3) -> None:
+        """Start the server and wait until it answers HTTP; retry on a port taken meanwhile."""
+        for attempt in range(1, attempts + 1):
+            self.port = free_port()
+            self._spawn()
+            try:
+                self._wait_until_ready()
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts or "already in use" not in self.log():
+                    raise
+
+    def _spawn(self) -> None:
+        env = server_environment({**self.database.env, **self.extra_env})
+        self._log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode} before answering:\n"
+                    + self.log()
+                )
+            try:
+                httpx.get(f"{self.http_url}/", timeout=1.0)
+            except httpx.TransportError:
+                time.sleep(0.1)
+                continue
+            return  # any HTTP answer (even a 404) means the server is up
+        raise RuntimeError(
+            f"{self.name} did not answer HTTP within {START_TIMEOUT}s:\n{self.log()}"
+        )
+
+    def stop(self) -> None:
+        """Terminate the server (kill it if it does not exit) and close its log."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def log(self) -> str:
+        """Everything the server has written so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
