@@ -13,8 +13,7 @@ import threading
 from collections import defaultdict
 from typing import Any, Protocol
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .events import StreamEvent
 from .sequencing import GroupSequencer
@@ -200,18 +199,48 @@ def _running_hub() -> Hub | None:
     return None
 
 
+class _BackgroundPublisher:
+    """A daemon thread with its own event loop, for processes with no server loop (workers,
+    management commands) and for a server whose loop is stopping: publishing never waits on
+    the caller's loop, and the layer keeps one connection instead of one per event."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="streams-publisher", daemon=True
+        )
+        self.thread.start()
+
+    def publish(self, event: StreamEvent) -> None:
+        layer = get_channel_layer()
+        if layer is None or isinstance(layer, InMemoryChannelLayer):
+            return  # an in-memory layer reaches only this process's hub, and none is running
+        key = (event.stream_name, event.group_id)
+        asyncio.run_coroutine_threadsafe(
+            layer.group_send(layer_group_name(key), layer_message(event)), self.loop
+        ).add_done_callback(_log_failure)
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("could not publish a stream event", exc_info=future.exception())
+
+
+_background: _BackgroundPublisher | None = None
+
+
 def publish(event: StreamEvent) -> None:
     """Send a committed event to every server process; callable from any thread, never blocks
     on subscribers."""
+    global _background
     hub = _running_hub()
     if hub is not None:
         hub.loop.call_soon_threadsafe(hub.publish_nowait, event)
         return
-    # No server loop in this process (a worker or a management command): publish directly.
-    layer = get_channel_layer()
-    if layer is not None:
-        key = (event.stream_name, event.group_id)
-        async_to_sync(layer.group_send)(layer_group_name(key), layer_message(event))
+    with _hubs_lock:
+        if _background is None:
+            _background = _BackgroundPublisher()
+    _background.publish(event)
 
 
 async def reset_hubs() -> None:

@@ -1,5 +1,6 @@
 """Signed stream tokens and the seed's example authenticate_stream."""
 
+import re
 from io import StringIO
 from typing import Any
 
@@ -20,6 +21,8 @@ def request(headers: dict[str, str] | None = None, **kw: Any) -> StreamAuthReque
 def test_tokens_round_trip_and_reject_tampering() -> None:
     token = issue_token("u1", "admin")
     assert verify_token(token) == {"id": "u1", "role": "admin"}
+    # Usable as a WebSocket subprotocol: only HTTP token characters.
+    assert re.fullmatch(r"[A-Za-z0-9._~-]+", token), token
     with pytest.raises(InvalidToken):
         verify_token(token[:-2] + "xx")
     with pytest.raises(InvalidToken):
