@@ -1,0 +1,165 @@
+"""The schedule behind cron triggers: Motia's cron expressions as a Celery beat schedule.
+
+A cron trigger is ``{"type": "cron", "expression": "..."}`` with either 5 fields (the usual
+crontab: minute hour day-of-month month day-of-week) or 6 fields where, as in Motia and
+node-cron, the seconds come FIRST: ``"*/10 * * * * *"`` fires every 10 seconds and
+``"0 */5 * * * *"`` at second 0 of every fifth minute. croniter, which computes the fire times,
+puts the seconds last, so 6-field expressions are reordered before they reach it.
+
+All times are computed in UTC; a naive datetime is taken to be UTC. Nothing here does I/O:
+``beat_schedule(steps)`` only builds the dict that Celery beat's ``beat_schedule`` setting takes.
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from celery import Celery
+from celery.schedules import BaseSchedule, schedstate
+from croniter import CroniterBadDateError, CroniterError, croniter
+
+from .config import CronTrigger
+from .registry import Step
+
+RUN_STEP_TASK = "steps.run_step"
+# Shortest wait that ``is_due`` reports, so beat always sleeps a little before it re-checks.
+MIN_RECHECK_SECONDS = 0.01
+# A queued run older than its interval (capped at this) is dropped: the next run supersedes it.
+MAX_EXPIRES_SECONDS = 3600.0
+_VALIDATION_START = datetime(2000, 1, 1, tzinfo=UTC)
+_EXPIRES_SAMPLES = 8
+
+
+def to_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def to_croniter(expression: str) -> str:
+    """Rewrite a Motia expression (seconds first when there are 6 fields) in croniter's order."""
+    fields = expression.split()
+    if len(fields) == 6:
+        fields = [*fields[1:], fields[0]]
+    return " ".join(fields)
+
+
+def validate_expression(expression: str) -> str:
+    """Check a 5- or 6-field expression and return it with its whitespace normalised.
+
+    Raises ``ValueError`` with the reason when a field is malformed or out of range, or when the
+    expression can never fire (``"0 0 30 2 *"``).
+    """
+    if not isinstance(expression, str):
+        raise ValueError(f"cron expression must be a string, not {type(expression).__name__}")
+    fields = expression.split()
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"cron expression {expression!r} has {len(fields)} fields; expected 5 "
+            "(minute hour day-of-month month day-of-week) or 6 (second first)"
+        )
+    try:
+        croniter(to_croniter(expression), _VALIDATION_START).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"cron expression {expression!r} never fires") from None
+    except CroniterError as error:
+        raise ValueError(f"invalid cron expression {expression!r}: {error}") from None
+    return " ".join(fields)
+
+
+def _next_after(expression: str, after: datetime) -> datetime:
+    """The first fire time strictly after ``after`` (an aware UTC datetime), in UTC."""
+    return croniter(to_croniter(expression), after).get_next(datetime).astimezone(UTC)
+
+
+def next_fire_times(expression: str, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` fire times of ``expression`` strictly after ``after``, in UTC."""
+    validate_expression(expression)
+    times: list[datetime] = []
+    moment = to_utc(after)
+    for _ in range(count):
+        moment = _next_after(expression, moment)
+        times.append(moment)
+    return times
+
+
+class CronSchedule(BaseSchedule):
+    """A Celery beat schedule that fires on a Motia cron expression (5 or 6 fields, UTC).
+
+    A run is due when the first fire time after the last run has passed; beat then records the
+    run, so after downtime the missed fire times collapse into a single catch-up run.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        nowfun: Callable[[], datetime] | None = None,
+        app: Celery | None = None,
+    ) -> None:
+        self.expression = validate_expression(expression)
+        super().__init__(nowfun=nowfun, app=app)
+
+    def _now_utc(self) -> datetime:
+        return to_utc(self.now())
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first fire time strictly after ``moment`` (naive means UTC)."""
+        return _next_after(self.expression, to_utc(moment))
+
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        """Time left until the first fire time after ``last_run_at``; zero once it has passed."""
+        return max(self.next_after(last_run_at) - self._now_utc(), timedelta(0))
+
+    def is_due(self, last_run_at: datetime) -> schedstate:
+        """``(due, seconds until beat should check again)``, as Celery beat expects."""
+        now = self._now_utc()
+        due = self.next_after(last_run_at) <= now
+        wait = (self.next_after(now) - now).total_seconds()
+        return schedstate(due, max(wait, MIN_RECHECK_SECONDS))
+
+    def __repr__(self) -> str:
+        return f"<CronSchedule: {self.expression}>"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CronSchedule):
+            return (self.expression, self.nowfun) == (other.expression, other.nowfun)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.expression)
+
+    def __reduce__(self) -> tuple[type["CronSchedule"], tuple[Any, ...]]:
+        # As Celery's own schedules do: the app is not pickled, ``nowfun`` is.
+        return (self.__class__, (self.expression, self.nowfun))
+
+
+def expires_seconds(expression: str, now: datetime | None = None) -> float:
+    """How long a queued run stays valid: the shortest gap between upcoming fire times,
+    capped at ``MAX_EXPIRES_SECONDS`` (a run that late is superseded by the next one)."""
+    times = next_fire_times(expression, now or datetime.now(UTC), _EXPIRES_SAMPLES)
+    gap = min((b - a).total_seconds() for a, b in pairwise(times))
+    return min(gap, MAX_EXPIRES_SECONDS)
+
+
+def beat_schedule(steps: Iterable[Step]) -> dict[str, dict[str, Any]]:
+    """Celery's ``beat_schedule`` for the cron triggers of ``steps``: one entry per trigger,
+    named ``"<step>:cron:<index>"`` (the trigger's index in the step's ``triggers``), each
+    running the ``steps.run_step`` task with ``(step_name, payload)``."""
+    entries: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        for index, trigger in enumerate(step.config.triggers):
+            if isinstance(trigger, CronTrigger):
+                entries[f"{step.name}:cron:{index}"] = _beat_entry(step.name, index, trigger)
+    return entries
+
+
+def _beat_entry(step_name: str, index: int, trigger: CronTrigger) -> dict[str, Any]:
+    expression = trigger.expression
+    return {
+        "task": RUN_STEP_TASK,
+        "schedule": CronSchedule(expression),
+        "args": (step_name, {"kind": "cron", "trigger": index, "expression": expression}),
+        "options": {"expires": expires_seconds(expression)},
+    }

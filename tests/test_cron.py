@@ -1,0 +1,175 @@
+"""The cron schedule: Motia's 5- and 6-field expressions, beat's due checks, and the beat dict."""
+
+import pickle
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from celery.schedules import schedstate
+
+from steps.config import StepConfig
+from steps.cron import (
+    MAX_EXPIRES_SECONDS,
+    CronSchedule,
+    beat_schedule,
+    expires_seconds,
+    next_fire_times,
+    to_croniter,
+)
+from steps.registry import Step
+
+NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def fixed_now(moment: datetime):
+    return lambda: moment
+
+
+def test_six_fields_put_seconds_last_for_croniter() -> None:
+    assert to_croniter("*/10 * * * * *") == "* * * * * */10"
+    assert to_croniter("0 */5 * * * *") == "*/5 * * * * 0"
+    assert to_croniter("*/5  * * * *") == "*/5 * * * *"
+
+
+def test_every_ten_seconds() -> None:
+    times = next_fire_times("*/10 * * * * *", NOON, 3)
+    assert times == [at(2024, 6, 3, 12, 0, second) for second in (10, 20, 30)]
+
+
+def test_second_zero_of_every_fifth_minute_matches_five_field_form() -> None:
+    expected = [at(2024, 6, 3, 12, 5), at(2024, 6, 3, 12, 10)]
+    assert next_fire_times("0 */5 * * * *", NOON, 2) == expected
+    assert next_fire_times("*/5 * * * *", NOON, 2) == expected
+
+
+def test_weekdays_at_half_past_nine() -> None:
+    friday_evening = at(2024, 6, 7, 18, 0)
+    times = next_fire_times("30 9 * * 1-5", friday_evening, 2)
+    assert times == [at(2024, 6, 10, 9, 30), at(2024, 6, 11, 9, 30)]  # Monday, Tuesday
+
+
+def test_next_times_are_strictly_after() -> None:
+    assert next_fire_times("*/10 * * * * *", at(2024, 6, 3, 12, 0, 10), 1) == [
+        at(2024, 6, 3, 12, 0, 20)
+    ]
+
+
+def test_naive_and_other_zones_are_read_as_utc() -> None:
+    naive = datetime(2024, 6, 3, 12, 0, 3)
+    plus_two = NOON.astimezone(timezone(timedelta(hours=2)))
+    expected = [at(2024, 6, 3, 12, 5)]
+    assert next_fire_times("*/5 * * * *", naive, 1) == expected
+    assert next_fire_times("*/5 * * * *", plus_two, 1) == expected
+    assert expected[0].tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["61 * * * *", "* * *", "* * * * * * *", "", "a b c d e", "* 24 * * *", "61 * * * * *"],
+)
+def test_bad_expressions_raise_value_error(expression: str) -> None:
+    with pytest.raises(ValueError, match="cron expression"):
+        CronSchedule(expression)
+    with pytest.raises(ValueError):
+        next_fire_times(expression, NOON, 1)
+
+
+def test_an_expression_that_never_fires_is_rejected() -> None:
+    with pytest.raises(ValueError, match="never fires"):
+        CronSchedule("0 0 30 2 *")
+
+
+def test_due_once_the_next_fire_time_has_passed() -> None:
+    schedule = CronSchedule("*/10 * * * * *", nowfun=fixed_now(at(2024, 6, 3, 12, 0, 12)))
+    state = schedule.is_due(at(2024, 6, 3, 12, 0, 3))
+    assert state == schedstate(True, 8.0)  # 12:00:10 passed; next check at 12:00:20
+    assert schedule.remaining_estimate(at(2024, 6, 3, 12, 0, 3)) == timedelta(0)
+
+
+def test_not_due_before_the_next_fire_time() -> None:
+    schedule = CronSchedule("*/10 * * * * *", nowfun=fixed_now(at(2024, 6, 3, 12, 0, 7)))
+    assert schedule.is_due(at(2024, 6, 3, 12, 0, 3)) == schedstate(False, 3.0)
+    assert schedule.remaining_estimate(at(2024, 6, 3, 12, 0, 3)) == timedelta(seconds=3)
+
+
+def test_due_exactly_at_the_fire_time_and_waits_a_positive_time() -> None:
+    schedule = CronSchedule("0 */5 * * * *", nowfun=fixed_now(at(2024, 6, 3, 12, 5)))
+    due, wait = schedule.is_due(at(2024, 6, 3, 12, 0, 3))
+    assert due
+    assert wait == 300.0
+
+
+def test_missed_runs_collapse_into_one() -> None:
+    schedule = CronSchedule("*/5 * * * *", nowfun=fixed_now(at(2024, 6, 3, 15, 2)))
+    assert schedule.is_due(at(2024, 6, 3, 12, 0)) == schedstate(True, 180.0)
+    assert schedule.is_due(at(2024, 6, 3, 15, 2)) == schedstate(False, 180.0)
+
+
+def test_naive_and_aware_last_run_at_agree() -> None:
+    now = at(2024, 6, 3, 12, 0, 12)
+    schedule = CronSchedule("*/10 * * * * *", nowfun=fixed_now(now))
+    naive = datetime(2024, 6, 3, 12, 0, 3)
+    aware_elsewhere = at(2024, 6, 3, 12, 0, 3).astimezone(timezone(timedelta(hours=-5)))
+    assert schedule.is_due(naive) == schedule.is_due(aware_elsewhere) == schedstate(True, 8.0)
+    naive_now = CronSchedule("*/10 * * * * *", nowfun=fixed_now(now.replace(tzinfo=None)))
+    assert naive_now.is_due(naive) == schedstate(True, 8.0)
+
+
+def test_pickle_round_trip_repr_and_equality() -> None:
+    schedule = CronSchedule("*/10  * * * * *")
+    copy = pickle.loads(pickle.dumps(schedule))
+    assert copy == schedule
+    assert hash(copy) == hash(schedule)
+    assert copy.expression == "*/10 * * * * *"
+    assert repr(copy) == "<CronSchedule: */10 * * * * *>"
+    assert schedule != CronSchedule("*/5 * * * *")
+
+
+def test_expires_is_the_interval_capped() -> None:
+    assert expires_seconds("*/10 * * * * *", NOON) == 10.0
+    assert expires_seconds("*/5 * * * *", NOON) == 300.0
+    assert expires_seconds("30 9 * * 1-5", NOON) == MAX_EXPIRES_SECONDS
+
+
+def make_step(config: dict) -> Step:
+    async def handler(input: object, ctx: object) -> None:
+        return None
+
+    return Step(StepConfig.parse(config), handler, "tests.fake_step")
+
+
+def test_beat_schedule_has_one_entry_per_cron_trigger() -> None:
+    ticker = make_step(
+        {
+            "name": "Ticker",
+            "triggers": [
+                {"type": "queue", "topic": "tick"},
+                {"type": "cron", "expression": "*/10 * * * * *"},
+                {"type": "cron", "expression": "30 9 * * 1-5"},
+            ],
+        }
+    )
+    http_only = make_step(
+        {"name": "Api", "triggers": [{"type": "http", "method": "GET", "path": "/x"}]}
+    )
+    schedule = beat_schedule([ticker, http_only])
+    assert list(schedule) == ["Ticker:cron:1", "Ticker:cron:2"]
+    entry = schedule["Ticker:cron:1"]
+    assert entry["task"] == "steps.run_step"
+    assert entry["schedule"] == CronSchedule("*/10 * * * * *")
+    assert entry["args"] == (
+        "Ticker",
+        {"kind": "cron", "trigger": 1, "expression": "*/10 * * * * *"},
+    )
+    assert entry["options"] == {"expires": 10.0}
+    weekdays = schedule["Ticker:cron:2"]
+    assert weekdays["args"][1]["trigger"] == 2
+    assert 0 < weekdays["options"]["expires"] <= MAX_EXPIRES_SECONDS
+    pickle.loads(pickle.dumps(schedule))  # beat stores entries with pickle
+
+
+def test_beat_schedule_of_no_steps_is_empty() -> None:
+    assert beat_schedule([]) == {}
