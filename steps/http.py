@@ -24,6 +24,7 @@ from streams.ops import UpdateOpError
 
 from .config import HttpTrigger
 from .context import FlowContext
+from .flows import flows_overview
 from .registry import Step, StepRegistry
 
 TRACE_HEADER = "X-Trace-Id"
@@ -202,7 +203,7 @@ def add_error_handlers(api: NinjaAPI) -> None:
 
 
 def build_api(steps: StepRegistry) -> NinjaAPI:
-    """One API with a route for every http trigger of every step."""
+    """One API with a route for every http trigger of every step, and ``GET /api/flows``."""
     api = NinjaAPI(
         title="Motia steps",
         description="HTTP triggers of the project's steps.",
@@ -220,4 +221,10 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
                 tags=list(step.config.flows) or ["steps"],
                 operation_id=f"{step.name}_{trigger.method.lower()}",
             )(make_view(step, trigger))
+
+    @api.get("/api/flows", summary="Flows", tags=["flows"], operation_id="flows_overview")
+    def flows(request: HttpRequest) -> HttpResponse:
+        """The steps by flow, with their triggers and topic edges (for the dashboard)."""
+        return json_response(flows_overview(steps))
+
     return api
