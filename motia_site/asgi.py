@@ -10,7 +10,11 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from steps.worker import start_embedded_worker  # noqa: E402
 from streams.routing import websocket_urlpatterns  # noqa: E402
+
+# With no broker configured, queue, stream and cron steps run in this process.
+start_embedded_worker()
 
 application = ProtocolTypeRouter(
     {

@@ -118,6 +118,29 @@ else:
         }
     }
 
+# --- Celery (queue, stream and cron steps) ----------------------------------------------------
+
+# Redis in production; otherwise an in-process broker served by a worker thread of the server.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_EMBEDDED_WORKER = CELERY_BROKER_URL.startswith("memory://")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the handler ran, and give a task back if its worker dies: nothing is lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task reserved by a worker that died is handed to another after this many seconds (Redis);
+# it must exceed the longest handler run plus retry delay.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300)),
+}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+EMBEDDED_WORKER_THREADS = int(os.environ.get("EMBEDDED_WORKER_THREADS", 4))
+
 # --- Streams --------------------------------------------------------------------------------
 
 STREAMS = {

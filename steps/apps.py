@@ -2,12 +2,21 @@ from django.apps import AppConfig
 
 
 class StepsConfig(AppConfig):
-    """The step engine: step discovery, http triggers (django-ninja) and the handler context."""
+    """The step engine: discovery, http triggers (django-ninja), queue, stream and cron
+    triggers (Celery), and the handler context."""
 
     name = "steps"
     verbose_name = "Steps"
 
     def ready(self) -> None:
+        from celery import current_app
+
+        from streams.signals import stream_event
+
+        from .cron import beat_schedule
         from .registry import registry
+        from .stream_triggers import dispatch_stream_triggers
 
         registry.autodiscover()
+        stream_event.connect(dispatch_stream_triggers, dispatch_uid="steps.stream_triggers")
+        current_app.conf.beat_schedule = beat_schedule(registry)

@@ -67,15 +67,27 @@ class HttpTrigger:
 
 @dataclass(frozen=True)
 class QueueTrigger:
+    """Messages enqueued to ``topic``; ``input`` validates them, ``condition(input, ctx)``
+    may skip them, ``config`` sets retries (``max_retries``, ``backoff_ms``,
+    ``delay_seconds``)."""
+
     topic: str
     input: type[pydantic.BaseModel] | None = None
     condition: Callable[..., Any] | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     type: str = "queue"
 
+    def __post_init__(self) -> None:
+        from .retry import RetryPolicy
+
+        RetryPolicy.from_config(self.config, f"queue trigger {self.topic!r}")
+
 
 @dataclass(frozen=True)
 class StreamTrigger:
+    """Committed changes (and custom events) of a stream, optionally of one group or item;
+    ``condition(input)`` filters them."""
+
     stream_name: str
     group_id: str | None = None
     item_id: str | None = None
@@ -85,6 +97,8 @@ class StreamTrigger:
 
 @dataclass(frozen=True)
 class CronTrigger:
+    """A schedule: a 5-field crontab, or 6 fields with the seconds first."""
+
     expression: str
     type: str = "cron"
 

@@ -1,11 +1,19 @@
 """``ctx``: what a step handler receives besides its input."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from channels.db import database_sync_to_async
 
 from streams.context import StreamContext
 from streams.logger import FlowLogger
 from streams.store import Streams
+
+if TYPE_CHECKING:
+    from .config import Trigger
+    from .registry import Step
 
 
 def new_trace_id() -> str:
@@ -15,20 +23,49 @@ def new_trace_id() -> str:
 @dataclass
 class FlowContext(StreamContext):
     """The handler context: ``ctx.streams``, ``ctx.logger`` (structured, carrying the trace
-    id) and ``ctx.trace_id``."""
+    id), ``ctx.trace_id``, ``ctx.enqueue(...)`` and ``ctx.trigger`` (what started this run).
+
+    In an async handler the stream calls and ``enqueue`` are awaited; in a plain one they
+    are ordinary calls."""
 
     trace_id: str = field(default_factory=new_trace_id)
-    step_name: str = ""
+    step: "Step | None" = None
+    trigger: "Trigger | None" = None
+    sync: bool = False
+
+    @property
+    def step_name(self) -> str:
+        return self.step.name if self.step is not None else ""
 
     @classmethod
     def for_step(
-        cls, step_name: str, *, trace_id: str | None = None, sync: bool = False, user: object = None
+        cls,
+        step: "Step",
+        *,
+        trace_id: str | None = None,
+        trigger: "Trigger | None" = None,
+        sync: bool = False,
+        user: object = None,
     ) -> "FlowContext":
         trace_id = trace_id or new_trace_id()
         return cls(
             streams=Streams(sync=sync),
-            logger=FlowLogger("steps", trace_id=trace_id, step=step_name),
+            logger=FlowLogger("steps", trace_id=trace_id, step=step.name),
             user=user,
             trace_id=trace_id,
-            step_name=step_name,
+            step=step,
+            trigger=trigger,
+            sync=sync,
         )
+
+    def enqueue(self, message: Mapping[str, Any]) -> Any:
+        """Send ``{"topic": t, "data": d}`` to every step subscribed to ``t`` (awaitable in
+        an async handler); returns how many steps it was sent to."""
+        if self.sync:
+            return self._enqueue(message)
+        return database_sync_to_async(self._enqueue)(message)
+
+    def _enqueue(self, message: Mapping[str, Any]) -> int:
+        from .queue import enqueue
+
+        return enqueue(message, trace_id=self.trace_id, sender=self.step)

@@ -25,6 +25,7 @@ from streams.ops import UpdateOpError
 from .config import HttpTrigger
 from .context import FlowContext
 from .flows import flows_overview
+from .queue import EnqueueError
 from .registry import Step, StepRegistry
 
 TRACE_HEADER = "X-Trace-Id"
@@ -131,7 +132,6 @@ def _build_request(
 def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     """A ninja view for one http trigger, sync or async as the handler is."""
     handler = step.handler
-    name = step.name
 
     if is_async(handler):
 
@@ -139,7 +139,9 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             api_request = _build_request(request, trigger, kwargs)
             # request.user would query the session synchronously; auser() is its async twin.
             user = await request.auser() if hasattr(request, "auser") else None
-            ctx = FlowContext.for_step(name, trace_id=_trace_id(request), user=user)
+            ctx = FlowContext.for_step(
+                step, trace_id=_trace_id(request), trigger=trigger, user=user
+            )
             return to_response(await handler(api_request, ctx), ctx.trace_id)
 
     else:
@@ -147,7 +149,9 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
         def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[misc]
             api_request = _build_request(request, trigger, kwargs)
             user = getattr(request, "user", None)
-            ctx = FlowContext.for_step(name, trace_id=_trace_id(request), sync=True, user=user)
+            ctx = FlowContext.for_step(
+                step, trace_id=_trace_id(request), trigger=trigger, sync=True, user=user
+            )
             return to_response(handler(api_request, ctx), ctx.trace_id)
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -162,7 +166,7 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             )
         )
     view.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    view.__name__ = re.sub(r"\W", "_", f"{name}_{trigger.method}").lower()
+    view.__name__ = re.sub(r"\W", "_", f"{step.name}_{trigger.method}").lower()
     view.__doc__ = trigger.description or step.config.description or None
     return view
 
@@ -196,6 +200,10 @@ def add_error_handlers(api: NinjaAPI) -> None:
                 loc = ["body", *loc[2:]]
             detail.append({**entry, "loc": loc})
         return _errors_response(422, detail)
+
+    @api.exception_handler(EnqueueError)
+    def enqueue_failed(request: HttpRequest, error: EnqueueError) -> HttpResponse:
+        return _errors_response(500, str(error))
 
     @api.exception_handler(BadRequest)
     def bad_request(request: HttpRequest, error: BadRequest) -> HttpResponse:

@@ -1,0 +1,55 @@
+"""Running a step's handler for a queue, stream or cron message."""
+
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from streams.hooks import is_async
+
+from .config import CronTrigger, QueueTrigger, StreamTrigger, Trigger
+from .context import FlowContext
+from .inputs import CronInput, StreamTriggerInput, validate_queue_input
+from .registry import Step
+
+
+def call_condition(condition: Callable[..., Any], input: Any, ctx: FlowContext | None) -> bool:
+    """Call ``condition(input)`` or ``condition(input, ctx)``, whichever it takes."""
+    try:
+        takes_ctx = len(inspect.signature(condition).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_ctx = False
+    result = condition(input, ctx) if takes_ctx else condition(input)
+    if inspect.isawaitable(result):
+        raise TypeError("a condition must be a plain function, not async")
+    return bool(result)
+
+
+def handler_input(trigger: Trigger, payload: Mapping[str, Any]) -> Any:
+    """The ``input`` a handler gets for a message (raises InvalidInput for a bad one)."""
+    if isinstance(trigger, QueueTrigger):
+        return validate_queue_input(trigger.topic, trigger.input, payload.get("data"))
+    if isinstance(trigger, StreamTrigger):
+        return StreamTriggerInput.from_payload(payload["event"])
+    if isinstance(trigger, CronTrigger):
+        return CronInput(trigger.expression, datetime.now(UTC).isoformat())
+    raise TypeError(f"{type(trigger).__name__} messages do not go through the queue")
+
+
+def execute(step: Step, trigger: Trigger, payload: Mapping[str, Any], trace_id: str) -> bool:
+    """Run the handler; False when the trigger's condition skipped it."""
+    input = handler_input(trigger, payload)
+    run_async = is_async(step.handler)
+    ctx = FlowContext.for_step(step, trace_id=trace_id, trigger=trigger, sync=not run_async)
+    condition = getattr(trigger, "condition", None)
+    # Stream conditions were checked when the change was dispatched; queue ones run here.
+    queue_condition = condition if isinstance(trigger, QueueTrigger) else None
+    if queue_condition is not None and not call_condition(queue_condition, input, ctx):
+        return False
+    if run_async:
+        async_to_sync(step.handler)(input, ctx)
+    else:
+        step.handler(input, ctx)
+    return True

@@ -1,0 +1,53 @@
+"""Persistence of step runs and of messages that could not be handled (dead letters)."""
+
+from django.db import models
+
+
+class StepRun(models.Model):
+    """One attempt to run a step's handler for a queue, stream or cron trigger."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        RETRYING = "retrying"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    step_name = models.CharField(max_length=200, db_index=True)
+    kind = models.CharField(max_length=20)
+    trace_id = models.CharField(max_length=128, db_index=True)
+    task_id = models.CharField(max_length=255, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.step_name} #{self.attempt} {self.status}"
+
+
+class DeadLetter(models.Model):
+    """A message whose handler failed on its last attempt, or whose input was invalid.
+
+    Re-driving sends it again as a new message (``redriven_at`` records when)."""
+
+    step_name = models.CharField(max_length=200, db_index=True)
+    kind = models.CharField(max_length=20)
+    topic = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField()
+    trace_id = models.CharField(max_length=128, db_index=True)
+    attempts = models.PositiveIntegerField()
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    redriven_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.step_name}: {self.error[:60]}"

@@ -1,0 +1,75 @@
+"""Enqueueing: one Celery message per step subscribed to a topic (DESIGN §3).
+
+Each subscribing step gets its own copy; the workers of a step compete for its copies.
+Messages leave when the enqueuing transaction commits (at once outside one).
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from django.db import transaction
+
+from .config import QueueTrigger
+from .registry import Step, StepRegistry, registry
+from .retry import RetryPolicy
+
+
+class EnqueueError(ValueError):
+    """An enqueue that cannot be delivered: unknown or undeclared topic, or bad data."""
+
+
+def subscribers(topic: str, steps: Iterable[Step]) -> list[tuple[Step, int, QueueTrigger]]:
+    """Every (step, trigger index, trigger) with a queue trigger on ``topic``."""
+    return [
+        (step, index, trigger)
+        for step in steps
+        for index, trigger in enumerate(step.config.triggers)
+        if isinstance(trigger, QueueTrigger) and trigger.topic == topic
+    ]
+
+
+def send_to_step(
+    step_name: str, payload: dict[str, Any], trace_id: str, countdown: float = 0
+) -> None:
+    """Queue one run of a step (once the current transaction commits)."""
+    from .tasks import run_step
+
+    def send() -> None:
+        run_step.apply_async(
+            args=(step_name, payload), kwargs={"trace_id": trace_id}, countdown=countdown or None
+        )
+
+    transaction.on_commit(send)
+
+
+def enqueue(
+    message: Mapping[str, Any],
+    *,
+    trace_id: str,
+    sender: Step | None = None,
+    steps: StepRegistry | None = None,
+) -> int:
+    """Send ``{"topic", "data"}`` to every step subscribed to the topic; return how many."""
+    if not isinstance(message, Mapping):
+        raise EnqueueError("enqueue takes {'topic': ..., 'data': ...}")
+    topic = message.get("topic")
+    if not isinstance(topic, str) or not topic:
+        raise EnqueueError("'topic' must be a non-empty string")
+    if sender is not None and topic not in sender.config.enqueues:
+        raise EnqueueError(
+            f"step {sender.name!r} enqueues {topic!r} but does not declare it in 'enqueues'"
+        )
+    targets = subscribers(topic, steps if steps is not None else registry)
+    if not targets:
+        raise EnqueueError(f"no step subscribes to topic {topic!r}")
+    data = message.get("data")
+    try:
+        orjson.dumps(data)
+    except TypeError as error:
+        raise EnqueueError(f"data for topic {topic!r} is not JSON: {error}") from None
+    for step, index, trigger in targets:
+        delay = RetryPolicy.from_config(trigger.config).delay_seconds
+        payload = {"kind": "queue", "trigger": index, "topic": topic, "data": data}
+        send_to_step(step.name, payload, trace_id, countdown=delay)
+    return len(targets)

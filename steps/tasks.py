@@ -1,0 +1,114 @@
+"""The Celery task that runs a step for a queue, stream or cron message.
+
+A failure is retried with the trigger's backoff through Celery's own retry; after the last
+attempt, or at once for an invalid message, the message becomes a :class:`DeadLetter`.
+Tasks are acknowledged late and given back if their worker dies, so nothing is lost.
+"""
+
+import logging
+import traceback
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import close_old_connections
+from django.utils import timezone
+
+from .config import QueueTrigger, Trigger
+from .context import new_trace_id
+from .execution import execute
+from .inputs import InvalidInput
+from .models import DeadLetter, StepRun
+from .registry import registry
+from .retry import RetryPolicy
+
+logger = logging.getLogger("steps.tasks")
+
+
+def _policy(trigger: Trigger) -> RetryPolicy:
+    config = trigger.config if isinstance(trigger, QueueTrigger) else None
+    return RetryPolicy.from_config(config)
+
+
+def _dead_letter(
+    step_name: str, payload: dict[str, Any], trace_id: str, attempts: int, error: BaseException
+) -> DeadLetter:
+    return DeadLetter.objects.create(
+        step_name=step_name,
+        kind=str(payload.get("kind", "")),
+        topic=str(payload.get("topic") or ""),
+        payload=payload,
+        trace_id=trace_id,
+        attempts=attempts,
+        error=f"{type(error).__name__}: {error}",
+        traceback="".join(traceback.format_exception(error)),
+    )
+
+
+def _finish(run: StepRun, status: str, error: BaseException | None = None) -> None:
+    run.status = status
+    run.error = f"{type(error).__name__}: {error}" if error is not None else ""
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+@shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
+def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str = "") -> str:
+    """Run ``step_name`` for one message; returns the run's final status."""
+    close_old_connections()
+    trace_id = trace_id or new_trace_id()
+    attempt = self.request.retries
+    try:
+        step = registry.get(step_name)
+        trigger = step.config.triggers[payload["trigger"]]
+    except (KeyError, IndexError, TypeError) as error:
+        _dead_letter(
+            step_name,
+            payload,
+            trace_id,
+            attempt + 1,
+            LookupError(f"no such step or trigger: {error}"),
+        )
+        return "dead"
+    run = StepRun.objects.create(
+        step_name=step_name,
+        kind=str(payload.get("kind", "")),
+        trace_id=trace_id,
+        task_id=self.request.id or "",
+        attempt=attempt,
+    )
+    policy = _policy(trigger)
+    try:
+        ran = execute(step, trigger, payload, trace_id)
+    except InvalidInput as error:
+        _finish(run, StepRun.Status.FAILED, error)
+        _dead_letter(step_name, payload, trace_id, attempt + 1, error)
+        logger.warning("invalid message dead-lettered", extra=_log_fields(step_name, trace_id))
+        return "dead"
+    except Exception as error:
+        if attempt < policy.max_retries:
+            _finish(run, StepRun.Status.RETRYING, error)
+            logger.warning(
+                "step failed; retrying", extra=_log_fields(step_name, trace_id, error=str(error))
+            )
+            raise self.retry(
+                exc=error, countdown=policy.delay_after(attempt), max_retries=policy.max_retries
+            ) from error
+        _finish(run, StepRun.Status.FAILED, error)
+        _dead_letter(step_name, payload, trace_id, attempt + 1, error)
+        logger.error("step failed; dead-lettered", extra=_log_fields(step_name, trace_id))
+        return "dead"
+    _finish(run, StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED)
+    return "succeeded" if ran else "skipped"
+
+
+def _log_fields(step_name: str, trace_id: str, **fields: Any) -> dict[str, Any]:
+    return {"step": step_name, "trace_id": trace_id, "fields": fields}
+
+
+def redrive(letter: DeadLetter) -> None:
+    """Send a dead letter's message again, as a new message with a fresh retry budget."""
+    from .queue import send_to_step
+
+    send_to_step(letter.step_name, letter.payload, letter.trace_id)
+    letter.redriven_at = timezone.now()
+    letter.save(update_fields=["redriven_at"])

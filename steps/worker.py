@@ -1,0 +1,47 @@
+"""The embedded worker: with no broker configured, a Celery worker and beat run as threads of
+the server process on Celery's in-process broker, so ``manage.py runserver`` alone runs
+queue, stream and cron steps."""
+
+import logging
+import socket
+import threading
+from typing import Any
+
+from celery import current_app
+from celery.beat import EmbeddedService
+from celery.worker import WorkController
+from django.conf import settings
+
+logger = logging.getLogger("steps.worker")
+
+_lock = threading.Lock()
+_started: dict[str, Any] = {}
+
+
+def start_embedded_worker(*, beat: bool = True) -> bool:
+    """Start the worker (and beat) threads once per process; False when a real broker is
+    configured (then ``celery -A motia_site worker`` runs the steps)."""
+    if not settings.CELERY_EMBEDDED_WORKER:
+        return False
+    with _lock:
+        if "worker" in _started:
+            return True
+        worker = WorkController(
+            app=current_app,
+            hostname=f"embedded@{socket.gethostname()}",
+            pool_cls="threads",
+            concurrency=settings.EMBEDDED_WORKER_THREADS,
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel="WARNING",
+        )
+        thread = threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True)
+        thread.start()
+        _started["worker"] = worker
+        if beat and current_app.conf.beat_schedule:
+            service = EmbeddedService(current_app, thread=True)
+            service.start()
+            _started["beat"] = service
+    logger.info("embedded Celery worker started")
+    return True
