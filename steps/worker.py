@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from celery import current_app
-from celery.beat import EmbeddedService
+from celery.beat import EmbeddedService, Scheduler
 from celery.worker import WorkController
 from django.conf import settings
 
@@ -40,7 +40,8 @@ def start_embedded_worker(*, beat: bool = True) -> bool:
         thread.start()
         _started["worker"] = worker
         if beat and current_app.conf.beat_schedule:
-            service = EmbeddedService(current_app, thread=True)
+            # The schedule lives in code: an in-memory scheduler, no schedule file.
+            service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
             service.start()
             _started["beat"] = service
     logger.info("embedded Celery worker started")
