@@ -136,6 +136,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300)),
 }
+# One queue for every step run; name it apart to share a Redis between several deployments.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -17,6 +17,7 @@ class StepRun(models.Model):
     kind = models.CharField(max_length=20)
     trace_id = models.CharField(max_length=128, db_index=True)
     task_id = models.CharField(max_length=255, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
     attempt = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(blank=True)

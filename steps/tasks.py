@@ -74,6 +74,7 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
         kind=str(payload.get("kind", "")),
         trace_id=trace_id,
         task_id=self.request.id or "",
+        worker=self.request.hostname or "",
         attempt=attempt,
     )
     policy = _policy(trigger)
