@@ -136,6 +136,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300)),
 }
+if CELERY_EMBEDDED_WORKER:
+    # The in-process broker is polled; the default second would delay every step run.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.02
 # One queue for every step run; name it apart to share a Redis between several deployments.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")
 CELERY_TIMEZONE = "UTC"

@@ -44,6 +44,9 @@ class StepRegistry:
         self._steps[step.name] = step
         return step
 
+    def unregister(self, name: str) -> None:
+        self._steps.pop(name, None)
+
     def get(self, name: str) -> Step:
         return self._steps[name]
 

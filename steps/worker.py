@@ -18,14 +18,21 @@ _lock = threading.Lock()
 _started: dict[str, Any] = {}
 
 
-def start_embedded_worker(*, beat: bool = True) -> bool:
-    """Start the worker (and beat) threads once per process; False when a real broker is
-    configured (then ``celery -A motia_site worker`` runs the steps)."""
+def start_embedded_worker() -> bool:
+    """Start the worker and beat threads when no real broker is configured; False when one
+    is (then ``celery -A motia_site worker`` and ``beat`` run the steps)."""
     if not settings.CELERY_EMBEDDED_WORKER:
         return False
+    start_worker_thread(beat=True)
+    return True
+
+
+def start_worker_thread(*, beat: bool) -> None:
+    """Run a Celery worker (and beat) in threads of this process, once, on whatever broker
+    is configured."""
     with _lock:
         if "worker" in _started:
-            return True
+            return
         worker = WorkController(
             app=current_app,
             hostname=f"embedded@{socket.gethostname()}",
@@ -44,5 +51,4 @@ def start_embedded_worker(*, beat: bool = True) -> bool:
             service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
             service.start()
             _started["beat"] = service
-    logger.info("embedded Celery worker started")
-    return True
+    logger.info("in-process Celery worker started")

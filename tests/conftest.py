@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
+from celery import current_app
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
@@ -19,6 +20,11 @@ from django.db import connections
 from streams import StreamConfig
 from streams.hub import _hubs
 from streams.registry import registry
+
+
+# Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
+# never run each other's tasks.
+current_app.conf.task_default_queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-test-{os.getpid()}"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,0 +1,50 @@
+"""Admin for step runs and dead letters; dead letters can be re-driven from here."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import DeadLetter, StepRun
+from .tasks import redrive
+
+
+@admin.register(StepRun)
+class StepRunAdmin(admin.ModelAdmin):
+    """Recent runs of queue, stream and cron steps, by step, status and trace id."""
+
+    list_display = ("step_name", "kind", "status", "attempt", "trace_id", "worker", "started_at")
+    list_filter = ("status", "kind", "step_name")
+    search_fields = ("trace_id", "step_name", "task_id")
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: StepRun | None = None) -> bool:
+        return False
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """Messages whose handler kept failing, with the error and traceback; re-drive sends
+    them again."""
+
+    list_display = ("step_name", "topic", "short_error", "attempts", "created_at", "redriven_at")
+    list_filter = ("step_name", "kind", ("redriven_at", admin.EmptyFieldListFilter))
+    search_fields = ("trace_id", "step_name", "topic", "error")
+    readonly_fields = [field.name for field in DeadLetter._meta.fields]
+    actions = ["redrive_selected"]
+
+    @admin.display(description="error")
+    def short_error(self, letter: DeadLetter) -> str:
+        return letter.error[:100]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Re-drive the selected messages")
+    def redrive_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        letters = list(queryset)
+        for letter in letters:
+            redrive(letter)
+        self.message_user(request, f"Re-drove {len(letters)} message(s).", messages.SUCCESS)

@@ -1,0 +1,397 @@
+"""Queue and stream triggers run by a real Celery worker (in this process, on the configured
+broker: the in-process one, or Redis in the services pass), with retries and dead letters."""
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from io import StringIO
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import AsyncClient
+from pydantic import BaseModel
+
+from motia_site.asgi import application
+from steps.config import StepConfig
+from steps.inputs import StreamTriggerInput
+from steps.models import DeadLetter, StepRun
+from steps.queue import EnqueueError, enqueue
+from steps.registry import Step, registry
+from steps.retry import RetryPolicy
+from steps.tasks import redrive
+from steps.worker import start_worker_thread
+from streams import StreamConfig
+from streams.store import SyncStream
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DefineStep = Callable[..., Step]
+
+
+@pytest.fixture(scope="session")
+def worker() -> None:
+    start_worker_thread(beat=False)
+
+
+@pytest.fixture
+def define_step(worker: None) -> Iterator[DefineStep]:
+    added: list[str] = []
+
+    def define(handler: Callable[..., Any], **config: Any) -> Step:
+        step = registry.register(Step(StepConfig.parse(config), handler, f"tests.{config['name']}"))
+        added.append(step.name)
+        return step
+
+    yield define
+    for name in added:
+        registry.unregister(name)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def runs(step: str) -> list[StepRun]:
+    return list(StepRun.objects.filter(step_name=step).order_by("id"))
+
+
+class Counter:
+    """Counts handler calls across worker threads."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+        self.lock = threading.Lock()
+
+    def add(self, value: Any) -> int:
+        with self.lock:
+            self.calls.append(value)
+            return len(self.calls)
+
+
+# --- pure parts -----------------------------------------------------------------------------
+
+
+def test_retry_policy_backoff_and_validation() -> None:
+    policy = RetryPolicy()
+    assert (policy.max_retries, [policy.delay_after(n) for n in range(3)]) == (3, [1, 2, 4])
+    assert RetryPolicy.from_config({"backoff_ms": 100}).delay_after(2) == 0.4
+    with pytest.raises(ValueError, match="unknown config keys"):
+        RetryPolicy.from_config({"retries": 2})
+    with pytest.raises(ValueError, match="max_retries"):
+        RetryPolicy.from_config({"max_retries": -1})
+
+
+def test_enqueue_errors_are_clear(define_step: DefineStep) -> None:
+    sender = define_step(
+        lambda i, c: None,
+        name="Sender",
+        triggers=[{"type": "queue", "topic": "t.in"}],
+        enqueues=["t.declared"],
+    )
+    define_step(
+        lambda i, c: None, name="Receiver", triggers=[{"type": "queue", "topic": "t.other"}]
+    )
+    with pytest.raises(EnqueueError, match=r"no step subscribes to topic 't\.nobody'"):
+        enqueue({"topic": "t.nobody", "data": {}}, trace_id="t")
+    with pytest.raises(EnqueueError, match="does not declare it in 'enqueues'"):
+        enqueue({"topic": "t.other", "data": {}}, trace_id="t", sender=sender)
+    with pytest.raises(EnqueueError, match="not JSON"):
+        enqueue({"topic": "t.other", "data": {"when": object()}}, trace_id="t")
+    with pytest.raises(EnqueueError, match="'topic'"):
+        enqueue({"data": 1}, trace_id="t")
+    assert StepRun.objects.count() == 0
+
+
+# --- queue triggers through the worker ------------------------------------------------------
+
+
+def test_every_subscribing_step_gets_its_own_copy(define_step: DefineStep) -> None:
+    seen = Counter()
+    for name in ("CopyA", "CopyB"):
+        define_step(
+            lambda input, ctx, name=name: seen.add((name, input["n"], ctx.trace_id)),
+            name=name,
+            triggers=[{"type": "queue", "topic": "t.copies"}],
+        )
+    assert enqueue({"topic": "t.copies", "data": {"n": 7}}, trace_id="trace-7") == 2
+    wait_for(lambda: len(seen.calls) == 2, what="both copies")
+    assert sorted(seen.calls) == [("CopyA", 7, "trace-7"), ("CopyB", 7, "trace-7")]
+
+
+def test_a_handler_failing_twice_is_retried_with_backoff(define_step: DefineStep) -> None:
+    calls = Counter()
+
+    async def flaky(input: Any, ctx: Any) -> None:
+        if calls.add(input) <= 2:
+            raise RuntimeError("not yet")
+
+    define_step(
+        flaky,
+        name="Flaky",
+        triggers=[{"type": "queue", "topic": "t.flaky", "config": {"backoff_ms": 200}}],
+    )
+    enqueue({"topic": "t.flaky", "data": {"x": 1}}, trace_id="tr")
+    wait_for(lambda: any(r.status == "succeeded" for r in runs("Flaky")), what="success")
+    attempts = runs("Flaky")
+    assert [(r.attempt, r.status) for r in attempts] == [
+        (0, "retrying"),
+        (1, "retrying"),
+        (2, "succeeded"),
+    ]
+    assert "not yet" in attempts[0].error
+    gaps = [(b.started_at - a.finished_at).total_seconds() for a, b in pairwise(attempts)]
+    assert gaps[0] >= 0.18 and gaps[1] >= 0.38, gaps
+    assert DeadLetter.objects.count() == 0
+
+
+def test_an_always_failing_handler_ends_as_one_dead_letter_and_can_be_redriven(
+    define_step: DefineStep,
+) -> None:
+    healthy = threading.Event()
+
+    def broken(input: Any, ctx: Any) -> None:
+        if not healthy.is_set():
+            raise ValueError(f"cannot handle {input['job']}")
+
+    config = {"max_retries": 2, "backoff_ms": 50}
+    define_step(
+        broken, name="Broken", triggers=[{"type": "queue", "topic": "t.broken", "config": config}]
+    )
+    enqueue({"topic": "t.broken", "data": {"job": "j1"}}, trace_id="trace-b")
+    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
+    time.sleep(0.5)
+    assert DeadLetter.objects.count() == 1
+    assert [r.status for r in runs("Broken")] == ["retrying", "retrying", "failed"]
+    assert letter.step_name == "Broken"
+    assert letter.topic == "t.broken"
+    assert letter.attempts == 3
+    assert letter.error == "ValueError: cannot handle j1"
+    assert "in broken" in letter.traceback
+    assert letter.payload["data"] == {"job": "j1"}
+    assert letter.trace_id == "trace-b"
+
+    healthy.set()
+    redrive(letter)
+    wait_for(lambda: runs("Broken")[-1].status == "succeeded", what="the re-driven run")
+    letter.refresh_from_db()
+    assert letter.redriven_at is not None
+    assert DeadLetter.objects.count() == 1
+
+
+def test_redrive_command(define_step: DefineStep) -> None:
+    done = Counter()
+    define_step(
+        lambda input, ctx: done.add(input),
+        name="Later",
+        triggers=[{"type": "queue", "topic": "t.later"}],
+    )
+    letter = DeadLetter.objects.create(
+        step_name="Later",
+        kind="queue",
+        topic="t.later",
+        payload={"kind": "queue", "trigger": 0, "topic": "t.later", "data": {"n": 1}},
+        trace_id="tr",
+        attempts=4,
+        error="boom",
+    )
+    out = StringIO()
+    call_command("redrive", "--all", stdout=out)
+    assert "re-drove 1" in out.getvalue()
+    wait_for(lambda: done.calls == [{"n": 1}], what="the re-driven message")
+    letter.refresh_from_db()
+    assert letter.redriven_at is not None
+    call_command("redrive", "--all", stdout=(out := StringIO()))
+    assert "re-drove 0" in out.getvalue(), "a re-driven letter is not sent twice by --all"
+
+
+class Job(BaseModel):
+    n: int
+
+
+def test_an_invalid_message_goes_straight_to_the_dead_letters(define_step: DefineStep) -> None:
+    called = Counter()
+    define_step(
+        lambda input, ctx: called.add(input),
+        name="Typed",
+        triggers=[{"type": "queue", "topic": "t.typed", "input": Job}],
+    )
+    enqueue({"topic": "t.typed", "data": {"n": "many"}}, trace_id="tr")
+    enqueue({"topic": "t.typed", "data": {"n": 3}}, trace_id="tr")
+    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
+    wait_for(lambda: len(called.calls) == 1, what="the valid message")
+    assert called.calls == [Job(n=3)], "the handler gets the validated model"
+    assert letter.attempts == 1
+    assert "InvalidInput" in letter.error and "n:" in letter.error
+    assert [r.status for r in runs("Typed")].count("retrying") == 0
+
+
+def test_a_false_queue_condition_skips_the_handler(define_step: DefineStep) -> None:
+    called = Counter()
+    define_step(
+        lambda input, ctx: called.add(input.n),
+        name="Positive",
+        triggers=[
+            {"type": "queue", "topic": "t.cond", "input": Job, "condition": lambda i, ctx: i.n > 0}
+        ],
+    )
+    enqueue({"topic": "t.cond", "data": {"n": 0}}, trace_id="tr")
+    enqueue({"topic": "t.cond", "data": {"n": 5}}, trace_id="tr")
+    wait_for(lambda: len(runs("Positive")) == 2 and all(r.finished_at for r in runs("Positive")))
+    assert called.calls == [5]
+    assert sorted(r.status for r in runs("Positive")) == ["skipped", "succeeded"]
+
+
+# --- stream triggers ------------------------------------------------------------------------
+
+
+def test_stream_triggers_run_on_matching_committed_changes(
+    define_step: DefineStep, define_stream: Callable[..., StreamConfig]
+) -> None:
+    jobs = SyncStream(define_stream("jobs"))
+    seen = Counter()
+
+    def finished(input: StreamTriggerInput) -> bool:
+        return input.event.type == "update" and input.event.data.get("done") is True
+
+    define_step(
+        lambda input, ctx: seen.add((input.event.type, input.id, input.group_id)),
+        name="OnJobDone",
+        triggers=[{"type": "stream", "streamName": "jobs", "groupId": "g", "condition": finished}],
+    )
+    every = Counter()
+    define_step(
+        lambda input, ctx: every.add(input.event.type),
+        name="OnAnyJob",
+        triggers=[{"type": "stream", "stream_name": "jobs", "item_id": "a"}],
+    )
+    jobs.set("g", "a", {"done": False})
+    jobs.update("g", "a", [{"type": "set", "path": "done", "value": True}])
+    jobs.set("other", "a", {"done": True})
+    jobs.update("other", "a", [{"type": "set", "path": "done", "value": True}])
+    jobs.send({"groupId": "g", "id": "a"}, {"type": "ping"})
+    jobs.delete("g", "a")
+    wait_for(lambda: len(every.calls) == 6, what="all six changes of item a")
+    wait_for(lambda: seen.calls, what="the done job")
+    time.sleep(0.3)
+    assert seen.calls == [("update", "a", "g")]
+    assert sorted(every.calls) == sorted(
+        ["create", "update", "create", "update", "event", "delete"]
+    )
+
+
+# --- the seed's flows -----------------------------------------------------------------------
+
+
+async def test_parallel_merge_counts_every_step_and_completes_once(worker: None) -> None:
+    comm = WebsocketCommunicator(application, "/")
+    assert (await comm.connect())[0]
+    trace = f"merge-{time.time_ns()}"
+    join = {"streamName": "parallelMerge", "groupId": "merge-groups", "id": trace}
+    await comm.send_json_to({"type": "join", "data": {**join, "subscriptionId": "m"}})
+    assert (await comm.receive_json_from(timeout=5))["event"] == {"type": "sync", "data": None}
+
+    response = await AsyncClient().post(
+        "/stream-parallel-merge",
+        data=json.dumps({"totalSteps": 5, "traceId": trace}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {"traceId": trace, "totalSteps": 5}
+    counts = []
+    while not counts or counts[-1] < 5:
+        frame = await comm.receive_json_from(timeout=10)
+        counts.append(frame["event"]["data"]["completedSteps"])
+    assert counts == [0, 1, 2, 3, 4, 5], "no update dropped"
+    await comm.disconnect()
+
+    def completions() -> list[str]:
+        return [r.status for r in StepRun.objects.filter(step_name="StreamMergeComplete")]
+
+    await sync_to_async(wait_for)(lambda: completions(), what="the completion step")
+    await sync_to_async(time.sleep)(0.5)
+    assert await sync_to_async(completions)() == ["succeeded"], "the completion runs once"
+
+
+async def test_custom_event_reaches_group_subscribers(worker: None) -> None:
+    comm = WebsocketCommunicator(application, "/")
+    assert (await comm.connect())[0]
+    join = {"streamName": "notifications", "groupId": "room-1", "subscriptionId": "n"}
+    await comm.send_json_to({"type": "join", "data": join})
+    assert (await comm.receive_json_from(timeout=5))["event"]["type"] == "sync"
+    response = await AsyncClient().post(
+        "/notify",
+        data=json.dumps({"groupId": "room-1", "message": "deploy finished"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    frame = await comm.receive_json_from(timeout=5)
+    assert frame["id"] is None
+    assert frame["event"]["type"] == "event"
+    assert frame["event"]["event"]["type"] == "custom"
+    assert frame["event"]["event"]["data"]["message"] == "deploy finished"
+    await comm.disconnect()
+
+
+async def test_multi_trigger_step_announces_todo_changes(worker: None) -> None:
+    comm = WebsocketCommunicator(application, "/")
+    assert (await comm.connect())[0]
+    join = {"streamName": "notifications", "groupId": "todos", "subscriptionId": "n"}
+    await comm.send_json_to({"type": "join", "data": join})
+    await comm.receive_json_from(timeout=5)
+    response = await AsyncClient().post(
+        "/todos", data=json.dumps({"description": "x"}), content_type="application/json"
+    )
+    todo_id = response.json()["todo"]["id"]
+    frame = await comm.receive_json_from(timeout=10)
+    assert frame["event"]["event"] == {
+        "type": "todo",
+        "data": {"change": "create", "todoId": todo_id},
+    }
+    await sync_to_async(enqueue)(
+        {"topic": "todo.announce", "data": {"message": "standup"}}, trace_id="t"
+    )
+    frame = await comm.receive_json_from(timeout=10)
+    assert frame["event"]["event"]["data"] == {"change": "announcement", "message": "standup"}
+    await comm.disconnect()
+
+
+def test_dead_letters_are_listed_and_redriven_from_the_admin(
+    define_step: DefineStep, admin_client: Any
+) -> None:
+    done = Counter()
+    define_step(
+        lambda input, ctx: done.add(input),
+        name="FromAdmin",
+        triggers=[{"type": "queue", "topic": "t.admin"}],
+    )
+    letter = DeadLetter.objects.create(
+        step_name="FromAdmin",
+        kind="queue",
+        topic="t.admin",
+        payload={"kind": "queue", "trigger": 0, "topic": "t.admin", "data": {"n": 2}},
+        trace_id="tr",
+        attempts=4,
+        error="RuntimeError: upstream down",
+        traceback="Traceback ...",
+    )
+    listing = admin_client.get("/admin/steps/deadletter/")
+    assert b"upstream down" in listing.content
+    response = admin_client.post(
+        "/admin/steps/deadletter/",
+        {"action": "redrive_selected", "_selected_action": [letter.pk]},
+        follow=True,
+    )
+    assert b"Re-drove 1 message" in response.content
+    wait_for(lambda: done.calls == [{"n": 2}], what="the message re-driven from the admin")
+    assert admin_client.get("/admin/steps/steprun/").status_code == 200
