@@ -102,6 +102,14 @@ class CronTrigger:
     expression: str
     type: str = "cron"
 
+    def __post_init__(self) -> None:
+        from .cron import validate_expression
+
+        try:
+            validate_expression(self.expression)
+        except ValueError as error:
+            raise StepConfigError(str(error)) from None
+
 
 Trigger = HttpTrigger | QueueTrigger | StreamTrigger | CronTrigger
 

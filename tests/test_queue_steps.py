@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from celery import current_app
+from celery.beat import Scheduler
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 from django.test import AsyncClient
@@ -18,7 +20,8 @@ from pydantic import BaseModel
 
 from motia_site.asgi import application
 from steps.config import StepConfig
-from steps.inputs import StreamTriggerInput
+from steps.cron import beat_schedule
+from steps.inputs import CronInput, StreamTriggerInput
 from steps.models import DeadLetter, StepRun
 from steps.queue import EnqueueError, enqueue
 from steps.registry import Step, registry
@@ -395,3 +398,22 @@ def test_dead_letters_are_listed_and_redriven_from_the_admin(
     assert b"Re-drove 1 message" in response.content
     wait_for(lambda: done.calls == [{"n": 2}], what="the message re-driven from the admin")
     assert admin_client.get("/admin/steps/steprun/").status_code == 200
+
+
+def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep) -> None:
+    fired = Counter()
+    step = define_step(
+        lambda input, ctx: fired.add(input),
+        name="EverySecond",
+        triggers=[{"type": "cron", "expression": "* * * * * *"}],
+    )
+    scheduler = Scheduler(app=current_app, schedule={}, lazy=True)
+    scheduler.update_from_dict(beat_schedule([step]))
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        time.sleep(min(scheduler.tick(), 0.2))
+    wait_for(lambda: len(fired.calls) >= 2, what="two runs a second apart")
+    first = fired.calls[0]
+    assert isinstance(first, CronInput)
+    assert first.expression == "* * * * * *"
+    assert all(r.kind == "cron" and r.status == "succeeded" for r in runs("EverySecond"))
