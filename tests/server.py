@@ -4,8 +4,10 @@
 directory, or, when ``DATABASE_URL`` points at PostgreSQL, a uniquely named database created
 for the test and dropped afterwards. :class:`ServerProcess` runs ``manage.py runserver
 127.0.0.1:<free port> --noreload`` on it (several may share one database), waits until HTTP
-answers and stops it again (terminate, then kill). ``REDIS_URL`` passes through to the servers;
-extra environment (``STREAMS_AUTHENTICATE`` ...) is given per server.
+answers and stops it again (terminate, then kill). :class:`WorkerProcess` runs a real
+``celery -A motia_site worker`` on the same database, waits until it is ready, and stops it the
+same way (or kills it outright). ``REDIS_URL`` passes through to servers and workers; extra
+environment (``STREAMS_AUTHENTICATE``, ``CELERY_QUEUE`` ...) is given per process.
 
 Usage::
 
@@ -13,19 +15,23 @@ Usage::
         httpx.post(f"{server.http_url}/todos", json={"description": "x"})
 """
 
+import contextlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -244,3 +250,135 @@ class ServerProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+class WorkerProcess:
+    """A real ``celery -A motia_site worker`` process on a test database.
+
+    It needs a real broker (``REDIS_URL`` in our environment or in ``env``); give it the same
+    ``CELERY_QUEUE`` as the servers that enqueue for it. Its hostname is ``<name>@<host>``,
+    which step runs record as their worker.
+    """
+
+    READY = re.compile(rb"\] (\S+@\S+) ready\.")
+
+    def __init__(
+        self,
+        database: TestDatabase,
+        env: Mapping[str, str] | None = None,
+        name: str = "w1",
+        pool: str = "threads",
+        concurrency: int = 4,
+    ) -> None:
+        self.database = database
+        self.extra_env = dict(env or {})
+        self.name = name
+        self.pool = pool
+        self.concurrency = concurrency
+        self.hostname = ""  # ``name@host`` once ready
+        self.log_path = database.directory / f"worker-{name}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"worker {self.name} is not running"
+        return self.process.pid
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the worker and wait until it logs that it is ready to consume."""
+        env = server_environment({**self.database.env, **self.extra_env})
+        self._log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                *(PYTHON, "-m", "celery", "-A", "motia_site", "worker", "--loglevel=INFO"),
+                *("-P", self.pool, "-c", str(self.concurrency), "-n", f"{self.name}@%h"),
+                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            ready = self.READY.search(self.log_path.read_bytes())
+            if ready:
+                self.hostname = ready.group(1).decode()
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"worker {self.name} exited with {self.process.returncode} before it was "
+                    f"ready:\n{self.log()}"
+                )
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"worker {self.name} was not ready within {START_TIMEOUT}s:\n{self.log()}"
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the worker: no shutdown, no acknowledgement, no message given back."""
+        assert self.process is not None, f"worker {self.name} is not running"
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(STOP_TIMEOUT)
+
+    def stop(self) -> None:
+        """Terminate the worker (warm shutdown; kill it if it does not exit) and close its log."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def log(self) -> str:
+        """Everything the worker has written so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class _Logged(Protocol):
+    name: str
+
+    def log(self) -> str: ...
+
+
+@contextlib.contextmanager
+def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[_Logged]) -> Iterator[None]:
+    """In a fixture: print the logs of ``processes`` (servers, workers; read when the test is
+    over, so a list may still grow) if the test fails. pytest shows them with the failure, as
+    "Captured stdout teardown"."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        for process in processes:
+            print(f"----- log of {process.name} -----")
+            print(process.log())
