@@ -79,7 +79,6 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # Writers take the lock at BEGIN, so read-modify-write never deadlocks on upgrade.
         "transaction_mode": "IMMEDIATE",

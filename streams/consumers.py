@@ -12,6 +12,7 @@ from django.conf import settings
 from . import protocol
 from .auth import authenticate
 from .context import StreamContext
+from .eager import start_eagerly
 from .events import now_ms
 from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
@@ -207,20 +208,28 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def _enqueue(self, frame: str) -> None:
         if self.closed:
             return
+        if self.writer is None:
+            # Nothing queued: write now, in the caller; only a send that must wait (a slow
+            # reader) goes on in a task, and later frames queue behind it.
+            self.writer = start_eagerly(self._drain(frame))
+            return
         if len(self.outbox) >= MAX_PENDING_FRAMES:
             self.closed = True
             self.outbox.clear()
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
             return
         self.outbox.append(frame)
-        if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _drain(self) -> None:
-        """Write queued frames in order; one slow socket only ever delays itself."""
+    async def _drain(self, frame: str) -> None:
+        """Write ``frame``, then whatever queued meanwhile, in order."""
         try:
+            await self.base_send({"type": "websocket.send", "text": frame})
             while self.outbox:
                 await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
+        except Exception:  # the socket went away: its disconnect cleans up
+            logger.debug("send failed; dropping this socket's frames", exc_info=True)
+            self.closed = True
+            self.outbox.clear()
         finally:
             self.writer = None
 

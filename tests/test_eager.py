@@ -1,0 +1,71 @@
+"""Eager start of coroutines: no task when nothing waits, a task that carries on otherwise."""
+
+import asyncio
+
+import pytest
+
+from streams.eager import start_eagerly
+
+
+async def test_a_coroutine_that_never_waits_finishes_in_the_caller() -> None:
+    done: list[int] = []
+
+    async def quick() -> None:
+        done.append(1)
+
+    assert start_eagerly(quick()) is None
+    assert done == [1]
+
+
+async def test_a_coroutine_that_waits_carries_on_in_a_task() -> None:
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def slow() -> str:
+        steps.append("before")
+        value = await gate
+        steps.append(value)
+        await asyncio.sleep(0)
+        return value + "!"
+
+    task = start_eagerly(slow())
+    assert task is not None
+    assert steps == ["before"], "it ran up to its first wait in the caller"
+    gate.set_result("after")
+    assert await task == "after!"
+    assert steps == ["before", "after"]
+
+
+async def test_errors_before_the_first_wait_reach_the_caller_and_after_it_the_task() -> None:
+    async def fails_now() -> None:
+        raise ValueError("now")
+
+    with pytest.raises(ValueError, match="now"):
+        start_eagerly(fails_now())
+
+    async def fails_later() -> None:
+        await asyncio.sleep(0)
+        raise KeyError("later")
+
+    task = start_eagerly(fails_later())
+    assert task is not None
+    with pytest.raises(KeyError):
+        await task
+
+
+async def test_cancelling_the_task_cancels_the_coroutine() -> None:
+    cleaned: list[bool] = []
+
+    async def waits_forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append(True)
+
+    task = start_eagerly(waits_forever())
+    assert task is not None
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == [True]
