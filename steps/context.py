@@ -46,11 +46,12 @@ class FlowContext(StreamContext):
         trigger: "Trigger | None" = None,
         sync: bool = False,
         user: object = None,
+        log_records: list[dict[str, Any]] | None = None,
     ) -> "FlowContext":
         trace_id = trace_id or new_trace_id()
         return cls(
             streams=Streams(sync=sync),
-            logger=FlowLogger("steps", trace_id=trace_id, step=step.name),
+            logger=FlowLogger("steps", trace_id=trace_id, step=step.name, records=log_records),
             user=user,
             trace_id=trace_id,
             step=step,

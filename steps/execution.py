@@ -38,11 +38,20 @@ def handler_input(trigger: Trigger, payload: Mapping[str, Any]) -> Any:
     raise TypeError(f"{type(trigger).__name__} messages do not go through the queue")
 
 
-def execute(step: Step, trigger: Trigger, payload: Mapping[str, Any], trace_id: str) -> bool:
-    """Run the handler; False when the trigger's condition skipped it."""
+def execute(
+    step: Step,
+    trigger: Trigger,
+    payload: Mapping[str, Any],
+    trace_id: str,
+    log_records: list[dict[str, Any]] | None = None,
+) -> bool:
+    """Run the handler (its log entries go to ``log_records`` too); False when the trigger's
+    condition skipped it."""
     input = handler_input(trigger, payload)
     run_async = is_async(step.handler)
-    ctx = FlowContext.for_step(step, trace_id=trace_id, trigger=trigger, sync=not run_async)
+    ctx = FlowContext.for_step(
+        step, trace_id=trace_id, trigger=trigger, sync=not run_async, log_records=log_records
+    )
     condition = getattr(trigger, "condition", None)
     # Stream conditions were checked when the change was dispatched; queue ones run here.
     queue_condition = condition if isinstance(trigger, QueueTrigger) else None

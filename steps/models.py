@@ -21,6 +21,8 @@ class StepRun(models.Model):
     attempt = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(blank=True)
+    # What the handler logged through ctx.logger: [{"time", "level", "msg", "fields"}].
+    logs = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -44,11 +44,14 @@ def _dead_letter(
     )
 
 
-def _finish(run: StepRun, status: str, error: BaseException | None = None) -> None:
+def _finish(
+    run: StepRun, status: str, logs: list[dict[str, Any]], error: BaseException | None = None
+) -> None:
     run.status = status
     run.error = f"{type(error).__name__}: {error}" if error is not None else ""
+    run.logs = logs
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    run.save(update_fields=["status", "error", "logs", "finished_at"])
 
 
 @shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
@@ -78,27 +81,28 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
         attempt=attempt,
     )
     policy = _policy(trigger)
+    logs: list[dict[str, Any]] = []
     try:
-        ran = execute(step, trigger, payload, trace_id)
+        ran = execute(step, trigger, payload, trace_id, logs)
     except InvalidInput as error:
-        _finish(run, StepRun.Status.FAILED, error)
+        _finish(run, StepRun.Status.FAILED, logs, error)
         _dead_letter(step_name, payload, trace_id, attempt + 1, error)
         logger.warning("invalid message dead-lettered", extra=_log_fields(step_name, trace_id))
         return "dead"
     except Exception as error:
         if attempt < policy.max_retries:
-            _finish(run, StepRun.Status.RETRYING, error)
+            _finish(run, StepRun.Status.RETRYING, logs, error)
             logger.warning(
                 "step failed; retrying", extra=_log_fields(step_name, trace_id, error=str(error))
             )
             raise self.retry(
                 exc=error, countdown=policy.delay_after(attempt), max_retries=policy.max_retries
             ) from error
-        _finish(run, StepRun.Status.FAILED, error)
+        _finish(run, StepRun.Status.FAILED, logs, error)
         _dead_letter(step_name, payload, trace_id, attempt + 1, error)
         logger.error("step failed; dead-lettered", extra=_log_fields(step_name, trace_id))
         return "dead"
-    _finish(run, StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED)
+    _finish(run, StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED, logs)
     return "succeeded" if ran else "skipped"
 
 

@@ -1,6 +1,7 @@
 """Structured logging for handlers and hooks: ``ctx.logger.info("Todo created", {"id": id})``."""
 
 import logging
+import time
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -18,25 +19,38 @@ class FlowLogger:
         *,
         trace_id: str | None = None,
         step: str | None = None,
+        records: list[dict[str, Any]] | None = None,
         **bound: Any,
     ) -> None:
         self._logger = logging.getLogger(name)
         self.trace_id = trace_id
         self.step = step
         self.bound = bound
+        # When given, every entry is also kept here (a step run's logs, for the dashboard).
+        self.records = records
 
     def child(self, **bound: Any) -> "FlowLogger":
         return FlowLogger(
             self._logger.name,
             trace_id=self.trace_id,
             step=self.step,
+            records=self.records,
             **{**self.bound, **bound},
         )
 
     def _log(self, level: int, message: str, fields: Mapping[str, Any] | None, **kw: Any) -> None:
+        merged = {**self.bound, **(dict(fields) if fields else {}), **kw}
+        if self.records is not None:
+            self.records.append(
+                {
+                    "time": time.time(),
+                    "level": logging.getLevelName(level).lower(),
+                    "msg": message,
+                    "fields": orjson.loads(orjson.dumps(merged, default=str)),
+                }
+            )
         if not self._logger.isEnabledFor(level):
             return
-        merged = {**self.bound, **(dict(fields) if fields else {}), **kw}
         extra = {"trace_id": self.trace_id, "step": self.step, "fields": merged}
         self._logger.log(level, message, extra=extra)
 

@@ -417,3 +417,21 @@ def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep)
     assert isinstance(first, CronInput)
     assert first.expression == "* * * * * *"
     assert all(r.kind == "cron" and r.status == "succeeded" for r in runs("EverySecond"))
+
+
+def test_a_run_keeps_what_its_handler_logged(define_step: DefineStep) -> None:
+    async def chatty(input: Any, ctx: Any) -> None:
+        ctx.logger.info("working", {"n": input["n"]})
+        ctx.logger.warning("almost done")
+
+    define_step(chatty, name="Chatty", triggers=[{"type": "queue", "topic": "t.chatty"}])
+    enqueue({"topic": "t.chatty", "data": {"n": 4}}, trace_id="trace-logs")
+    run = wait_for(
+        lambda: StepRun.objects.filter(step_name="Chatty", status="succeeded").first(),
+        what="the run",
+    )
+    assert run.trace_id == "trace-logs"
+    assert [(e["level"], e["msg"], e["fields"]) for e in run.logs] == [
+        ("info", "working", {"n": 4}),
+        ("warning", "almost done", {}),
+    ]
