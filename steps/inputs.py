@@ -6,6 +6,7 @@ from typing import Any
 
 import pydantic
 
+from streams.config import describe_errors, field_errors
 from streams.events import StreamEvent
 
 
@@ -15,9 +16,7 @@ class InvalidInput(ValueError):
     def __init__(self, topic: str, errors: list[dict[str, Any]]) -> None:
         self.topic = topic
         self.errors = errors
-        summary = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<data>'}: {e['msg']}" for e in errors
-        )
+        summary = describe_errors(errors, "<data>")
         super().__init__(f"invalid message for topic {topic!r}: {summary}")
 
 
@@ -30,11 +29,7 @@ def validate_queue_input(
     try:
         return schema.model_validate(data)
     except pydantic.ValidationError as error:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in error.errors(include_url=False)
-        ]
-        raise InvalidInput(topic, errors) from None
+        raise InvalidInput(topic, field_errors(error)) from None
 
 
 @dataclass(frozen=True)

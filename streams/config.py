@@ -11,6 +11,19 @@ import pydantic
 JoinHook = Callable[..., Awaitable[Any] | Any]
 
 
+def field_errors(error: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as plain ``{"loc", "msg", "type"}`` dicts (JSON-ready)."""
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False)
+    ]
+
+
+def describe_errors(errors: list[dict[str, Any]], whole: str) -> str:
+    """``"a.b: msg; c: msg"``; an error about the whole value is named ``whole``."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in errors)
+
+
 class StreamValidationError(ValueError):
     """An item does not match its stream's schema; nothing was stored.
 
@@ -20,9 +33,7 @@ class StreamValidationError(ValueError):
     def __init__(self, stream_name: str, errors: list[dict[str, Any]]) -> None:
         self.stream_name = stream_name
         self.errors = errors
-        summary = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<item>'}: {e['msg']}" for e in errors
-        )
+        summary = describe_errors(errors, "<item>")
         super().__init__(f"invalid item for stream {stream_name!r}: {summary}")
 
 
@@ -84,11 +95,7 @@ class StreamConfig:
         try:
             model = self.schema.model_validate(item)
         except pydantic.ValidationError as error:
-            errors = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_url=False)
-            ]
-            raise StreamValidationError(self.name, errors) from None
+            raise StreamValidationError(self.name, field_errors(error)) from None
         dumped = model.model_dump(mode="json", by_alias=True)
         result = dict(item)
         for key, value in dumped.items():

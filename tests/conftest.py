@@ -18,9 +18,10 @@ from django.conf import settings
 from django.db import connections
 
 from streams import StreamConfig
+from streams.events import StreamEvent
 from streams.hub import _hubs
 from streams.registry import registry
-
+from streams.signals import stream_event
 
 # Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
 # never run each other's tasks.
@@ -65,6 +66,19 @@ def close_worker_thread_connections() -> Iterator[None]:
     outlive the test (and keep PostgreSQL from dropping the test database)."""
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def events() -> Iterator[list[StreamEvent]]:
+    """Stream events as they are committed (what subscribers and stream triggers get)."""
+    seen: list[StreamEvent] = []
+
+    def receive(sender: Any, event: StreamEvent, **_: Any) -> None:
+        seen.append(event)
+
+    stream_event.connect(receive, dispatch_uid="tests.events")
+    yield seen
+    stream_event.disconnect(dispatch_uid="tests.events")
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import html
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from streams import StreamConfig
 from streams.events import StreamEvent
 from streams.models import StreamGroup, StreamItem
 from streams.registry import registry
-from streams.signals import stream_event
 from streams.store import Stream, SyncStream
 
 CHANGELIST = reverse("admin:streams_streamitem_changelist")
@@ -47,19 +46,6 @@ def shown(response: Any) -> set[str]:
 @pytest.fixture
 def todos() -> SyncStream:
     return SyncStream(registry.get("todo"))
-
-
-@pytest.fixture
-def events() -> Iterator[list[StreamEvent]]:
-    """Events as they are committed, i.e. as they are broadcast."""
-    seen: list[StreamEvent] = []
-
-    def receive(sender: Any, event: StreamEvent, **_: Any) -> None:
-        seen.append(event)
-
-    stream_event.connect(receive, dispatch_uid="test-admin-events")
-    yield seen
-    stream_event.disconnect(dispatch_uid="test-admin-events")
 
 
 @pytest.fixture

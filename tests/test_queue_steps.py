@@ -69,6 +69,20 @@ def runs(step: str) -> list[StepRun]:
     return list(StepRun.objects.filter(step_name=step).order_by("id"))
 
 
+def dead_letter(step: str, topic: str, data: Any, error: str) -> DeadLetter:
+    """A dead letter as the worker stores it after a queue message's last failed attempt."""
+    return DeadLetter.objects.create(
+        step_name=step,
+        kind="queue",
+        topic=topic,
+        payload={"kind": "queue", "trigger": 0, "topic": topic, "data": data},
+        trace_id="tr",
+        attempts=4,
+        error=error,
+        traceback="Traceback ...",
+    )
+
+
 class Counter:
     """Counts handler calls across worker threads."""
 
@@ -199,15 +213,7 @@ def test_redrive_command(define_step: DefineStep) -> None:
         name="Later",
         triggers=[{"type": "queue", "topic": "t.later"}],
     )
-    letter = DeadLetter.objects.create(
-        step_name="Later",
-        kind="queue",
-        topic="t.later",
-        payload={"kind": "queue", "trigger": 0, "topic": "t.later", "data": {"n": 1}},
-        trace_id="tr",
-        attempts=4,
-        error="boom",
-    )
+    letter = dead_letter("Later", "t.later", {"n": 1}, error="boom")
     out = StringIO()
     call_command("redrive", "--all", stdout=out)
     assert "re-drove 1" in out.getvalue()
@@ -378,16 +384,7 @@ def test_dead_letters_are_listed_and_redriven_from_the_admin(
         name="FromAdmin",
         triggers=[{"type": "queue", "topic": "t.admin"}],
     )
-    letter = DeadLetter.objects.create(
-        step_name="FromAdmin",
-        kind="queue",
-        topic="t.admin",
-        payload={"kind": "queue", "trigger": 0, "topic": "t.admin", "data": {"n": 2}},
-        trace_id="tr",
-        attempts=4,
-        error="RuntimeError: upstream down",
-        traceback="Traceback ...",
-    )
+    letter = dead_letter("FromAdmin", "t.admin", {"n": 2}, error="RuntimeError: upstream down")
     listing = admin_client.get("/admin/steps/deadletter/")
     assert b"upstream down" in listing.content
     response = admin_client.post(

@@ -1,7 +1,7 @@
 """The Stream API against the real database (SQLite, or PostgreSQL in the services pass)."""
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,26 +11,12 @@ from pydantic import BaseModel
 
 from streams import StreamConfig, StreamValidationError, UpdateOpError
 from streams.events import StreamEvent
-from streams.signals import stream_event
 from streams.store import Stream, Streams, SyncStream
 
 
 class Counter(BaseModel):
     id: str
     value: int = 0
-
-
-@pytest.fixture
-def events() -> Iterator[list[StreamEvent]]:
-    """Events as they are committed (what subscribers and stream triggers get)."""
-    seen: list[StreamEvent] = []
-
-    def receive(sender: Any, event: StreamEvent, **_: Any) -> None:
-        seen.append(event)
-
-    stream_event.connect(receive, dispatch_uid="test-store-events")
-    yield seen
-    stream_event.disconnect(dispatch_uid="test-store-events")
 
 
 @pytest.fixture
