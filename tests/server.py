@@ -199,6 +199,18 @@ class ServerProcess:
                 if attempt == attempts or "already in use" not in self.log():
                     raise
 
+    def restart(self) -> None:
+        """Start the server again on the port and database it had (stopping it first if it
+        still runs), so that clients reconnecting to the same address find it."""
+        assert self.port, f"{self.name} was never started"
+        self.stop()
+        self._spawn()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
     def _spawn(self) -> None:
         env = server_environment({**self.database.env, **self.extra_env})
         self._log_file = self.log_path.open("ab")

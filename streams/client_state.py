@@ -1,0 +1,189 @@
+"""How a stream client keeps state from server frames, as pure values (no I/O, no Django).
+
+These are the rules of Motia's published clients (``@motiadev/stream-client``), which our
+Python client (:mod:`streams.client`) follows so that both end in the same state (DESIGN §8):
+
+- routing (:func:`rooms_for`): a frame goes to the subscriptions of its item when it has an
+  ``id``, or of its group when not; a frame with an ``id`` also goes to the group's
+  subscriptions, unless it is a ``sync`` (an item's sync is not the group's);
+- an item subscription (:class:`ItemState`) starts at ``None``; it drops a frame whose timestamp
+  is not greater than the last one it took; ``sync``/``create``/``update`` set the state to the
+  frame's data and ``delete`` sets ``None``;
+- a group subscription (:class:`GroupState`) starts at ``[]``; ``sync`` replaces the list unless
+  it is older than the last timestamp seen; ``create`` appends unless an item with that ``id``
+  is there; ``update`` replaces the item with that ``id`` unless the frame is not newer than the
+  last one seen for that ``id``; ``delete`` removes by ``id``;
+- custom ``event`` frames leave the state alone and go to event listeners.
+
+Two kinds of frame are notices rather than changes, and take no timestamp: ``unauthorized``
+(a join refused by ``on_join``) and ``error`` (a frame the server could not use; its ``id`` is
+always null). Motia's item subscriptions would count an ``unauthorized`` frame's timestamp as
+seen; as no further frame is sent for a refused subscription, the states are the same.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+RoomKey = tuple[str, str, str | None]
+"""``(stream name, group id, item id or None)``: where a subscription listens."""
+
+ChangeKind = Literal["sync", "create", "update", "delete", "event", "unauthorized"]
+
+STATE_EVENTS = frozenset({"sync", "create", "update", "delete"})
+
+
+def room_key(stream_name: str, group_id: str, item_id: str | None = None) -> RoomKey:
+    """The room of a group subscription (no ``item_id``) or of an item subscription."""
+    return (stream_name, group_id, item_id or None)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    """One decoded server frame (``{"type": "stream", ...}``, see DESIGN §4).
+
+    ``kind`` is the event's type (``sync``, ``create``, ``update``, ``delete``, ``event``,
+    ``unauthorized``, ``error`` ...); ``data`` is the event's ``data`` (items, an item, or an
+    error's ``{"code", "message"}``); ``event`` is a custom event's ``{"type", "data"}``.
+    """
+
+    kind: str
+    timestamp: int
+    stream_name: str | None
+    group_id: str | None
+    id: str | None
+    data: Any = None
+    event: Any = None
+
+    @classmethod
+    def from_json(cls, message: Any) -> "StreamMessage":
+        """Read a decoded JSON frame; raise :class:`ValueError` if it is not a stream frame."""
+        if not isinstance(message, dict) or message.get("type") != "stream":
+            raise ValueError(f"not a stream frame: {message!r:.200}")
+        event = message.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise ValueError(f"stream frame without an event type: {message!r:.200}")
+        timestamp = message.get("timestamp")
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+            timestamp = 0
+        item_id = message.get("id")
+        return cls(
+            kind=event["type"],
+            timestamp=int(timestamp),
+            stream_name=message.get("streamName"),
+            group_id=message.get("groupId"),
+            id=item_id if isinstance(item_id, str) and item_id else None,
+            data=event.get("data"),
+            event=event.get("event"),
+        )
+
+
+def rooms_for(message: StreamMessage) -> list[RoomKey]:
+    """The rooms whose subscriptions take this frame, as Motia's client routes it."""
+    if message.stream_name is None or message.group_id is None:
+        return []
+    group = room_key(message.stream_name, message.group_id)
+    if message.id is None:
+        return [group]
+    rooms = [room_key(message.stream_name, message.group_id, message.id)]
+    if message.kind != "sync":
+        rooms.append(group)
+    return rooms
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a frame did to a subscription, for its listeners.
+
+    ``kind`` names the listeners to call; ``data`` is their argument (the new item, the deleted
+    item, the synced items or item, or a custom event's ``{"type", "data"}``). ``state_changed``
+    says whether the state was set (the ``'*'`` listeners get the new state).
+    """
+
+    kind: ChangeKind
+    data: Any
+    state_changed: bool
+
+
+def _item_id(item: Any) -> Any:
+    return item.get("id") if isinstance(item, dict) else None
+
+
+class ItemState:
+    """The state of an item subscription: the item, or ``None`` while it does not exist."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] | None = None
+        self.last_timestamp = 0
+
+    def apply(self, message: StreamMessage) -> Change | None:
+        """Take one frame routed to this subscription; ``None`` when it changes nothing."""
+        if message.kind == "unauthorized":
+            return Change("unauthorized", None, False)
+        if message.kind == "error":
+            return None
+        if message.timestamp <= self.last_timestamp:
+            return None
+        self.last_timestamp = message.timestamp
+        if message.kind in ("sync", "create", "update"):
+            self.state = message.data
+            return Change(message.kind, message.data, True)
+        if message.kind == "delete":
+            self.state = None
+            return Change("delete", message.data, True)
+        if message.kind == "event":
+            return Change("event", message.event, False)
+        return None
+
+
+class GroupState:
+    """The state of a group subscription: its items, in the order the server gave them."""
+
+    def __init__(self) -> None:
+        self.state: list[dict[str, Any]] = []
+        self.last_timestamp = 0
+        self.item_timestamps: dict[Any, int] = {}
+
+    def apply(self, message: StreamMessage) -> Change | None:
+        """Take one frame routed to this subscription; ``None`` when it changes nothing.
+
+        A new list is made on every change, so a list returned earlier never changes.
+        """
+        kind = message.kind
+        if kind == "sync":
+            if message.timestamp < self.last_timestamp:
+                return None
+            self.item_timestamps = {}
+            self.last_timestamp = message.timestamp
+            self.state = list(message.data) if isinstance(message.data, list) else []
+            return Change("sync", self.state, True)
+        if kind == "create":
+            item_id = _item_id(message.data)
+            if any(_item_id(item) == item_id for item in self.state):
+                return None
+            self.state = [*self.state, message.data]
+            return Change("create", message.data, True)
+        if kind == "update":
+            item_id = _item_id(message.data)
+            current = self.item_timestamps.get(item_id)
+            if current and current >= message.timestamp:
+                return None
+            self.last_timestamp = message.timestamp
+            self.item_timestamps[item_id] = message.timestamp
+            # As Motia's client: an update of an id not in the list leaves the items as they
+            # are, but still counts as a change.
+            self.state = [
+                message.data if _item_id(item) == item_id else item for item in self.state
+            ]
+            return Change("update", message.data, True)
+        if kind == "delete":
+            item_id = _item_id(message.data)
+            self.last_timestamp = message.timestamp
+            self.item_timestamps[item_id] = message.timestamp
+            self.state = [item for item in self.state if _item_id(item) != item_id]
+            return Change("delete", message.data, True)
+        if kind == "event":
+            return Change("event", message.event, False)
+        if kind == "unauthorized" and message.id is None:
+            # (an item's refusal reaches the group's room too, but is not about the group)
+            return Change("unauthorized", None, False)
+        return None

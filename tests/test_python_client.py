@@ -1,0 +1,500 @@
+"""The Python stream client (:mod:`streams.client`) against real servers.
+
+Servers are real ``manage.py runserver`` processes on fresh databases (:mod:`tests.server`);
+changes are made with HTTP calls to the todo and notify steps. A small in-process WebSocket
+server stands in where no real stream behaves as needed (a join refused by ``on_join``), and
+shows the exact frames the client sends. Every wait is bounded.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from streams.client import (
+    StreamClient,
+    StreamClientError,
+    StreamConnectionError,
+    StreamServerError,
+)
+from streams.tokens import issue_token
+from tests.server import ROOT, ServerProcess, TestDatabase, free_port, logs_on_failure
+
+WAIT = 5.0  # seconds for any one expected state or event
+RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step
+AUTHENTICATE = "motia_site.stream_auth.authenticate_stream"
+
+
+# --- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server on a fresh database."""
+    with (
+        TestDatabase(tmp_path) as database,
+        ServerProcess(database) as only,
+        logs_on_failure(request, [only]),
+    ):
+        yield only
+
+
+@pytest.fixture(scope="module")
+def _auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("auth")
+    with (
+        TestDatabase(directory) as database,
+        ServerProcess(database, {"STREAMS_AUTHENTICATE": AUTHENTICATE}, name="auth") as only,
+    ):
+        yield only
+
+
+@pytest.fixture
+def auth_server(
+    request: pytest.FixtureRequest, _auth_server: ServerProcess
+) -> Iterator[ServerProcess]:
+    """A server (shared by the module) that lets in only handshakes with a valid token."""
+    with logs_on_failure(request, [_auth_server]):
+        yield _auth_server
+
+
+def http_client(server: ServerProcess) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.http_url, timeout=WAIT)
+
+
+async def create_todo(http: httpx.AsyncClient, description: str) -> dict[str, Any]:
+    response = await http.post("/todos", json={"description": description})
+    assert response.status_code == 201, response.text
+    return response.json()["todo"]
+
+
+async def complete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
+    response = await http.patch(f"/todos/{todo_id}/complete")
+    assert response.status_code == 200, response.text
+
+
+async def delete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
+    response = await http.delete(f"/todos/{todo_id}")
+    assert response.status_code == 204, response.text
+
+
+async def notify(http: httpx.AsyncClient, group_id: str, message: str) -> None:
+    response = await http.post("/notify", json={"groupId": group_id, "message": message})
+    assert response.status_code == 200, response.text
+
+
+def completed(todo: dict[str, Any] | None) -> bool:
+    """Whether a todo carries what PATCH /todos/<id>/complete writes."""
+    return (
+        todo is not None
+        and bool(todo.get("completedAt"))
+        and todo.get("metadata") == {"completedBy": "user-123"}
+    )
+
+
+def ids(todos: list[dict[str, Any]]) -> list[str]:
+    return [todo["id"] for todo in todos]
+
+
+async def eventually(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> None:
+    """Wait until ``condition()`` is true; fail with ``what`` if it is not within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            pytest.fail(f"not within {timeout}s: {what}")
+        await asyncio.sleep(0.02)
+
+
+def record(log: list[tuple[str, Any]], event: str) -> Callable[[Any], None]:
+    """A listener that appends ``(event, argument)`` to ``log``."""
+    return lambda value: log.append((event, value))
+
+
+def record_all(subscription: Any) -> list[tuple[str, Any]]:
+    """Every listener call of a subscription, in order."""
+    log: list[tuple[str, Any]] = []
+    for event in ("*", "sync", "create", "update", "delete", "event", "unauthorized"):
+        subscription.on(event, record(log, event))
+    return log
+
+
+# --- group and item subscriptions -------------------------------------------------------------
+
+
+async def test_group_and_item_follow_todo_changes(server: ServerProcess) -> None:
+    """States and listener calls of a group and an item through create, complete, delete."""
+    async with http_client(server) as http:
+        first = await create_todo(http, "write the client")
+        async with StreamClient(server.ws_url) as client:
+            assert client.connected
+            todos = client.group("todo", "todos")
+            item = client.item("todo", "todos", first["id"])
+            group_log, item_log = record_all(todos), record_all(item)
+            created: list[dict[str, Any]] = []
+
+            async def on_create(todo: dict[str, Any]) -> None:  # coroutine listeners work too
+                await asyncio.sleep(0)
+                created.append(todo)
+
+            todos.on("create", on_create)
+
+            assert await todos.wait_for(lambda state: state == [first], WAIT) == [first]
+            assert await item.wait_for(lambda state: state == first, WAIT) == first
+
+            second = await create_todo(http, "test it")
+            await todos.wait_for(lambda state: state == [first, second], WAIT)
+
+            await complete_todo(http, first["id"])
+            group = await todos.wait_for(lambda s: len(s) == 2 and completed(s[0]), WAIT)
+            done = await item.wait_for(completed, WAIT)
+            assert group == [done, second]
+            assert {k: v for k, v in done.items() if k not in ("completedAt", "metadata")} == first
+
+            await delete_todo(http, first["id"])
+            await todos.wait_for(lambda state: state == [second], WAIT)
+            await item.wait_for(lambda state: state is None, WAIT)
+            assert todos.get_state() == [second]
+            assert item.get_state() is None
+
+    assert group_log == [
+        ("sync", [first]),
+        ("*", [first]),
+        ("create", second),
+        ("*", [first, second]),
+        ("update", done),
+        ("*", [done, second]),
+        ("delete", done),
+        ("*", [second]),
+    ]
+    assert item_log == [
+        ("sync", first),
+        ("*", first),
+        ("update", done),
+        ("*", done),
+        ("delete", done),
+        ("*", None),
+    ]
+    assert created == [second]
+
+
+async def test_custom_events_reach_their_group_only(server: ServerProcess) -> None:
+    """POST /notify sends a ``custom`` event: ``'event'`` and ``on_event`` listeners get it,
+    the state stays as it is, and another group hears nothing of it."""
+    async with http_client(server) as http, StreamClient(server.ws_url) as client:
+        alerts = client.group("notifications", "alerts")
+        other = client.group("notifications", "other")
+        alerts_log, other_log = record_all(alerts), record_all(other)
+        typed: list[Any] = []
+        alerts.on_event("custom", typed.append)
+        alerts.on_event("something-else", typed.append)
+        await eventually(
+            lambda: ("sync", []) in alerts_log and ("sync", []) in other_log, "both synced"
+        )
+
+        await notify(http, "alerts", "hello")
+        await eventually(lambda: typed, "the custom event")
+        await notify(http, "other", "for the other group")
+        await eventually(lambda: len(other_log) == 3, "the other group's event")
+
+    [(_, event)] = [entry for entry in alerts_log if entry[0] == "event"]
+    assert event == {
+        "type": "custom",
+        "data": {"message": "hello", "timestamp": event["data"]["timestamp"]},
+    }
+    assert isinstance(event["data"]["timestamp"], int)
+    assert typed == [event["data"]]
+    assert alerts_log == [("sync", []), ("*", []), ("event", event)]
+    assert other_log[2][1]["data"]["message"] == "for the other group"
+    assert alerts.get_state() == []
+
+
+async def test_an_unknown_stream_is_reported_as_an_error(server: ServerProcess) -> None:
+    """The server's ``error`` frame reaches the client's ``'error'`` listeners; the
+    connection stays usable."""
+    async with StreamClient(server.ws_url) as client:
+        errors: list[BaseException] = []
+        client.on("error", errors.append)
+        client.group("no-such-stream", "g")
+        await eventually(lambda: errors, "an error")
+        [error] = errors
+        assert isinstance(error, StreamServerError)
+        assert (error.code, error.stream_name, error.group_id) == (
+            "unknown_stream",
+            "no-such-stream",
+            "g",
+        )
+        todos = client.group("todo", "todos")
+        synced = asyncio.get_running_loop().create_future()
+        todos.on("sync", synced.set_result)
+        assert await asyncio.wait_for(synced, WAIT) == []
+        assert client.connected
+
+
+# --- connection lifecycle -------------------------------------------------------------------
+
+
+async def test_reconnects_after_a_server_restart_and_resyncs(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Server A stops; while it is down the todos change through server B (same database);
+    A starts again on the same port: the client reconnects, re-joins, its states are those of
+    the database, and new changes arrive again."""
+    with (
+        TestDatabase(tmp_path) as database,
+        ServerProcess(database, name="server-A") as server_a,
+        ServerProcess(database, name="server-B") as server_b,
+        logs_on_failure(request, [server_a, server_b]),
+    ):
+        async with http_client(server_a) as http_a, http_client(server_b) as http_b:
+            first = await create_todo(http_a, "deleted while away")
+            second = await create_todo(http_a, "completed while away")
+
+            client = StreamClient(server_a.ws_url, min_backoff=0.1, max_backoff=0.5)
+            happened: list[str] = []
+            errors: list[BaseException] = []
+            client.on("connected", lambda: happened.append("connected"))
+            client.on("disconnected", lambda: happened.append("disconnected"))
+            client.on("error", errors.append)
+            # Made before connecting: joined by connect().
+            todos = client.group("todo", "todos")
+            gone = client.item("todo", "todos", first["id"])
+            changed = client.item("todo", "todos", second["id"])
+
+            async with client:
+                await todos.wait_for(lambda state: state == [first, second], WAIT)
+                await gone.wait_for(lambda state: state == first, WAIT)
+                await changed.wait_for(lambda state: state == second, WAIT)
+                assert happened == ["connected"]
+
+                await asyncio.to_thread(server_a.stop)
+                await eventually(lambda: happened == ["connected", "disconnected"], "disconnected")
+                assert not client.connected
+
+                third = await create_todo(http_b, "made while away")
+                await delete_todo(http_b, first["id"])
+                await complete_todo(http_b, second["id"])
+
+                await asyncio.to_thread(server_a.restart)
+                await eventually(
+                    lambda: happened == ["connected", "disconnected", "connected"],
+                    "reconnected",
+                    RECONNECT_WAIT,
+                )
+                group = await todos.wait_for(
+                    lambda s: ids(s) == [second["id"], third["id"]] and completed(s[0]), WAIT
+                )
+                assert group[1] == third
+                await gone.wait_for(lambda state: state is None, WAIT)
+                await changed.wait_for(completed, WAIT)
+
+                fourth = await create_todo(http_a, "made after the restart")
+                await todos.wait_for(lambda state: state == [*group, fourth], WAIT)
+
+            assert happened == ["connected", "disconnected", "connected", "disconnected"]
+            assert all(isinstance(error, StreamConnectionError) for error in errors), errors
+
+
+# --- token authentication -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token_in", ["subprotocol", "query", "header"])
+async def test_token_lets_the_client_in(auth_server: ServerProcess, token_in: str) -> None:
+    """A valid token, sent as the ``Authorization`` subprotocol pair, as ``?authToken=`` or as
+    a bearer header, is accepted; the group syncs and follows a new todo."""
+    token = issue_token("u1", "user")
+    async with (
+        http_client(auth_server) as http,
+        StreamClient(auth_server.ws_url, token=token, token_in=token_in) as client,  # type: ignore[arg-type]
+    ):
+        todos = client.group("todo", "todos")
+        synced = asyncio.get_running_loop().create_future()
+        todos.on("sync", synced.set_result)
+        before = await asyncio.wait_for(synced, WAIT)
+        todo = await create_todo(http, f"token in {token_in}")
+        await todos.wait_for(lambda state: state == [*before, todo], WAIT)
+
+
+@pytest.mark.parametrize("token_in", ["subprotocol", "query", "header"])
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+async def test_a_refused_handshake_raises(
+    auth_server: ServerProcess, token: str | None, token_in: str
+) -> None:
+    """No token, or a bad one: ``connect()`` raises :class:`StreamConnectionError` (HTTP 403)
+    and the client stays disconnected."""
+    client = StreamClient(auth_server.ws_url, token=token, token_in=token_in)  # type: ignore[arg-type]
+    client.group("todo", "todos")
+    with pytest.raises(StreamConnectionError, match="refused the WebSocket handshake") as refused:
+        await client.connect()
+    assert refused.value.status_code == 403
+    assert token is None or token not in str(refused.value)
+    assert not client.connected
+    await client.disconnect()  # harmless
+
+
+async def test_an_unreachable_server_raises() -> None:
+    client = StreamClient(f"ws://127.0.0.1:{free_port()}/", open_timeout=WAIT)
+    with pytest.raises(StreamConnectionError, match="cannot connect") as refused:
+        await client.connect()
+    assert refused.value.status_code is None
+
+
+# --- exact frames, refused joins and closing, with a stand-in server --------------------------
+
+
+class StandIn:
+    """An in-process WebSocket server that answers joins like ours, except that it refuses
+    every join of the stream ``secret`` with an ``unauthorized`` frame."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.connections: list[ServerConnection] = []
+        self.url = ""
+
+    async def handle(self, ws: ServerConnection) -> None:
+        self.connections.append(ws)
+        async for text in ws:
+            message = json.loads(text)
+            self.received.append(message)
+            data = message["data"]
+            if message["type"] != "join":
+                continue
+            if data["streamName"] == "secret":
+                event: dict[str, Any] = {"type": "unauthorized"}
+            else:
+                event = {"type": "sync", "data": [] if "id" not in data else None}
+            frame = {
+                "type": "stream",
+                "timestamp": 1,
+                "streamName": data["streamName"],
+                "groupId": data["groupId"],
+                "id": data.get("id"),
+                "event": event,
+            }
+            await ws.send(json.dumps(frame))
+
+
+@contextlib.asynccontextmanager
+async def stand_in() -> AsyncIterator[StandIn]:
+    fake = StandIn()
+    async with serve(fake.handle, "127.0.0.1", 0) as ws_server:
+        port = next(iter(ws_server.sockets)).getsockname()[1]
+        fake.url = f"ws://127.0.0.1:{port}/"
+        yield fake
+
+
+async def test_frames_sent_and_refused_joins() -> None:
+    """The client sends Motia's join and leave frames; a refused join reaches
+    ``'unauthorized'`` listeners; a closed subscription hears nothing more."""
+    async with stand_in() as fake, StreamClient(fake.url, reconnect=False) as client:
+        group = client.group("todo", "todos")
+        item = client.item("todo", "todos", "t1")
+        refused: list[Any] = []
+        secret = client.item("secret", "vault", "k")
+        secret.on("unauthorized", refused.append)
+        await eventually(lambda: refused == [secret], "the refusal")
+
+        await group.close()  # awaitable: the leave has been written
+        group.close()  # a second close does nothing
+        await eventually(lambda: len(fake.received) == 4, "the leave")
+        joins = fake.received[:3]
+        assert joins == [
+            {
+                "type": "join",
+                "data": {
+                    "streamName": "todo",
+                    "groupId": "todos",
+                    "subscriptionId": group.subscription_id,
+                },
+            },
+            {
+                "type": "join",
+                "data": {
+                    "streamName": "todo",
+                    "groupId": "todos",
+                    "id": "t1",
+                    "subscriptionId": item.subscription_id,
+                },
+            },
+            {
+                "type": "join",
+                "data": {
+                    "streamName": "secret",
+                    "groupId": "vault",
+                    "id": "k",
+                    "subscriptionId": secret.subscription_id,
+                },
+            },
+        ]
+        assert fake.received[3] == {"type": "leave", "data": joins[0]["data"]}
+        assert group.closed
+        assert group.get_state() == []
+
+        # wait_for is bounded, and says what it last saw.
+        with pytest.raises(TimeoutError, match="last state: None"):
+            await item.wait_for(lambda state: state is not None, 0.2)
+
+        # A wait on a subscription that gets closed ends with an error, not a hang.
+        waiting = asyncio.ensure_future(item.wait_for(lambda state: False, WAIT))
+        await asyncio.sleep(0)
+        item.close()
+        with pytest.raises(StreamClientError, match="closed"):
+            await waiting
+
+
+async def test_without_reconnect_a_lost_connection_stays_lost() -> None:
+    """With ``reconnect=False`` the client emits ``'disconnected'`` once and stays down;
+    ``connect()`` opens it again and re-joins what is still open."""
+    async with stand_in() as fake:
+        client = StreamClient(fake.url, reconnect=False)
+        happened: list[str] = []
+        client.on("connected", lambda: happened.append("connected"))
+        client.on("disconnected", lambda: happened.append("disconnected"))
+        todos = client.group("todo", "todos")
+        await client.connect()
+        await client.connect()  # already connected: nothing happens
+        await eventually(lambda: len(fake.received) == 1, "the join")
+        await fake.connections[0].close()
+        await eventually(lambda: happened == ["connected", "disconnected"], "disconnected")
+        await asyncio.sleep(0.3)
+        assert happened == ["connected", "disconnected"]
+        assert not client.connected
+
+        await client.connect()
+        await eventually(lambda: len(fake.received) == 2, "the re-join")
+        assert fake.received[1]["data"]["subscriptionId"] == todos.subscription_id
+        await client.disconnect()
+        assert happened == ["connected", "disconnected", "connected", "disconnected"]
+
+
+def test_listeners_are_checked() -> None:
+    client = StreamClient("ws://127.0.0.1:1/")
+    with pytest.raises(ValueError, match="unknown client event"):
+        client.on("open", print)
+    with pytest.raises(ValueError, match="unknown subscription event"):
+        client.group("todo", "todos").on("change", print)
+    with pytest.raises(ValueError, match="token_in"):
+        StreamClient("ws://127.0.0.1:1/", token="t", token_in="cookie")  # type: ignore[arg-type]
+
+
+def test_importable_without_django() -> None:
+    """Scripts and other services can use the client without setting up Django."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    code = (
+        "import sys; import streams.client; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'channels')); "
+        "assert not loaded, loaded"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
