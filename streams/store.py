@@ -204,7 +204,9 @@ def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int,
         data: Any = list(items.order_by("id").values_list("data", flat=True))
     else:
         data = items.filter(item_id=item_id).values_list("data", flat=True).first()
-    return last or 0, data
+    # 1, not 0, for a group never written: clients drop a frame whose timestamp is not above
+    # 0 (the last they saw), and every real change is stamped with the wall clock, far above 1.
+    return last or 1, data
 
 
 class SyncStream:

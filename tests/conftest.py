@@ -6,8 +6,9 @@ see committed rows. With ``DATABASE_URL``/``REDIS_URL`` set (the services pass o
 test``) the same tests run on PostgreSQL and the Redis pub/sub layer.
 """
 
+import inspect
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from django.db import connections
 
 from streams import StreamConfig
 from streams.events import StreamEvent
-from streams.hub import _hubs
+from streams.hub import _hubs, reset_hubs
 from streams.registry import registry
 from streams.signals import stream_event
 
@@ -51,13 +52,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_channel_layer() -> Iterator[None]:
+def fresh_channel_layer(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test gets its own channel layer and hub (each async test has its own loop)."""
     channel_layers.backends.clear()
     _hubs.clear()
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        request.getfixturevalue("stop_hub_in_loop")
     yield
     channel_layers.backends.clear()
     _hubs.clear()
+
+
+@pytest.fixture
+async def stop_hub_in_loop() -> AsyncIterator[None]:
+    """Stop the test loop's hub and close the layer's connections while the loop still runs;
+    left to the loop's shutdown, the Redis layer's tasks can keep it from closing."""
+    yield
+    await reset_hubs()
+    layer = channel_layers.backends.get("default")
+    if layer is not None and hasattr(layer, "flush"):
+        await layer.flush()
 
 
 @pytest.fixture(autouse=True)
