@@ -1,0 +1,223 @@
+"""Our JavaScript stream client, ``streams/static/streams/stream-client.js``, end to end.
+
+``node --test tests/js/`` runs ``tests/js/stream-client.test.mjs`` against real servers
+started here: one plain server, which the Node tests may ask to restart (``POST /restart``
+on a small control server of ours; it comes back on the same port and database), and one
+that authenticates every handshake with a token (``motia_site.stream_auth``). Their URLs
+and a valid token reach Node through the environment. A test of Node's fails this test,
+with Node's output and the servers' logs.
+
+Also checked: runserver serves the module and its types as static files.
+"""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from streams.tokens import issue_token
+from tests.server import ROOT, START_TIMEOUT, ServerProcess, TestDatabase, logs_on_failure
+
+JS_TESTS = ROOT / "tests" / "js"
+E2E_DIR = ROOT / "tests" / "e2e"
+CLIENT = ROOT / "streams" / "static" / "streams" / "stream-client.js"
+TYPES = CLIENT.with_suffix(".d.ts")
+AUTHENTICATE = "motia_site.stream_auth.authenticate_stream"
+NODE_TIMEOUT = 240.0  # seconds for the whole Node run (each of its tests has 60)
+
+
+# --- servers --------------------------------------------------------------------------------
+
+
+class RestartableServer(ServerProcess):
+    """A server that can be stopped and started again on the same port and database."""
+
+    def restart(self) -> None:
+        port = self.port
+        self.stop()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            log_size = len(self.log())
+            self.port = port
+            self._spawn()
+            try:
+                self._wait_until_ready()
+                return
+            except RuntimeError:
+                self.stop()
+                # The old socket may linger a moment; anything else is a real failure.
+                if "already in use" not in self.log()[log_size:] or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+class ControlServer:
+    """``POST /restart`` restarts ``server`` and answers once it is up again (200), or
+    with the error (500). Runs in a thread while Node runs."""
+
+    def __init__(self, server: RestartableServer) -> None:
+        self.server = server
+        self.restarts = 0
+        control = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path != "/restart":
+                    self._answer(404, "unknown path")
+                    return
+                try:
+                    control.server.restart()
+                except Exception as error:
+                    self._answer(500, f"restart failed: {error}")
+                    return
+                control.restarts += 1
+                self._answer(200, "restarted")
+
+            def _answer(self, status: int, text: str) -> None:
+                body = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # not on pytest's output
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "ControlServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def _server_env() -> dict[str, str]:
+    # Stream-triggered steps enqueue tasks; with REDIS_URL set no worker of ours takes them, so
+    # they go to a queue of their own rather than to one that other runs' workers consume.
+    return {"CELERY_QUEUE": f"js-client-{uuid.uuid4().hex[:8]}"}
+
+
+@pytest.fixture
+def servers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[RestartableServer, ServerProcess]]:
+    """A plain, restartable server and a token-checking one, each on a fresh database."""
+    with (
+        TestDatabase(tmp_path / "plain") as plain_db,
+        TestDatabase(tmp_path / "auth") as auth_db,
+        RestartableServer(plain_db, _server_env(), name="server") as plain,
+        ServerProcess(
+            auth_db, {**_server_env(), "STREAMS_AUTHENTICATE": AUTHENTICATE}, name="auth-server"
+        ) as auth,
+        logs_on_failure(request, [plain, auth]),
+    ):
+        yield plain, auth
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The node binary, with ``ws`` and Motia's client installed in tests/e2e (``npm ci``)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        message = "node and npm are needed to test the JavaScript client"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    wanted = json.loads((E2E_DIR / "package.json").read_text())["dependencies"]
+    if any(not (E2E_DIR / "node_modules" / name / "package.json").exists() for name in wanted):
+        result = subprocess.run(
+            [npm, "ci", "--prefix", str(E2E_DIR), "--no-audit", "--no-fund"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci in {E2E_DIR} failed:\n{result.stdout}{result.stderr}")
+    return node
+
+
+def run_node_tests(node: str, env: dict[str, str]) -> tuple[int, str]:
+    """``node --test tests/js/``; its exit status and output. A run past NODE_TIMEOUT is
+    killed with its test processes (it has a process group of its own)."""
+    process = subprocess.Popen(
+        # --test-force-exit: a socket left open by a failed test must not hang the run.
+        [node, "--test", "--test-force-exit", "--test-reporter=spec", str(JS_TESTS)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=NODE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return -1, f"node --test did not finish within {NODE_TIMEOUT}s\n{output}"
+    return process.returncode, output
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(NODE_TIMEOUT + 120)
+def test_js_client_against_real_servers(
+    servers: tuple[RestartableServer, ServerProcess], node: str
+) -> None:
+    plain, auth = servers
+    with ControlServer(plain) as control:
+        status, output = run_node_tests(
+            node,
+            {
+                "STREAM_CLIENT_HTTP_URL": plain.http_url,
+                "STREAM_CLIENT_WS_URL": plain.ws_url,
+                "STREAM_CLIENT_CONTROL_URL": control.url,
+                "STREAM_CLIENT_AUTH_HTTP_URL": auth.http_url,
+                "STREAM_CLIENT_AUTH_WS_URL": auth.ws_url,
+                "STREAM_CLIENT_TOKEN": issue_token("u1", "user"),
+            },
+        )
+    assert status == 0, f"node --test failed ({status}):\n{output}"
+    # Every Node test ran: none skipped for want of a server.
+    assert re.search(r"\bskipped 0$", output, re.MULTILINE), output
+    assert control.restarts == 1, output
+
+
+def test_client_module_and_types_are_static_files(tmp_path: Path) -> None:
+    """runserver (DEBUG) serves the module to browsers with a JavaScript type, as written."""
+    with TestDatabase(tmp_path) as database, ServerProcess(database, _server_env()) as server:
+        module = httpx.get(f"{server.http_url}/static/streams/stream-client.js", timeout=5)
+        assert module.status_code == 200, server.log()
+        assert module.headers["content-type"].split(";")[0] in {
+            "text/javascript",
+            "application/javascript",
+        }
+        assert module.content == CLIENT.read_bytes()
+        types = httpx.get(f"{server.http_url}/static/streams/stream-client.d.ts", timeout=5)
+        assert types.status_code == 200
+        assert types.content == TYPES.read_bytes()
