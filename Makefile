@@ -7,14 +7,16 @@ E2E := tests/e2e
 # PostgreSQL and Redis for the second test pass (the machine's services in CI).
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format install test-embedded test-services clean
+.PHONY: run test lint format install chromium test-embedded test-services clean
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(BIN)/.installed $(E2E)/node_modules/.installed lint test-embedded test-services
+test: $(BIN)/.installed $(E2E)/node_modules/.installed chromium lint test-embedded test-services
 
 install: $(BIN)/.installed
 
@@ -23,6 +25,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
+
+# Debian's chromium package, installed only when missing (as root, or through sudo).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends chromium; \
+	fi
 
 $(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
 	npm ci --prefix $(E2E) --no-audit --no-fund
