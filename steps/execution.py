@@ -7,6 +7,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
+from streams.events import current_trace_id
 from streams.hooks import is_async
 
 from .config import CronTrigger, QueueTrigger, StreamTrigger, Trigger
@@ -57,8 +58,12 @@ def execute(
     queue_condition = condition if isinstance(trigger, QueueTrigger) else None
     if queue_condition is not None and not call_condition(queue_condition, input, ctx):
         return False
-    if run_async:
-        async_to_sync(step.handler)(input, ctx)
-    else:
-        step.handler(input, ctx)
+    token = current_trace_id.set(trace_id)
+    try:
+        if run_async:
+            async_to_sync(step.handler)(input, ctx)
+        else:
+            step.handler(input, ctx)
+    finally:
+        current_trace_id.reset(token)
     return True

@@ -10,21 +10,26 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pydantic
+from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
 from streams.config import StreamValidationError
+from streams.events import current_trace_id
 from streams.hooks import is_async
 from streams.ops import UpdateOpError
 
 from .config import HttpTrigger
 from .context import FlowContext
 from .flows import flows_overview
+from .models import StepRun
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
 
@@ -129,9 +134,35 @@ def _build_request(
     )
 
 
+def _run_record(
+    step: Step,
+    ctx: FlowContext,
+    started: datetime,
+    response: HttpResponse | None = None,
+    error: BaseException | None = None,
+) -> StepRun:
+    """The step run of one request, for the dashboard: failed on an exception or a 5xx."""
+    failed = error is not None or (response is not None and response.status_code >= 500)
+    return StepRun(
+        step_name=step.name,
+        kind="http",
+        trace_id=ctx.trace_id,
+        status=StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED,
+        error=f"{type(error).__name__}: {error}" if error is not None else "",
+        logs=ctx.logger.records or [],
+        started_at=started,
+        finished_at=timezone.now(),
+    )
+
+
 def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     """A ninja view for one http trigger, sync or async as the handler is."""
     handler = step.handler
+
+    def context(request: HttpRequest, user: Any, sync: bool) -> FlowContext:
+        return FlowContext.for_step(
+            step, trace_id=_trace_id(request), trigger=trigger, sync=sync, user=user, log_records=[]
+        )
 
     if is_async(handler):
 
@@ -139,20 +170,33 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             api_request = _build_request(request, trigger, kwargs)
             # request.user would query the session synchronously; auser() is its async twin.
             user = await request.auser() if hasattr(request, "auser") else None
-            ctx = FlowContext.for_step(
-                step, trace_id=_trace_id(request), trigger=trigger, user=user
-            )
-            return to_response(await handler(api_request, ctx), ctx.trace_id)
+            ctx, started = context(request, user, sync=False), timezone.now()
+            token = current_trace_id.set(ctx.trace_id)
+            try:
+                response = to_response(await handler(api_request, ctx), ctx.trace_id)
+            except Exception as error:
+                await database_sync_to_async(_run_record(step, ctx, started, error=error).save)()
+                raise
+            finally:
+                current_trace_id.reset(token)
+            await database_sync_to_async(_run_record(step, ctx, started, response).save)()
+            return response
 
     else:
 
         def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[misc]
             api_request = _build_request(request, trigger, kwargs)
-            user = getattr(request, "user", None)
-            ctx = FlowContext.for_step(
-                step, trace_id=_trace_id(request), trigger=trigger, sync=True, user=user
-            )
-            return to_response(handler(api_request, ctx), ctx.trace_id)
+            ctx, started = context(request, getattr(request, "user", None), True), timezone.now()
+            token = current_trace_id.set(ctx.trace_id)
+            try:
+                response = to_response(handler(api_request, ctx), ctx.trace_id)
+            except Exception as error:
+                _run_record(step, ctx, started, error=error).save()
+                raise
+            finally:
+                current_trace_id.reset(token)
+            _run_record(step, ctx, started, response).save()
+            return response
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [

@@ -1,10 +1,12 @@
 """Persistence of step runs and of messages that could not be handled (dead letters)."""
 
 from django.db import models
+from django.utils import timezone
 
 
 class StepRun(models.Model):
-    """One attempt to run a step's handler for a queue, stream or cron trigger."""
+    """One run of a step's handler: an HTTP request, or one attempt at a queue, stream or
+    cron message."""
 
     class Status(models.TextChoices):
         RUNNING = "running"
@@ -23,7 +25,7 @@ class StepRun(models.Model):
     error = models.TextField(blank=True)
     # What the handler logged through ctx.logger: [{"time", "level", "msg", "fields"}].
     logs = models.JSONField(default=list, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """Stream change events and their timestamps, as pure values."""
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -8,6 +9,10 @@ from typing import Any, Literal
 from . import protocol
 
 ChangeType = Literal["create", "update", "delete", "event"]
+
+# The trace id of the step handler making changes, so that the steps a change triggers carry
+# it on (set by the steps app around each handler call).
+current_trace_id: ContextVar[str | None] = ContextVar("current_trace_id", default=None)
 
 
 def now_ms() -> int:
@@ -39,7 +44,7 @@ class StreamEvent:
     data: Any
     timestamp: int
     version: int
-    old_data: Any = field(default=None, compare=False)
+    trace_id: str | None = field(default_factory=current_trace_id.get, compare=False)
 
     @cached_property
     def frame(self) -> str:

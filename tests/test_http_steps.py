@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
+from steps.models import StepRun
 from steps.registry import Step, StepRegistry
 from streams import StreamConfig
 
@@ -36,6 +37,17 @@ def test_create_todo(client: Client) -> None:
     assert response.headers["X-Trace-Id"]
     listed = client.get("/todos").json()
     assert listed == {"todos": [todo], "groups": ["todos"]}
+
+
+def test_each_request_is_a_step_run_with_its_logs(client: Client) -> None:
+    response = post_json(client, "/todos", {"description": "Logged"})
+    (run,) = StepRun.objects.filter(step_name="CreateTodo")
+    assert run.kind == "http"
+    assert run.status == "succeeded"
+    assert run.trace_id == response.headers["X-Trace-Id"]
+    assert [entry["msg"] for entry in run.logs] == ["Todo created and broadcast"]
+    assert run.logs[0]["fields"] == {"todoId": response.json()["todo"]["id"]}
+    assert run.finished_at >= run.started_at
 
 
 def test_create_todo_validates_the_body(client: Client) -> None:

@@ -331,6 +331,12 @@ async def test_parallel_merge_counts_every_step_and_completes_once(worker: None)
     await sync_to_async(time.sleep)(0.5)
     assert await sync_to_async(completions)() == ["succeeded"], "the completion runs once"
 
+    def traces() -> set[str]:
+        names = ["StartStreamParallelMerge", "StreamStepProcess", "StreamMergeComplete"]
+        return set(StepRun.objects.filter(step_name__in=names).values_list("trace_id", flat=True))
+
+    assert await sync_to_async(traces)() == {response["X-Trace-Id"]}, "one trace for the flow"
+
 
 async def test_custom_event_reaches_group_subscribers(worker: None) -> None:
     comm = WebsocketCommunicator(application, "/")
