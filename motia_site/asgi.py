@@ -9,6 +9,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from steps.worker import start_embedded_worker  # noqa: E402
 from streams.routing import websocket_urlpatterns  # noqa: E402
@@ -18,7 +19,9 @@ start_embedded_worker()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The pages' CSS and JavaScript (the stream client among them) are served under any
+        # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
+        "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -178,5 +178,7 @@ LOGGING = {
     "loggers": {
         "steps": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "streams": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # Server errors (with their traceback) and other warnings of Django itself.
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
