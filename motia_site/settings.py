@@ -144,6 +144,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 EMBEDDED_WORKER_THREADS = int(os.environ.get("EMBEDDED_WORKER_THREADS", 4))
+CELERY_EMBEDDED_BEAT = env_flag("CELERY_EMBEDDED_BEAT", default=True)
 
 # --- Streams --------------------------------------------------------------------------------
 

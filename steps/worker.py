@@ -23,7 +23,7 @@ def start_embedded_worker() -> bool:
     is (then ``celery -A motia_site worker`` and ``beat`` run the steps)."""
     if not settings.CELERY_EMBEDDED_WORKER:
         return False
-    start_worker_thread(beat=True)
+    start_worker_thread(beat=settings.CELERY_EMBEDDED_BEAT)
     return True
 
 

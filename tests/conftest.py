@@ -8,6 +8,7 @@ test``) the same tests run on PostgreSQL and the Redis pub/sub layer.
 
 import inspect
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,8 @@ from streams.signals import stream_event
 # Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
 # never run each other's tasks.
 current_app.conf.task_default_queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-test-{os.getpid()}"
+# No cron steps firing in the middle of tests (the embedded worker still runs queued steps).
+settings.CELERY_EMBEDDED_BEAT = False
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -86,9 +89,12 @@ def close_worker_thread_connections() -> Iterator[None]:
 def events() -> Iterator[list[StreamEvent]]:
     """Stream events as they are committed (what subscribers and stream triggers get)."""
     seen: list[StreamEvent] = []
+    test_thread = threading.get_ident()
 
     def receive(sender: Any, event: StreamEvent, **_: Any) -> None:
-        seen.append(event)
+        # Only this test's own writes: workers of this process may be writing too.
+        if threading.get_ident() == test_thread:
+            seen.append(event)
 
     stream_event.connect(receive, dispatch_uid="tests.events")
     yield seen
