@@ -130,15 +130,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task reserved by a worker that died is handed to another after this many seconds (Redis);
-# it must exceed the longest handler run plus retry delay.
+# A task reserved by a worker that died is handed to another once it has been unacknowledged
+# for the visibility timeout (Redis); the timeout must exceed the longest handler run plus
+# retry delay. Surviving workers look for such tasks every second (kombu's default sweep
+# is 10 s and scans Redis only every 10th time, so a lost task waited 100 s more).
+VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300)),
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
+    "unacked_restore_throttle": 1,
 }
 if CELERY_EMBEDDED_WORKER:
     # The in-process broker is polled; the default second would delay every step run.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.02
-# One queue for every step run; name it apart to share a Redis between several deployments.
+# One queue for every step run. Deployments sharing a Redis need a database each (kombu's
+# bookkeeping of unacknowledged tasks is per database, not per queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file

@@ -72,6 +72,11 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
             LookupError(f"no such step or trigger: {error}"),
         )
         return "dead"
+    if self.request.id:
+        # acks_late: a run of this very message still "running" belonged to a worker that died.
+        StepRun.objects.filter(task_id=self.request.id, status=StepRun.Status.RUNNING).update(
+            status=StepRun.Status.FAILED, error="worker lost", finished_at=timezone.now()
+        )
     run = StepRun.objects.create(
         step_name=step_name,
         kind=str(payload.get("kind", "")),

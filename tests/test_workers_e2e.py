@@ -121,11 +121,15 @@ class Run:
     worker: str
     status: str
     attempt: int
+    error: str
 
 
 def step_runs(database: TestDatabase) -> list[Run]:
     """Every step run recorded in the test's database, oldest first."""
-    sql = "SELECT id, step_name, task_id, worker, status, attempt FROM steps_steprun ORDER BY id"
+    sql = (
+        "SELECT id, step_name, task_id, worker, status, attempt, error"
+        " FROM steps_steprun ORDER BY id"
+    )
     if database.is_postgres:
         import psycopg
 
@@ -324,6 +328,8 @@ async def test_step_of_killed_worker_runs_again_on_another(redis_cluster: Cluste
     runs = await asyncio.to_thread(step_runs, database)
     reruns = [r for r in runs if r.task_id == killed.task_id and r.id > killed.id]
     assert [(r.worker, r.status) for r in reruns] == [(survivor.hostname, "succeeded")], runs
+    (lost,) = [r for r in runs if r.id == killed.id]
+    assert (lost.status, lost.error) == ("failed", "worker lost"), "the dead attempt is closed"
     # Every message of the merge succeeded exactly once; only the killed attempt did not.
     steps = [r for r in runs_of(runs, "StreamStepProcess") if r.id != killed.id]
     assert sorted(r.status for r in steps) == ["succeeded"] * total, steps
