@@ -78,9 +78,15 @@ class Hub:
         await self._started.wait()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # The Redis pub/sub layer cleans up a cancelled receive by unsubscribing, which can wait
+        # on a lock forever; cancelling again ends that wait.
+        for _ in range(3):
+            pending = [task for task in self._tasks if not task.done()]
+            if not pending:
+                return
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1)
 
     # --- subscriptions ------------------------------------------------------------------------
 
