@@ -16,8 +16,10 @@ Usage::
 """
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -152,27 +154,22 @@ def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class ServerProcess:
-    """``manage.py runserver`` on a free loopback port, serving HTTP and WebSocket."""
+class _ManagedProcess:
+    """A child process of a test with its output in a log file: started by ``start()``,
+    stopped (terminate, then kill) by ``stop()`` or on leaving its ``with`` block."""
 
     def __init__(
-        self, database: TestDatabase, env: Mapping[str, str] | None = None, name: str = "server"
+        self, database: TestDatabase, env: Mapping[str, str] | None, name: str, log_name: str
     ) -> None:
         self.database = database
         self.extra_env = dict(env or {})
         self.name = name
-        self.port = 0
-        self.log_path = database.directory / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self.log_path = database.directory / f"{log_name}-{uuid.uuid4().hex[:6]}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+    def start(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         self.start()
@@ -185,6 +182,45 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def stop(self) -> None:
+        """Terminate the process (kill it if it does not exit) and close its log."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def log(self) -> str:
+        """Everything the process has written so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class ServerProcess(_ManagedProcess):
+    """``manage.py runserver`` on a free loopback port, serving HTTP and WebSocket."""
+
+    def __init__(
+        self, database: TestDatabase, env: Mapping[str, str] | None = None, name: str = "server"
+    ) -> None:
+        super().__init__(database, env, name, log_name=name)
+        self.port = 0
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
 
     def start(self, attempts: int = 3) -> None:
         """Start the server and wait until it answers HTTP; retry on a port taken meanwhile."""
@@ -242,29 +278,8 @@ class ServerProcess:
             f"{self.name} did not answer HTTP within {START_TIMEOUT}s:\n{self.log()}"
         )
 
-    def stop(self) -> None:
-        """Terminate the server (kill it if it does not exit) and close its log."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
 
-    def log(self) -> str:
-        """Everything the server has written so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-class WorkerProcess:
+class WorkerProcess(_ManagedProcess):
     """A real ``celery -A motia_site worker`` process on a test database.
 
     It needs a real broker (``REDIS_URL`` in our environment or in ``env``); give it the same
@@ -282,32 +297,15 @@ class WorkerProcess:
         pool: str = "threads",
         concurrency: int = 4,
     ) -> None:
-        self.database = database
-        self.extra_env = dict(env or {})
-        self.name = name
+        super().__init__(database, env, name, log_name=f"worker-{name}")
         self.pool = pool
         self.concurrency = concurrency
         self.hostname = ""  # ``name@host`` once ready
-        self.log_path = database.directory / f"worker-{name}-{uuid.uuid4().hex[:6]}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
         assert self.process is not None, f"worker {self.name} is not running"
         return self.process.pid
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start the worker and wait until it logs that it is ready to consume."""
@@ -355,27 +353,6 @@ class WorkerProcess:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(STOP_TIMEOUT)
 
-    def stop(self) -> None:
-        """Terminate the worker (warm shutdown; kill it if it does not exit) and close its log."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def log(self) -> str:
-        """Everything the worker has written so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
 
 class _Logged(Protocol):
     name: str
@@ -394,3 +371,43 @@ def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[_Logged]
         for process in processes:
             print(f"----- log of {process.name} -----")
             print(process.log())
+
+
+E2E_PACKAGES = Path(__file__).resolve().parent / "e2e"
+
+
+def node_with_packages(purpose: str) -> str:
+    """The node binary, with tests/e2e's npm packages installed (``npm ci`` when any is missing
+    or at another version than its lock file pins). Without node and npm the test is skipped,
+    and fails in CI."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        message = f"node and npm are needed to {purpose}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if not _node_packages_installed():
+        result = subprocess.run(
+            [npm, "ci", "--prefix", str(E2E_PACKAGES), "--no-audit", "--no-fund"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci in {E2E_PACKAGES} failed:\n{result.stdout}{result.stderr}")
+        assert _node_packages_installed()
+    return node
+
+
+def _node_packages_installed() -> bool:
+    lock = json.loads((E2E_PACKAGES / "package-lock.json").read_text())
+    for path, entry in lock.get("packages", {}).items():
+        if not path:
+            continue
+        try:
+            installed = json.loads((E2E_PACKAGES / path / "package.json").read_text())
+        except (OSError, ValueError):
+            return False
+        if installed.get("version") != entry.get("version"):
+            return False
+    return True

@@ -16,8 +16,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from streams.tokens import issue_token
-from tests.server import ServerProcess, TestDatabase
+from tests.server import ServerProcess, TestDatabase, node_with_packages
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 DRIVER = E2E_DIR / "motia_node_client.mjs"
@@ -104,31 +102,10 @@ def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list
 @pytest.fixture(scope="session")
 def node_driver() -> Path:
     """The driver script, with the published Node client installed by npm when missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = "node and npm are needed to run Motia's published Node client"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    node_with_packages("run Motia's published Node client")
     manifest = E2E_DIR / "node_modules" / NODE_PACKAGE / "package.json"
-    if _installed_version(manifest) != NODE_PACKAGE_VERSION:
-        result = subprocess.run(
-            [npm, "ci", "--prefix", str(E2E_DIR), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci in {E2E_DIR} failed:\n{result.stdout}{result.stderr}")
-    assert _installed_version(manifest) == NODE_PACKAGE_VERSION
+    assert json.loads(manifest.read_text())["version"] == NODE_PACKAGE_VERSION
     return DRIVER
-
-
-def _installed_version(manifest: Path) -> str | None:
-    try:
-        return json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 # --- clients --------------------------------------------------------------------------------

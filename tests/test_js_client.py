@@ -11,10 +11,8 @@ Also checked: runserver serves the module and its types as static files.
 """
 
 import contextlib
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,7 +26,14 @@ import httpx
 import pytest
 
 from streams.tokens import issue_token
-from tests.server import ROOT, START_TIMEOUT, ServerProcess, TestDatabase, logs_on_failure
+from tests.server import (
+    ROOT,
+    START_TIMEOUT,
+    ServerProcess,
+    TestDatabase,
+    logs_on_failure,
+    node_with_packages,
+)
 
 JS_TESTS = ROOT / "tests" / "js"
 E2E_DIR = ROOT / "tests" / "e2e"
@@ -139,23 +144,7 @@ def servers(
 @pytest.fixture(scope="module")
 def node() -> str:
     """The node binary, with ``ws`` and Motia's client installed in tests/e2e (``npm ci``)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = "node and npm are needed to test the JavaScript client"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    wanted = json.loads((E2E_DIR / "package.json").read_text())["dependencies"]
-    if any(not (E2E_DIR / "node_modules" / name / "package.json").exists() for name in wanted):
-        result = subprocess.run(
-            [npm, "ci", "--prefix", str(E2E_DIR), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci in {E2E_DIR} failed:\n{result.stdout}{result.stderr}")
-    return node
+    return node_with_packages("test the JavaScript client")
 
 
 def run_node_tests(node: str, env: dict[str, str]) -> tuple[int, str]:
