@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -258,11 +258,15 @@ def _when(seconds: Any) -> datetime | None:
         return None
 
 
-def recent_runs(trace: str) -> list[StepRun]:
-    runs = StepRun.objects.all()
+def _recent(queryset: QuerySet[Any], trace: str) -> list[Any]:
+    """The newest rows, of one trace when ``trace`` is given."""
     if trace:
-        runs = runs.filter(trace_id=trace)
-    runs = list(runs[:RECENT])
+        queryset = queryset.filter(trace_id=trace)
+    return list(queryset[:RECENT])
+
+
+def recent_runs(trace: str) -> list[StepRun]:
+    runs = _recent(StepRun.objects.all(), trace)
     for run in runs:
         run.duration_ms = (  # type: ignore[attr-defined]
             round((run.finished_at - run.started_at).total_seconds() * 1000)
@@ -281,10 +285,7 @@ def recent_runs(trace: str) -> list[StepRun]:
 
 
 def recent_dead_letters(trace: str) -> list[DeadLetter]:
-    letters = DeadLetter.objects.all()
-    if trace:
-        letters = letters.filter(trace_id=trace)
-    letters = list(letters[:RECENT])
+    letters = _recent(DeadLetter.objects.all(), trace)
     for letter in letters:
         letter.payload_json = _pretty(letter.payload)  # type: ignore[attr-defined]
     return letters
