@@ -14,9 +14,13 @@ A step module (``*_step.py``) defines ``config`` (a dict, as in Motia) and ``han
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import pydantic
+
+if TYPE_CHECKING:
+    from .retry import RetryPolicy
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PATH_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
@@ -78,9 +82,13 @@ class QueueTrigger:
     type: str = "queue"
 
     def __post_init__(self) -> None:
+        self.retry  # noqa: B018 - parse the retry config now, so a bad one fails at load time
+
+    @cached_property
+    def retry(self) -> "RetryPolicy":
         from .retry import RetryPolicy
 
-        RetryPolicy.from_config(self.config, f"queue trigger {self.topic!r}")
+        return RetryPolicy.from_config(self.config, f"queue trigger {self.topic!r}")
 
 
 @dataclass(frozen=True)

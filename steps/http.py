@@ -85,14 +85,10 @@ def to_response(result: Any, trace_id: str) -> HttpResponse:
     elif isinstance(result, Mapping) and ("status" in result or "body" in result):
         status = int(result.get("status", 200))
         body = result.get("body")
-        response = (
-            HttpResponse(status=status)
-            if status == 204 or body is None
-            else json_response(body, status, result.get("headers"))
-        )
-        if status == 204 or body is None:
-            for name, value in (result.get("headers") or {}).items():
-                response[name] = value
+        no_body = status == 204 or body is None
+        response = HttpResponse(status=status) if no_body else json_response(body, status)
+        for name, value in (result.get("headers") or {}).items():
+            response[name] = value
     else:
         raise TypeError("a handler must return {'status': ..., 'body': ..., 'headers': ...}")
     response[TRACE_HEADER] = trace_id

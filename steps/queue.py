@@ -12,7 +12,6 @@ from django.db import transaction
 
 from .config import QueueTrigger
 from .registry import Step, StepRegistry, registry
-from .retry import RetryPolicy
 
 
 class EnqueueError(ValueError):
@@ -69,7 +68,6 @@ def enqueue(
     except TypeError as error:
         raise EnqueueError(f"data for topic {topic!r} is not JSON: {error}") from None
     for step, index, trigger in targets:
-        delay = RetryPolicy.from_config(trigger.config).delay_seconds
         payload = {"kind": "queue", "trigger": index, "topic": topic, "data": data}
-        send_to_step(step.name, payload, trace_id, countdown=delay)
+        send_to_step(step.name, payload, trace_id, countdown=trigger.retry.delay_seconds)
     return len(targets)

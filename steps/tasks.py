@@ -25,8 +25,7 @@ logger = logging.getLogger("steps.tasks")
 
 
 def _policy(trigger: Trigger) -> RetryPolicy:
-    config = trigger.config if isinstance(trigger, QueueTrigger) else None
-    return RetryPolicy.from_config(config)
+    return trigger.retry if isinstance(trigger, QueueTrigger) else RetryPolicy()
 
 
 def _dead_letter(

@@ -16,6 +16,7 @@ from .eager import start_eagerly
 from .events import now_ms
 from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
+from .logger import FlowLogger
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .store import snapshot
@@ -234,7 +235,5 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.writer = None
 
 
-def _stream_logger(stream_name: str) -> Any:
-    from .logger import FlowLogger
-
+def _stream_logger(stream_name: str) -> FlowLogger:
     return FlowLogger("streams", step=f"stream:{stream_name}")
