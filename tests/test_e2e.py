@@ -28,6 +28,7 @@ from websockets.exceptions import InvalidStatus
 
 from streams.tokens import issue_token
 from tests.server import ServerProcess, TestDatabase, node_with_packages
+from tests.todo_api import complete_todo, create_todo, delete_todo
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 DRIVER = E2E_DIR / "motia_node_client.mjs"
@@ -262,23 +263,6 @@ def expect_frame(frame: dict[str, Any], event: str, item_id: str | None, data: A
 def completed(todo: dict[str, Any]) -> bool:
     """Whether a todo carries what PATCH /todos/<id>/complete writes."""
     return bool(todo.get("completedAt")) and todo.get("metadata") == {"completedBy": "user-123"}
-
-
-async def create_todo(http: httpx.AsyncClient, description: str) -> dict[str, Any]:
-    response = await http.post("/todos", json={"description": description})
-    assert response.status_code == 201, response.text
-    return response.json()["todo"]
-
-
-async def complete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
-    response = await http.patch(f"/todos/{todo_id}/complete")
-    assert response.status_code == 200, response.text
-    assert response.json() == {"success": True}
-
-
-async def delete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
-    response = await http.delete(f"/todos/{todo_id}")
-    assert response.status_code == 204, response.text
 
 
 def http_client(server: ServerProcess) -> httpx.AsyncClient:

@@ -28,6 +28,7 @@ from streams.client import (
 )
 from streams.tokens import issue_token
 from tests.server import ROOT, ServerProcess, TestDatabase, free_port, logs_on_failure
+from tests.todo_api import complete_todo, create_todo, delete_todo
 
 WAIT = 5.0  # seconds for any one expected state or event
 RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step
@@ -69,22 +70,6 @@ def auth_server(
 
 def http_client(server: ServerProcess) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.http_url, timeout=WAIT)
-
-
-async def create_todo(http: httpx.AsyncClient, description: str) -> dict[str, Any]:
-    response = await http.post("/todos", json={"description": description})
-    assert response.status_code == 201, response.text
-    return response.json()["todo"]
-
-
-async def complete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
-    response = await http.patch(f"/todos/{todo_id}/complete")
-    assert response.status_code == 200, response.text
-
-
-async def delete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
-    response = await http.delete(f"/todos/{todo_id}")
-    assert response.status_code == 204, response.text
 
 
 async def notify(http: httpx.AsyncClient, group_id: str, message: str) -> None:
