@@ -1,0 +1,13 @@
+"""``counter``: the seed's atomic-update example, one counter per item."""
+
+from pydantic import BaseModel
+
+from streams import StreamConfig
+
+
+class Counter(BaseModel):
+    id: str
+    value: int = 0
+
+
+config = StreamConfig(name="counter", schema=Counter, base_config={"storage_type": "default"})
