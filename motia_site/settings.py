@@ -72,12 +72,13 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", BASE_DIR / "var" / "db.sqlite3"))
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{SQLITE_PATH}", conn_max_age=60, conn_health_checks=True
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# No persistent connections (CONN_MAX_AGE=0), as Django advises under ASGI: a thread made for
+# one request closes its connection when the request ends. The engine's own queries run on a
+# few long-lived threads that keep theirs (streams/db.py), and PostgreSQL connections come from
+# a pool, so that a process never holds more than DATABASE_POOL_SIZE of them.
+DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{SQLITE_PATH}", conn_max_age=0)}
+DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if DATABASE_IS_SQLITE:
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         # Writers take the lock at BEGIN, so read-modify-write never deadlocks on upgrade.
@@ -90,6 +91,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(SQLITE_PATH.with_name(f"test-{os.getpid()}.sqlite3"))
     }
+else:
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", 10))
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        # A request that finds every connection busy waits this long, then fails.
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 10)),
+    }
+# The threads that run the engine's queries, each with one connection for its life. SQLite
+# takes one writer at a time, so one thread; on PostgreSQL they must leave room in the pool
+# for Django's own request threads (the admin, the dashboard).
+STREAMS_DB_THREADS = int(os.environ.get("STREAMS_DB_THREADS", 1 if DATABASE_IS_SQLITE else 4))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

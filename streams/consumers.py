@@ -5,11 +5,10 @@ import logging
 from collections import Counter, deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import protocol
+from . import db, protocol
 from .auth import authenticate
 from .context import StreamContext
 from .eager import start_eagerly
@@ -125,8 +124,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.held = []
         try:
             await self.hub.subscribe(self, (subscription.stream_name, subscription.group_id))
-            timestamp, data = await database_sync_to_async(snapshot)(
-                subscription.stream_name, subscription.group_id, subscription.id
+            timestamp, data = await db.run(
+                snapshot, subscription.stream_name, subscription.group_id, subscription.id
             )
             self._enqueue(protocol.sync_frame(subscription, timestamp, data))
         finally:

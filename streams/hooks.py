@@ -5,8 +5,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
-
+from . import db
 from .context import StreamContext
 from .store import Streams
 
@@ -17,9 +16,9 @@ def is_async(fn: Callable[..., Any]) -> bool:
 
 
 async def call_hook(fn: Callable[..., Any], subject: Any, ctx: StreamContext, *rest: Any) -> Any:
-    """Call ``fn(subject, ctx, *rest)``. An async hook gets async streams; a plain one runs in
-    a worker thread with synchronous streams, so it may use the ORM directly."""
+    """Call ``fn(subject, ctx, *rest)``. An async hook gets async streams; a plain one runs on
+    a database thread with synchronous streams, so it may use the ORM directly."""
     if is_async(fn):
         return await fn(subject, ctx, *rest)
     sync_ctx = StreamContext(streams=Streams(sync=True), logger=ctx.logger, user=ctx.user)
-    return await database_sync_to_async(fn)(subject, sync_ctx, *rest)
+    return await db.run(fn, subject, sync_ctx, *rest)

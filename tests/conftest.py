@@ -19,7 +19,8 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 
-from streams import StreamConfig
+from steps.runs import recorder
+from streams import StreamConfig, db
 from streams.events import StreamEvent
 from streams.hub import _hubs, reset_hubs
 from streams.registry import registry
@@ -54,6 +55,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("CI: PostgreSQL or Redis is configured but not reachable", returncode=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Step runs a test left unwritten are its own: drop them before its database is reset,
+    so that the batched recorder never writes them into the next test's."""
+    recorder.discard()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test gets its own channel layer and hub (each async test has its own loop)."""
@@ -74,6 +83,14 @@ async def stop_hub_in_loop() -> AsyncIterator[None]:
     layer = channel_layers.backends.get("default")
     if layer is not None and hasattr(layer, "flush"):
         await layer.flush()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def stop_database_threads(django_db_setup: None) -> Iterator[None]:
+    """The engine's database threads hold their connections for good: they must let go
+    before the test database is dropped."""
+    yield
+    db.shutdown()
 
 
 @pytest.fixture(autouse=True)

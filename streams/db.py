@@ -1,0 +1,147 @@
+"""Where the engine's database work runs: a fixed set of long-lived threads.
+
+Under ASGI, Django runs sync code in a thread made for each request, and every thread opens a
+connection of its own: a thread started and a connection opened per request, and on
+PostgreSQL more connections than the server allows under load. The engine's async code
+(the Stream API, snapshots for joins, sync hooks and handlers, step-run records) instead runs
+its queries here: ``settings.STREAMS_DB_THREADS`` threads, each keeping one connection for its
+whole life (taken from the pool on PostgreSQL). SQLite gets one thread: its writers take turns
+anyway, and a single writer never sleeps in SQLite's busy handler.
+
+Sync code that runs in a thread of its own (the admin, a plain handler in a worker) keeps using
+its own connection, so ``transaction.atomic()`` around Stream API calls still means one
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import connections
+
+logger = logging.getLogger("streams.db")
+
+T = TypeVar("T")
+# A job and where its outcome goes: ``done(result, error)``, called on the database thread.
+Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], Callable[[Any, Any], None]]
+
+_local = threading.local()
+
+
+class DatabaseThreads:
+    """A fixed set of threads taking jobs from one queue, each with its own connections."""
+
+    def __init__(self, count: int) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"streams-db-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], done: Any) -> None:
+        self._jobs.put((contextvars.copy_context(), fn, args, done))
+
+    def stop(self) -> None:
+        """Finish the queued jobs, close every thread's connections and end the threads."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        _local.is_db_thread = True
+        try:
+            while (job := self._jobs.get()) is not None:
+                context, fn, args, done = job
+                try:
+                    result = context.run(fn, *args)
+                except BaseException as error:
+                    done(None, error)
+                else:
+                    done(result, None)
+                finally:
+                    _drop_broken_connections()
+        finally:
+            connections.close_all()
+
+
+def _drop_broken_connections() -> None:
+    """Keep the thread's connections, unless a database error left one unusable."""
+    for connection in connections.all(initialized_only=True):
+        if connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
+
+
+_lock = threading.Lock()
+_threads: DatabaseThreads | None = None
+
+
+def _pool() -> DatabaseThreads:
+    global _threads
+    with _lock:
+        if _threads is None:
+            _threads = DatabaseThreads(int(settings.STREAMS_DB_THREADS))
+        return _threads
+
+
+def on_db_thread() -> bool:
+    """Whether the caller is one of the database threads."""
+    return getattr(_local, "is_db_thread", False)
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """Await ``fn(*args)`` run on a database thread, in the caller's context (context
+    variables such as the trace id travel with it)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def done(result: Any, error: BaseException | None) -> None:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+
+    _pool().submit(fn, args, done)
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():  # the caller went away; the job itself ran to its end
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def call(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run ``fn(*args)`` on a database thread, from sync code; the future has its outcome."""
+    future: Future[T] = Future()
+
+    def done(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    _pool().submit(fn, args, done)
+    return future
+
+
+def shutdown() -> None:
+    """Stop the database threads, closing their connections (tests, process exit)."""
+    global _threads
+    with _lock:
+        threads, _threads = _threads, None
+    if threads is not None:
+        threads.stop()
