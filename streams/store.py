@@ -1,10 +1,12 @@
 """The Stream API: reading and changing stream items in the database.
 
-Every change runs in one transaction that locks the group row (which orders the group's
-changes and gives each a strictly increasing timestamp) and the item row (so concurrent
-updates never lose a write). Broadcasting happens on commit, from the model signals
-(:mod:`streams.broadcast`). The functions here are synchronous; :class:`Stream` is the async
-face used by handlers and :class:`SyncStream` the sync one.
+Every change runs in one transaction that first locks its group's row and advances the
+group's version and timestamp: the lock orders the group's changes, so concurrent updates of
+an item never lose a write, and each change gets a strictly increasing timestamp. The
+statements are in :mod:`streams.rows`; the model signals they send publish the change on
+commit (:mod:`streams.broadcast`). The functions here are synchronous;
+:class:`Stream` is the async face used by handlers (its calls run on the database threads of
+:mod:`streams.db`) and :class:`SyncStream` the sync one.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 import orjson
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
+from . import db, rows
 from .broadcast import emit
 from .config import StreamConfig, StreamValidationError
-from .events import StreamEvent, next_timestamp, now_ms
+from .events import StreamEvent
 from .models import StreamGroup, StreamItem
 from .ops import apply_ops
 from .registry import StreamRegistry, registry
@@ -63,46 +66,22 @@ def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any
     return item
 
 
-def _lock_group(stream_name: str, group_id: str, *, create: bool) -> StreamGroup | None:
-    locked = StreamGroup.objects.select_for_update()
-    group = locked.filter(stream_name=stream_name, group_id=group_id).first()
-    if group is None and create:
-        # Two writers may create the same group at once: one insert wins, both then lock it.
-        StreamGroup.objects.bulk_create(
-            [StreamGroup(stream_name=stream_name, group_id=group_id)], ignore_conflicts=True
-        )
-        group = locked.get(stream_name=stream_name, group_id=group_id)
-    return group
-
-
-def _advance(group: StreamGroup) -> tuple[int, int]:
-    """Give the next change of a locked group its timestamp and version."""
-    group.last_timestamp = next_timestamp(group.last_timestamp, now_ms())
-    group.version += 1
-    group.save(update_fields=["last_timestamp", "version", "updated_at"])
-    return group.last_timestamp, group.version
-
-
 def write_item(
     config: StreamConfig,
     group_id: str,
     item_id: str,
     make_new: Callable[[dict[str, Any] | None], dict[str, Any]],
 ) -> SetResult:
-    """Replace an item with ``make_new(old_item)`` (validated) in one locked transaction."""
+    """Replace an item with ``make_new(old_item)`` (an item already prepared with
+    :func:`prepare_item`) in one transaction that holds the group's lock."""
     check_key("group id", group_id)
     check_key("item id", item_id)
     with transaction.atomic():
-        group = _lock_group(config.name, group_id, create=True)
-        assert group is not None
-        item = StreamItem.objects.select_for_update().filter(group=group, item_id=item_id).first()
-        old = item.data if item is not None else None
-        new = prepare_item(config, item_id, make_new(old))
-        timestamp, version = _advance(group)
-        if item is None:
-            item = StreamItem(group=group, item_id=item_id)
-        item.data, item.timestamp, item.version = new, timestamp, version
-        item.save()
+        group = rows.lock_group(config.name, group_id)
+        found = rows.find_item(group, item_id)
+        old = found[1] if found is not None else None
+        new = make_new(old)
+        rows.save_item(group, item_id, found[0] if found is not None else None, new)
     return {"old_value": old, "new_value": new}
 
 
@@ -115,22 +94,25 @@ def set_item(config: StreamConfig, group_id: str, item_id: str, data: Any) -> Se
 def update_item(
     config: StreamConfig, group_id: str, item_id: str, ops: Iterable[Mapping[str, Any]]
 ) -> SetResult:
-    return write_item(config, group_id, item_id, lambda old: apply_ops(old, ops))
+    return write_item(
+        config, group_id, item_id, lambda old: prepare_item(config, item_id, apply_ops(old, ops))
+    )
 
 
 def delete_item(config: StreamConfig, group_id: str, item_id: str) -> DeleteResult:
     check_key("group id", group_id)
     check_key("item id", item_id)
     with transaction.atomic():
-        group = _lock_group(config.name, group_id, create=False)
-        if group is None:
+        if not StreamGroup.objects.filter(stream_name=config.name, group_id=group_id).exists():
             return {"old_value": None}
-        item = StreamItem.objects.select_for_update().filter(group=group, item_id=item_id).first()
-        if item is None:
+        group = rows.lock_group(config.name, group_id)
+        found = rows.find_item(group, item_id)
+        if found is None:
+            # Nothing to delete: undo the advance, so that no version goes without an event.
+            transaction.set_rollback(True)
             return {"old_value": None}
-        item.timestamp, item.version = _advance(group)
-        item.delete()
-    return {"old_value": item.data}
+        rows.delete_item(group, item_id, *found)
+    return {"old_value": found[1]}
 
 
 def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
@@ -144,9 +126,7 @@ def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[
     payload = {"type": event["type"], "data": event.get("data")}
     orjson.dumps(payload)  # fail here, not at broadcast, on data that is not JSON
     with transaction.atomic():
-        group = _lock_group(config.name, group_id, create=True)
-        assert group is not None
-        timestamp, version = _advance(group)
+        group = rows.lock_group(config.name, group_id)
         emit(
             StreamEvent(
                 type="event",
@@ -154,8 +134,8 @@ def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[
                 group_id=group_id,
                 item_id=item_id,
                 data=payload,
-                timestamp=timestamp,
-                version=version,
+                timestamp=group.last_timestamp,
+                version=group.version,
             )
         )
 
@@ -180,11 +160,11 @@ def list_items(config: StreamConfig, group_id: str) -> list[dict[str, Any]]:
 
 
 def list_groups(config: StreamConfig) -> list[str]:
+    has_items = Exists(StreamItem.objects.filter(group=OuterRef("pk")))
     return list(
-        StreamGroup.objects.filter(stream_name=config.name, items__isnull=False)
+        StreamGroup.objects.filter(has_items, stream_name=config.name)
         .order_by("group_id")
         .values_list("group_id", flat=True)
-        .distinct()
     )
 
 
@@ -245,7 +225,7 @@ def _in_thread(method: Callable[..., Any]) -> Callable[..., Any]:
     """The async twin of a SyncStream method: the same call, run off the event loop."""
 
     async def run(self: Stream, *args: Any) -> Any:
-        return await database_sync_to_async(method)(self._sync, *args)
+        return await db.run(method, self._sync, *args)
 
     run.__name__ = method.__name__
     run.__doc__ = method.__doc__

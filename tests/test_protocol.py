@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from streams import protocol
-from streams.events import StreamEvent, next_timestamp
+from streams.events import StreamEvent
 from streams.protocol import ProtocolError, Subscription, parse_client_frame
 
 
@@ -74,9 +74,3 @@ def test_sync_unauthorized_and_error_frames() -> None:
     error = orjson.loads(protocol.error_frame("invalid_json", "bad", 11, sub))
     assert error["event"] == {"type": "error", "data": {"code": "invalid_json", "message": "bad"}}
     assert error["id"] is None, "an error frame never carries an item id"
-
-
-def test_timestamps_strictly_increase_even_within_a_millisecond() -> None:
-    assert next_timestamp(100, 500) == 500
-    assert next_timestamp(500, 500) == 501
-    assert next_timestamp(900, 500) == 901, "a clock going back never goes back on the wire"

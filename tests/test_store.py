@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from pydantic import BaseModel
 
 from streams import StreamConfig, StreamValidationError, UpdateOpError
-from streams.events import StreamEvent
+from streams.events import StreamEvent, now_ms
+from streams.models import StreamGroup
 from streams.store import Stream, Streams, SyncStream
 
 
@@ -168,6 +169,19 @@ def test_timestamps_and_versions_strictly_increase(
     versions = [e.version for e in events]
     assert stamps == sorted(set(stamps)), "strictly increasing, also across delete and re-create"
     assert versions == list(range(1, 23))
+
+
+def test_timestamps_follow_the_clock_and_never_go_back(
+    notes: SyncStream, events: list[StreamEvent]
+) -> None:
+    before = now_ms()
+    notes.set("g", "a", {"n": 1})
+    assert before <= events[-1].timestamp <= now_ms(), "a change is stamped with the wall clock"
+    ahead = now_ms() + 10 * 24 * 3600 * 1000  # a clock that later goes back ten days
+    StreamGroup.objects.filter(stream_name="notes", group_id="g").update(last_timestamp=ahead)
+    notes.set("g", "a", {"n": 2})
+    notes.send({"groupId": "g"}, {"type": "ping"})
+    assert [e.timestamp for e in events[1:]] == [ahead + 1, ahead + 2]
 
 
 def test_fifty_concurrent_increments_lose_nothing(counters: SyncStream) -> None:
