@@ -1,34 +1,37 @@
-"""From committed model changes to stream events.
+"""From a committed change to a published event: the whole path, in order.
 
-``post_save``/``post_delete`` of a :class:`~streams.models.StreamItem` become a
-:class:`~streams.events.StreamEvent` that is published on commit, so nothing is broadcast for
-a transaction that rolls back. Admin edits and the Stream API take this same path.
+1. ``post_save``/``post_delete`` of a :class:`~streams.models.StreamItem` (the Stream API and
+   the admin save items through the ORM) become a :class:`~streams.events.StreamEvent`;
+   custom events (``send``) are emitted by the Stream API directly.
+2. The event waits for the transaction to commit (``transaction.on_commit``): nothing is
+   published for a transaction that rolls back.
+3. On commit it is published to every server process: straight to the hubs of this process
+   when the channel layer is the in-memory one (it reaches no other process), otherwise as one
+   channel-layer message, sent from a publisher thread of its own so that the writer never
+   waits on the layer.
+4. The :data:`~streams.signals.stream_event` signal announces it in the writer's process
+   (the steps app runs stream-triggered steps from it).
 """
 
+import asyncio
 import logging
+import threading
 from typing import Any
 
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .events import StreamEvent
+from .events import StreamEvent, layer_group_name, layer_message
+from .hub import crosses_processes, running_hubs
 from .models import StreamItem
 from .signals import stream_event
 
 logger = logging.getLogger("streams.broadcast")
 
 
-def emit(event: StreamEvent) -> None:
-    """Publish ``event`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _deliver(event), robust=True)
-
-
-def _deliver(event: StreamEvent) -> None:
-    from .hub import publish
-
-    publish(event)
-    stream_event.send(sender=StreamEvent, event=event)
+# --- 1. model changes become events -----------------------------------------------------------
 
 
 def _item_event(kind: str, item: StreamItem) -> StreamEvent:
@@ -53,3 +56,70 @@ def item_saved(sender: type, instance: StreamItem, created: bool, raw: bool, **_
 @receiver(post_delete, sender=StreamItem, dispatch_uid="streams.broadcast.deleted")
 def item_deleted(sender: type, instance: StreamItem, **_: Any) -> None:
     emit(_item_event("delete", instance))
+
+
+# --- 2. on commit -----------------------------------------------------------------------------
+
+
+def emit(event: StreamEvent) -> None:
+    """Publish ``event`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: _committed(event), robust=True)
+
+
+def _committed(event: StreamEvent) -> None:
+    publish(event)
+    stream_event.send(sender=StreamEvent, event=event)
+
+
+# --- 3. to every server process ---------------------------------------------------------------
+
+
+def publish(event: StreamEvent) -> None:
+    """Send a committed event to every server process; callable from any thread, it never
+    waits on subscribers or on the layer."""
+    layer = get_channel_layer()
+    if crosses_processes(layer):
+        _layer_publisher().send(layer, event)
+        return
+    for hub in running_hubs():
+        hub.loop.call_soon_threadsafe(hub.deliver_event, event)
+
+
+class _LayerPublisher:
+    """A daemon thread running an event loop that sends events to the channel layer one
+    after the other, in the order they were committed, over one layer connection for the
+    whole process."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue[tuple[Any, StreamEvent]] = asyncio.Queue()
+        self.thread = threading.Thread(target=self._run, name="streams-publisher", daemon=True)
+        self.thread.start()
+
+    def send(self, layer: Any, event: StreamEvent) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (layer, event))
+
+    def _run(self) -> None:
+        self.loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            layer, event = await self.queue.get()
+            try:
+                await layer.group_send(
+                    layer_group_name(event.stream_name, event.group_id), layer_message(event)
+                )
+            except Exception:
+                logger.exception("could not publish a stream event")
+
+
+_publisher: _LayerPublisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _layer_publisher() -> _LayerPublisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = _LayerPublisher()
+        return _publisher

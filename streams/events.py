@@ -1,5 +1,6 @@
-"""Stream change events and their timestamps, as pure values."""
+"""Stream change events, their frames and their channel-layer messages, as pure values."""
 
+import hashlib
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -17,15 +18,6 @@ current_trace_id: ContextVar[str | None] = ContextVar("current_trace_id", defaul
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def next_timestamp(previous: int, now: int) -> int:
-    """A timestamp strictly greater than ``previous``, as close to the wall clock as possible.
-
-    Clients drop a frame whose timestamp is not greater than the last one they saw for an item,
-    so two changes in the same millisecond must still get distinct, increasing timestamps.
-    """
-    return max(now, previous + 1)
 
 
 @dataclass(frozen=True)
@@ -56,3 +48,26 @@ class StreamEvent:
         return protocol.stream_frame(
             self.stream_name, self.group_id, self.item_id, self.timestamp, payload
         )
+
+
+# --- the event as a channel-layer message, between server processes ------------------------
+
+LAYER_MESSAGE_TYPE = "streams.event"
+
+
+def layer_group_name(stream_name: str, group_id: str) -> str:
+    """A channel-layer group name for a stream group (layer names allow few characters)."""
+    digest = hashlib.blake2b(f"{stream_name}\x00{group_id}".encode(), digest_size=16).hexdigest()
+    return f"streams.{digest}"
+
+
+def layer_message(event: StreamEvent) -> dict[str, Any]:
+    """What crosses the layer: the group, the item, the version and the encoded frame."""
+    return {
+        "type": LAYER_MESSAGE_TYPE,
+        "s": event.stream_name,
+        "g": event.group_id,
+        "i": event.item_id,
+        "v": event.version,
+        "f": event.frame,
+    }

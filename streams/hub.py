@@ -1,13 +1,18 @@
-"""The per-process fan-out of stream events (DESIGN §9).
+"""The per-process fan-out of stream events to local sockets.
 
-Each server process has one :class:`Hub` on its event loop. The hub owns one channel-layer
-channel and adds it to a layer group per stream group that any local socket subscribes to, so
-an event costs one layer message per process, not one per subscriber. Arriving frames, encoded
-once by the writer, are handed to each local connection that wants them.
+Each event loop serving sockets has one :class:`Hub`. It knows which local connections watch
+which stream groups, and hands each event's frame (encoded once, by the writer) to those that
+want it, in the group's version order. Events reach it in one of two ways
+(:mod:`streams.broadcast` chooses):
+
+- from this process's own commits, directly, when the channel layer is the in-memory one
+  (it reaches no other process, so going through it would only cost time);
+- from the channel layer otherwise (Redis): the hub has one layer channel, added to one layer
+  group per stream group that any local socket watches, so an event costs one layer message
+  per process, not one per subscriber.
 """
 
 import asyncio
-import hashlib
 import logging
 import threading
 from collections import defaultdict
@@ -15,32 +20,14 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .events import StreamEvent
+from .events import LAYER_MESSAGE_TYPE, StreamEvent, layer_group_name
 from .sequencing import GroupSequencer
 
 logger = logging.getLogger("streams.hub")
 
 GroupKey = tuple[str, str]
-MESSAGE_TYPE = "streams.event"
 # How long a process waits for a missing earlier event of a group before releasing later ones.
 REORDER_WAIT_SECONDS = 0.05
-
-
-def layer_group_name(key: GroupKey) -> str:
-    """A channel-layer group name for a stream group (layer names allow few characters)."""
-    digest = hashlib.blake2b("\x00".join(key).encode(), digest_size=16).hexdigest()
-    return f"streams.{digest}"
-
-
-def layer_message(event: StreamEvent) -> dict[str, Any]:
-    return {
-        "type": MESSAGE_TYPE,
-        "s": event.stream_name,
-        "g": event.group_id,
-        "i": event.item_id,
-        "v": event.version,
-        "f": event.frame,
-    }
 
 
 class Connection(Protocol):
@@ -51,27 +38,30 @@ class Connection(Protocol):
     def deliver(self, frame: str) -> None: ...
 
 
+def crosses_processes(layer: Any) -> bool:
+    """Whether events must travel through ``layer`` to reach every server process."""
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
 class Hub:
-    """The process's single listener on the channel layer, fanning frames out locally."""
+    """The fan-out of one event loop: local subscriptions, and the layer listener if any."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, layer: Any) -> None:
         self.loop = loop
-        self.layer = layer
+        # None when events arrive directly from this process's commits.
+        self.layer = layer if crosses_processes(layer) else None
         self.channel: str | None = None
         self._members: dict[GroupKey, set[Connection]] = defaultdict(set)
         self._joined: set[GroupKey] = set()
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sequencers: dict[GroupKey, GroupSequencer[tuple[str | None, str]]] = {}
-        self._outgoing: asyncio.Queue[StreamEvent] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
 
     async def start(self) -> None:
-        self.channel = await self.layer.new_channel("streams.hub.")
-        self._tasks = [
-            self.loop.create_task(self._read(), name="streams-hub-reader"),
-            self.loop.create_task(self._publish(), name="streams-hub-publisher"),
-        ]
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel("streams.hub.")
+            self._reader = self.loop.create_task(self._read(), name="streams-hub-reader")
         self._started.set()
 
     async def ready(self) -> None:
@@ -81,12 +71,10 @@ class Hub:
         # The Redis pub/sub layer cleans up a cancelled receive by unsubscribing, which can wait
         # on a lock forever; cancelling again ends that wait.
         for _ in range(3):
-            pending = [task for task in self._tasks if not task.done()]
-            if not pending:
+            if self._reader is None or self._reader.done():
                 return
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=1)
+            self._reader.cancel()
+            await asyncio.wait([self._reader], timeout=1)
 
     # --- subscriptions ------------------------------------------------------------------------
 
@@ -95,9 +83,11 @@ class Hub:
         so that a snapshot read afterwards misses nothing."""
         await self.ready()
         self._members[key].add(connection)
+        if self.layer is None or key in self._joined:
+            return
         async with self._group_locks[key]:
             if key not in self._joined:
-                await self.layer.group_add(layer_group_name(key), self.channel)
+                await self.layer.group_add(layer_group_name(*key), self.channel)
                 self._joined.add(key)
 
     async def unsubscribe(self, connection: Connection, key: GroupKey) -> None:
@@ -107,36 +97,28 @@ class Hub:
         members.discard(connection)
         if members:
             return
+        if self.layer is None:
+            del self._members[key]
+            self._sequencers.pop(key, None)
+            return
         async with self._group_locks[key]:
             if self._members.get(key) or key not in self._joined:
                 return
             del self._members[key]
             self._joined.discard(key)
             self._sequencers.pop(key, None)
-            await self.layer.group_discard(layer_group_name(key), self.channel)
-
-    def subscriber_count(self, key: GroupKey) -> int:
-        return len(self._members.get(key, ()))
-
-    # --- publishing ---------------------------------------------------------------------------
-
-    def publish_nowait(self, event: StreamEvent) -> None:
-        """Queue an event for the layer; events leave in the order they were queued."""
-        self._outgoing.put_nowait(event)
-
-    async def _publish(self) -> None:
-        while True:
-            event = await self._outgoing.get()
-            key = (event.stream_name, event.group_id)
-            try:
-                await self.layer.group_send(layer_group_name(key), layer_message(event))
-            except Exception:
-                logger.exception("could not publish a stream event", extra={"fields": {}})
+            await self.layer.group_discard(layer_group_name(*key), self.channel)
 
     # --- receiving ----------------------------------------------------------------------------
 
+    def deliver_event(self, event: StreamEvent) -> None:
+        """Fan out an event committed by this process (called on the hub's loop)."""
+        key = (event.stream_name, event.group_id)
+        if key in self._members:
+            self._dispatch(key, event.version, event.item_id, event.frame)
+
     async def _read(self) -> None:
-        assert self.channel is not None
+        assert self.layer is not None and self.channel is not None
         while True:
             try:
                 message = await self.layer.receive(self.channel)
@@ -146,19 +128,19 @@ class Hub:
                 logger.exception("channel layer receive failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
-            if message.get("type") == MESSAGE_TYPE:
-                self._on_message(message)
+            if message.get("type") != LAYER_MESSAGE_TYPE:
+                continue
+            key = (message["s"], message["g"])
+            if key in self._members:
+                self._dispatch(key, message["v"], message["i"], message["f"])
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        key = (message["s"], message["g"])
-        if key not in self._members:
-            return
+    def _dispatch(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
         sequencer = self._sequencers.get(key)
         if sequencer is None:
             sequencer = self._sequencers[key] = GroupSequencer()
         was_waiting = sequencer.waiting
-        for item_id, frame in sequencer.push(message["v"], (message["i"], message["f"])):
-            self._fan_out(key, item_id, frame)
+        for ready_item_id, ready_frame in sequencer.push(version, (item_id, frame)):
+            self._fan_out(key, ready_item_id, ready_frame)
         if sequencer.waiting and not was_waiting:
             self.loop.call_later(REORDER_WAIT_SECONDS, self._give_up_waiting, key, sequencer)
 
@@ -174,7 +156,7 @@ class Hub:
                 connection.deliver(frame)
 
 
-# --- the process's hub ------------------------------------------------------------------------
+# --- the hubs of this process -----------------------------------------------------------------
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 _hubs_lock = threading.Lock()
@@ -197,56 +179,10 @@ async def get_hub() -> Hub:
     return hub
 
 
-def _running_hub() -> Hub | None:
+def running_hubs() -> list[Hub]:
+    """The hubs whose loops are running (a server process has one)."""
     with _hubs_lock:
-        for loop, hub in reversed(_hubs.items()):
-            if loop.is_running() and not loop.is_closed():
-                return hub
-    return None
-
-
-class _BackgroundPublisher:
-    """A daemon thread with its own event loop, for processes with no server loop (workers,
-    management commands) and for a server whose loop is stopping: publishing never waits on
-    the caller's loop, and the layer keeps one connection instead of one per event."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="streams-publisher", daemon=True
-        )
-        self.thread.start()
-
-    def publish(self, event: StreamEvent) -> None:
-        layer = get_channel_layer()
-        if layer is None or isinstance(layer, InMemoryChannelLayer):
-            return  # an in-memory layer reaches only this process's hub, and none is running
-        key = (event.stream_name, event.group_id)
-        asyncio.run_coroutine_threadsafe(
-            layer.group_send(layer_group_name(key), layer_message(event)), self.loop
-        ).add_done_callback(_log_failure)
-
-
-def _log_failure(future: Any) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("could not publish a stream event", exc_info=future.exception())
-
-
-_background: _BackgroundPublisher | None = None
-
-
-def publish(event: StreamEvent) -> None:
-    """Send a committed event to every server process; callable from any thread, never blocks
-    on subscribers."""
-    global _background
-    hub = _running_hub()
-    if hub is not None:
-        hub.loop.call_soon_threadsafe(hub.publish_nowait, event)
-        return
-    with _hubs_lock:
-        if _background is None:
-            _background = _BackgroundPublisher()
-    _background.publish(event)
+        return [hub for loop, hub in _hubs.items() if loop.is_running()]
 
 
 async def reset_hubs() -> None:
