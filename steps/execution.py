@@ -1,13 +1,12 @@
 """Running a step's handler for a queue, stream or cron message."""
 
+import asyncio
 import inspect
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
-
-from streams.events import current_trace_id
 from streams.hooks import is_async
 
 from .config import CronTrigger, QueueTrigger, StreamTrigger, Trigger
@@ -39,12 +38,20 @@ def handler_input(trigger: Trigger, payload: Mapping[str, Any]) -> Any:
     raise TypeError(f"{type(trigger).__name__} messages do not go through the queue")
 
 
+_thread = threading.local()
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """Run an async handler to completion on this worker thread's own event loop (made once,
+    not once per message)."""
+    loop = getattr(_thread, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _thread.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coroutine)
+
+
 def execute(
-    step: Step,
-    trigger: Trigger,
-    payload: Mapping[str, Any],
-    trace_id: str,
-    log_records: list[dict[str, Any]] | None = None,
+    step: Step, trigger: Trigger, payload: Mapping[str, Any], trace_id: str, log_records: list[Any]
 ) -> bool:
     """Run the handler (its log entries go to ``log_records`` too); False when the trigger's
     condition skipped it."""
@@ -58,12 +65,8 @@ def execute(
     queue_condition = condition if isinstance(trigger, QueueTrigger) else None
     if queue_condition is not None and not call_condition(queue_condition, input, ctx):
         return False
-    token = current_trace_id.set(trace_id)
-    try:
-        if run_async:
-            async_to_sync(step.handler)(input, ctx)
-        else:
-            step.handler(input, ctx)
-    finally:
-        current_trace_id.reset(token)
+    if run_async:
+        run_coroutine(step.handler(input, ctx))
+    else:
+        step.handler(input, ctx)
     return True

@@ -10,28 +10,28 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 import pydantic
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
+from streams import db
+from streams.auth import session_user
 from streams.config import StreamValidationError
-from streams.events import current_trace_id
 from streams.hooks import is_async
 from streams.ops import UpdateOpError
 
+from .asgi import STEP_URL_NAME_PREFIX
 from .config import HttpTrigger
-from .context import FlowContext
+from .context import FlowContext, new_trace_id
 from .flows import flows_overview
 from .models import StepRun
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
+from .runs import step_run
 
 TRACE_HEADER = "X-Trace-Id"
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -130,69 +130,33 @@ def _build_request(
     )
 
 
-def _run_record(
-    step: Step,
-    ctx: FlowContext,
-    started: datetime,
-    response: HttpResponse | None = None,
-    error: BaseException | None = None,
-) -> StepRun:
-    """The step run of one request, for the dashboard: failed on an exception or a 5xx."""
-    failed = error is not None or (response is not None and response.status_code >= 500)
-    return StepRun(
-        step_name=step.name,
-        kind="http",
-        trace_id=ctx.trace_id,
-        status=StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED,
-        error=f"{type(error).__name__}: {error}" if error is not None else "",
-        logs=ctx.logger.records or [],
-        started_at=started,
-        finished_at=timezone.now(),
-    )
-
-
 def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
-    """A ninja view for one http trigger, sync or async as the handler is."""
+    """A ninja view for one http trigger. It is async whatever the handler is: a plain
+    handler runs on a database thread, where its stream calls and queries run too."""
     handler = step.handler
+    handler_is_async = is_async(handler)
 
-    def context(request: HttpRequest, user: Any, sync: bool) -> FlowContext:
-        return FlowContext.for_step(
-            step, trace_id=_trace_id(request), trigger=trigger, sync=sync, user=user, log_records=[]
-        )
-
-    if is_async(handler):
-
-        async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            api_request = _build_request(request, trigger, kwargs)
-            # request.user would query the session synchronously; auser() is its async twin.
-            user = await request.auser() if hasattr(request, "auser") else None
-            ctx, started = context(request, user, sync=False), timezone.now()
-            token = current_trace_id.set(ctx.trace_id)
-            try:
-                response = to_response(await handler(api_request, ctx), ctx.trace_id)
-            except Exception as error:
-                await database_sync_to_async(_run_record(step, ctx, started, error=error).save)()
-                raise
-            finally:
-                current_trace_id.reset(token)
-            await database_sync_to_async(_run_record(step, ctx, started, response).save)()
-            return response
-
-    else:
-
-        def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[misc]
-            api_request = _build_request(request, trigger, kwargs)
-            ctx, started = context(request, getattr(request, "user", None), True), timezone.now()
-            token = current_trace_id.set(ctx.trace_id)
-            try:
-                response = to_response(handler(api_request, ctx), ctx.trace_id)
-            except Exception as error:
-                _run_record(step, ctx, started, error=error).save()
-                raise
-            finally:
-                current_trace_id.reset(token)
-            _run_record(step, ctx, started, response).save()
-            return response
+    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        api_request = _build_request(request, trigger, kwargs)
+        user = await session_user(request.COOKIES)
+        with step_run(step.name, "http", _trace_id(request) or new_trace_id()) as run:
+            ctx = FlowContext.for_step(
+                step,
+                trace_id=run.trace_id,
+                trigger=trigger,
+                sync=not handler_is_async,
+                user=user,
+                log_records=run.logs,
+            )
+            if handler_is_async:
+                result = await handler(api_request, ctx)
+            else:
+                result = await db.run(handler, api_request, ctx)
+            response = to_response(result, run.trace_id)
+            # A 5xx the handler chose is a failed run too.
+            failed = response.status_code >= 500
+            run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+        return response
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [
@@ -268,6 +232,7 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
                 summary=step.name,
                 tags=list(step.config.flows) or ["steps"],
                 operation_id=f"{step.name}_{trigger.method.lower()}",
+                url_name=f"{STEP_URL_NAME_PREFIX}{step.name}-{trigger.method.lower()}",
             )(make_view(step, trigger))
 
     @api.get("/api/flows", summary="Flows", tags=["flows"], operation_id="flows_overview")

@@ -10,7 +10,6 @@ import traceback
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import close_old_connections
 from django.utils import timezone
 
 from .config import QueueTrigger, Trigger
@@ -20,6 +19,7 @@ from .inputs import InvalidInput
 from .models import DeadLetter, StepRun
 from .registry import registry
 from .retry import RetryPolicy
+from .runs import step_run
 
 logger = logging.getLogger("steps.tasks")
 
@@ -43,20 +43,9 @@ def _dead_letter(
     )
 
 
-def _finish(
-    run: StepRun, status: str, logs: list[dict[str, Any]], error: BaseException | None = None
-) -> None:
-    run.status = status
-    run.error = f"{type(error).__name__}: {error}" if error is not None else ""
-    run.logs = logs
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "logs", "finished_at"])
-
-
 @shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
 def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str = "") -> str:
     """Run ``step_name`` for one message; returns the run's final status."""
-    close_old_connections()
     trace_id = trace_id or new_trace_id()
     attempt = self.request.retries
     try:
@@ -71,42 +60,39 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
             LookupError(f"no such step or trigger: {error}"),
         )
         return "dead"
-    if self.request.id:
-        # acks_late: a run of this very message still "running" belonged to a worker that died.
-        StepRun.objects.filter(task_id=self.request.id, status=StepRun.Status.RUNNING).update(
-            status=StepRun.Status.FAILED, error="worker lost", finished_at=timezone.now()
-        )
-    run = StepRun.objects.create(
-        step_name=step_name,
-        kind=str(payload.get("kind", "")),
-        trace_id=trace_id,
+    delivery = self.request.delivery_info or {}
+    with step_run(
+        step_name,
+        str(payload.get("kind", "")),
+        trace_id,
         task_id=self.request.id or "",
         worker=self.request.hostname or "",
         attempt=attempt,
-    )
-    policy = _policy(trigger)
-    logs: list[dict[str, Any]] = []
-    try:
-        ran = execute(step, trigger, payload, trace_id, logs)
-    except InvalidInput as error:
-        _finish(run, StepRun.Status.FAILED, logs, error)
-        _dead_letter(step_name, payload, trace_id, attempt + 1, error)
-        logger.warning("invalid message dead-lettered", extra=_log_fields(step_name, trace_id))
-        return "dead"
-    except Exception as error:
-        if attempt < policy.max_retries:
-            _finish(run, StepRun.Status.RETRYING, logs, error)
-            logger.warning(
-                "step failed; retrying", extra=_log_fields(step_name, trace_id, error=str(error))
-            )
-            raise self.retry(
-                exc=error, countdown=policy.delay_after(attempt), max_retries=policy.max_retries
-            ) from error
-        _finish(run, StepRun.Status.FAILED, logs, error)
-        _dead_letter(step_name, payload, trace_id, attempt + 1, error)
-        logger.error("step failed; dead-lettered", extra=_log_fields(step_name, trace_id))
-        return "dead"
-    _finish(run, StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED, logs)
+        redelivered=bool(delivery.get("redelivered")),
+    ) as run:
+        policy = _policy(trigger)
+        try:
+            ran = execute(step, trigger, payload, trace_id, run.logs)
+        except InvalidInput as error:
+            run.finish(StepRun.Status.FAILED, error)
+            _dead_letter(step_name, payload, trace_id, attempt + 1, error)
+            logger.warning("invalid message dead-lettered", extra=_log_fields(step_name, trace_id))
+            return "dead"
+        except Exception as error:
+            if attempt < policy.max_retries:
+                run.finish(StepRun.Status.RETRYING, error)
+                logger.warning(
+                    "step failed; retrying",
+                    extra=_log_fields(step_name, trace_id, error=str(error)),
+                )
+                raise self.retry(
+                    exc=error, countdown=policy.delay_after(attempt), max_retries=policy.max_retries
+                ) from error
+            run.finish(StepRun.Status.FAILED, error)
+            _dead_letter(step_name, payload, trace_id, attempt + 1, error)
+            logger.error("step failed; dead-lettered", extra=_log_fields(step_name, trace_id))
+            return "dead"
+        run.finish(StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED)
     return "succeeded" if ran else "skipped"
 
 

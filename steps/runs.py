@@ -1,0 +1,251 @@
+"""Step runs: the one place where a run of any kind (http, queue, stream, cron) is traced and
+recorded.
+
+:func:`step_run` wraps one call of a handler: it makes the :class:`Run` record (whose ``logs``
+collect what the handler logs through ``ctx.logger``) and binds the trace id, so that stream
+changes the handler makes, and the steps they trigger, carry it on. The caller ends the run with
+:meth:`Run.finish`.
+
+Records are written by the process's :class:`RunRecorder`, in batches on a database thread and
+off the handler's path: a run that ends within :data:`RUNNING_VISIBLE_AFTER` seconds costs one
+row in a bulk insert; a longer one is written as ``running`` first (the dashboard shows it, and
+a worker that dies leaves it behind, to be closed as "worker lost" when its message is
+redelivered) and updated when it ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from streams import db
+from streams.events import current_trace_id
+
+from .models import StepRun
+
+logger = logging.getLogger("steps.runs")
+
+# How often pending records are written.
+FLUSH_SECONDS = 0.1
+# A run still going after this long is written as running before it ends.
+RUNNING_VISIBLE_AFTER = 0.25
+
+
+@dataclass(eq=False)
+class Run:
+    """One run of a step's handler, as it will be recorded (see :class:`StepRun`)."""
+
+    step_name: str
+    kind: str
+    trace_id: str
+    task_id: str = ""
+    worker: str = ""
+    attempt: int = 0
+    # The message was handed over again after its worker died: close that worker's attempt.
+    redelivered: bool = False
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    started_at: datetime = field(default_factory=timezone.now)
+    status: str = StepRun.Status.RUNNING
+    error: str = ""
+    finished_at: datetime | None = None
+    # Set by the recorder: the row's id once written, and whether it ended since.
+    pk: int | None = field(default=None, repr=False)
+    _started: float = field(default_factory=time.monotonic, repr=False)
+    _writing: bool = field(default=False, repr=False)
+    _ended_while_writing: bool = field(default=False, repr=False)
+
+    def finish(self, status: str, error: BaseException | str | None = None) -> None:
+        """End the run with ``status`` (a :class:`StepRun.Status`) and the error, if any."""
+        if isinstance(error, BaseException):
+            error = f"{type(error).__name__}: {error}"
+        recorder.finished(self, status, error or "")
+
+    def row(self) -> StepRun:
+        return StepRun(
+            step_name=self.step_name,
+            kind=self.kind,
+            trace_id=self.trace_id,
+            task_id=self.task_id,
+            worker=self.worker,
+            attempt=self.attempt,
+            status=self.status,
+            error=self.error,
+            logs=list(self.logs),
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
+
+
+@contextlib.contextmanager
+def step_run(step_name: str, kind: str, trace_id: str, **details: Any) -> Iterator[Run]:
+    """Record one run of ``step_name`` and bind its trace id while the handler runs; a run
+    left by an exception before :meth:`Run.finish` ends as failed."""
+    run = Run(step_name=step_name, kind=kind, trace_id=trace_id, **details)
+    recorder.started(run)
+    token = current_trace_id.set(trace_id)
+    try:
+        yield run
+    except BaseException as error:  # cancellation too: a client that went away
+        if run.finished_at is None:
+            run.finish(StepRun.Status.FAILED, error)
+        raise
+    finally:
+        current_trace_id.reset(token)
+
+
+class RunRecorder:
+    """Collects the runs of this process and writes them in batches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[Run] = []  # not written yet, running or ended
+        self._ended: list[Run] = []  # written as running, ended since
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flushing = threading.Lock()  # one flush at a time
+
+    def started(self, run: Run) -> None:
+        with self._lock:
+            self._pending.append(run)
+            self._ensure_thread()
+
+    def finished(self, run: Run, status: str, error: str) -> None:
+        with self._lock:
+            run.status, run.error, run.finished_at = status, error, timezone.now()
+            if run.pk is not None:
+                self._ended.append(run)
+            elif run._writing:
+                run._ended_while_writing = True
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="step-runs", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            if self._has_work():
+                try:
+                    db.call(self.flush).result()
+                except Exception:
+                    logger.exception("could not record step runs")
+
+    def _has_work(self) -> bool:
+        with self._lock:
+            return bool(self._pending or self._ended)
+
+    def flush(self, everything: bool = False) -> None:
+        """Write what is due (``everything``: every pending run, running or not)."""
+        with self._flushing:
+            self._flush(everything)
+
+    def discard(self) -> None:
+        """Forget every run not written yet, once a flush under way is done (tests)."""
+        with self._flushing, self._lock:
+            self._pending.clear()
+            self._ended.clear()
+
+    def _flush(self, everything: bool) -> None:
+        due_before = time.monotonic() - RUNNING_VISIBLE_AFTER
+        with self._lock:
+            batch = [
+                run
+                for run in self._pending
+                if everything or run.finished_at is not None or run._started <= due_before
+            ]
+            taken = {id(run) for run in batch}
+            self._pending = [run for run in self._pending if id(run) not in taken]
+            ended, self._ended = self._ended, []
+            # What each run is now: later changes go through ``ended``.
+            finished = [_column_values(run) for run in batch if run.finished_at is not None]
+            running = [run for run in batch if run.finished_at is None]
+            for run in running:
+                run._writing = True
+            running_rows = [run.row() for run in running]
+        if not batch and not ended:
+            return
+        lost = sorted({run.task_id for run in batch if run.redelivered and run.task_id})
+        if lost:
+            StepRun.objects.filter(task_id__in=lost, status=StepRun.Status.RUNNING).update(
+                status=StepRun.Status.FAILED, error="worker lost", finished_at=timezone.now()
+            )
+        if finished:
+            _insert(finished)
+        if running_rows:
+            StepRun.objects.bulk_create(running_rows)  # their ids are needed for the update
+            with self._lock:
+                for run, row in zip(running, running_rows, strict=True):
+                    run.pk, run._writing = row.pk, False
+                    if run._ended_while_writing:
+                        ended.append(run)
+        for run in ended:
+            StepRun.objects.filter(pk=run.pk).update(
+                status=run.status, error=run.error, logs=run.logs, finished_at=run.finished_at
+            )
+
+
+_COLUMNS = (
+    "step_name",
+    "kind",
+    "trace_id",
+    "task_id",
+    "worker",
+    "attempt",
+    "status",
+    "error",
+    "logs",
+    "started_at",
+    "finished_at",
+)
+
+
+def _column_values(run: Run) -> tuple[Any, ...]:
+    return tuple(list(run.logs) if name == "logs" else getattr(run, name) for name in _COLUMNS)
+
+
+def _insert(values: list[tuple[Any, ...]]) -> None:
+    """Insert finished runs in one ``executemany``: the ORM's bulk_create compiles every field
+    of every row and costs several times as much."""
+    fields = [StepRun._meta.get_field(name) for name in _COLUMNS]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {StepRun._meta.db_table} ({columns}) VALUES ({placeholders})"
+    params = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row, strict=True)
+        ]
+        for row in values
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+recorder = RunRecorder()
+
+
+def flush_runs() -> None:
+    """Write every run recorded so far, on this thread (process exit, tests)."""
+    recorder.flush(everything=True)
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush_runs()
+    except Exception:
+        logger.warning("step runs of this process could not be recorded at exit", exc_info=True)
+
+
+atexit.register(_flush_at_exit)
