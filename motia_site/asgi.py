@@ -7,11 +7,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "motia_site.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from steps.asgi import StepRouter  # noqa: E402
 from steps.worker import start_embedded_worker  # noqa: E402
+from streams.auth import SessionUserMiddleware  # noqa: E402
 from streams.routing import websocket_urlpatterns  # noqa: E402
 
 # With no broker configured, queue, stream and cron steps run in this process.
@@ -21,7 +22,9 @@ application = ProtocolTypeRouter(
     {
         # The pages' CSS and JavaScript (the stream client among them) are served under any
         # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # Step endpoints skip Django's middleware and per-request thread (steps/asgi.py).
+        "http": ASGIStaticFilesHandler(StepRouter(django_asgi_app)),
+        # Hooks see the session's user as ctx.user.
+        "websocket": SessionUserMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

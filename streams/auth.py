@@ -1,19 +1,29 @@
-"""The WebSocket handshake check: ``authenticate_stream``, configured in settings.
+"""Who is connecting: the Django session user, and the ``authenticate_stream`` check.
 
 ``settings.STREAMS["AUTHENTICATE"]`` names ``authenticate_stream(request, ctx)``, which returns
 ``{"unauthorized": bool, "context": ...}``. A refusal, an exception or a malformed result
 refuses the connection (fail closed); ``context`` is handed to ``on_join``/``on_leave``.
+
+:class:`SessionUserMiddleware` puts the session's user in the socket's scope (hooks see it as
+``ctx.user``), as Channels' ``AuthMiddlewareStack`` does, but reads the database only when the
+handshake carries a session cookie, and does not wrap every frame the socket sends.
 """
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 
+from . import db
 from .context import StreamContext
 from .hooks import call_hook
 
@@ -74,3 +84,38 @@ async def authenticate(scope: Mapping[str, Any]) -> AuthResult:
     if result.get("unauthorized", False):
         return AuthResult(authorized=False)
     return AuthResult(authorized=True, context=result.get("context"))
+
+
+# --- the session user -------------------------------------------------------------------------
+
+
+def user_from_session(session_key: str) -> Any:
+    """The user a session belongs to, or an AnonymousUser (reads the database)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+
+
+async def session_user(cookies: Mapping[str, str]) -> Any:
+    """The user of the session cookie among ``cookies``; no database read without one."""
+    session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    return await db.run(user_from_session, session_key)
+
+
+def scope_cookies(scope: Mapping[str, Any]) -> dict[str, str]:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin-1"))
+    return {}
+
+
+class SessionUserMiddleware:
+    """ASGI middleware: ``scope["user"]`` is the session's user (or an AnonymousUser)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        user = await session_user(scope_cookies(scope))
+        return await self.inner({**scope, "user": user}, receive, send)
