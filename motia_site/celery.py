@@ -5,11 +5,22 @@ default runs a worker thread inside the server on an in-process broker (steps.wo
 """
 
 import os
+from types import SimpleNamespace
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "motia_site.settings")
 
+
+def celery_settings() -> SimpleNamespace:
+    """The ``CELERY_*`` Django settings, read once. Celery looks its configuration up on every
+    message it sends; through Django's lazy settings each lookup costs as much as a query."""
+    from django.conf import settings
+
+    names = [name for name in dir(settings) if name.startswith("CELERY_")]
+    return SimpleNamespace(**{name: getattr(settings, name) for name in names})
+
+
 app = Celery("motia_site")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object(celery_settings(), namespace="CELERY")
 app.autodiscover_tasks()

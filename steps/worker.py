@@ -42,6 +42,7 @@ def start_worker_thread(*, beat: bool) -> None:
             without_mingle=True,
             without_gossip=True,
             loglevel="WARNING",
+            prefetch_multiplier=32,
         )
         thread = threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True)
         thread.start()

@@ -13,7 +13,12 @@ config = {
     "name": "IncrementCounter",
     "description": "Increment a counter of the global group atomically.",
     "triggers": [
-        {"type": "http", "method": "POST", "path": "/counters/:id/increment", "body_schema": Increment}
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/counters/:id/increment",
+            "body_schema": Increment,
+        }
     ],
     "flows": ["counter"],
 }
