@@ -15,6 +15,7 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -170,16 +171,36 @@ class Process:
     started: list[Process] = []
 
     def __init__(
-        self, name: str, command: Sequence[str], cwd: Path, env: dict[str, str], logfile: Path
+        self,
+        name: str,
+        command: Sequence[str],
+        cwd: Path,
+        env: dict[str, str],
+        logfile: Path,
+        pipes: bool = False,
     ) -> None:
+        """``pipes``: stdin and stdout are pipes to talk to (stderr still goes to the log)."""
         self.name, self.logfile = name, logfile
         with logfile.open("ab") as out:
             out.write(f"$ {' '.join(command)}  (cwd {cwd})\n".encode())
             out.flush()
             self.popen = subprocess.Popen(
-                list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+                list(command),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else out,
+                stderr=out,
             )
         Process.started.append(self)
+
+    def read_line(self, timeout: float) -> str:
+        """One line of a piped stdout, waiting at most ``timeout`` seconds for it."""
+        assert self.popen.stdout is not None
+        ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError(f"{self.name} wrote nothing within {timeout:.0f} s")
+        return self.popen.stdout.readline().decode()
 
     @property
     def pid(self) -> int:
@@ -198,6 +219,9 @@ class Process:
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """``sig`` (graceful), then SIGKILL if it lingers. Only this process, by its pid."""
+        if self.popen.stdin is not None:  # a piped helper ends at the end of its input
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.popen.send_signal(sig)
@@ -461,7 +485,9 @@ class Database:
     def connect(self) -> Any:
         """A new DB-API connection (autocommit) to this database."""
         if self.kind == "sqlite":
-            return sqlite3.connect(self.sqlite_path, timeout=30, isolation_level=None)
+            return sqlite3.connect(
+                self.sqlite_path, timeout=30, isolation_level=None, check_same_thread=False
+            )
         import psycopg
 
         url = self.url.replace("postgres://", "postgresql://")
