@@ -261,6 +261,10 @@ def uvicorn_command(python: str, app: str, port: int) -> list[str]:
     return [python, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), *UVICORN_FLAGS]
 
 
+# Loopback requests must not go through a proxy the caller's environment may name.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT) -> None:
     """Return once ``url`` answers with any HTTP status; raise if the server exits first."""
     deadline = time.monotonic() + timeout
@@ -268,7 +272,7 @@ def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT) ->
         if not process.alive():
             raise RuntimeError(f"{process.name} exited with {process.popen.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2.0):
+            with NO_PROXY.open(url, timeout=2.0):
                 return
         except urllib.error.HTTPError:
             return  # an answer: the server is up

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import harness as h
-from httpclient import HttpConnection, HttpPool
+from httpclient import HttpConnection, HttpPool, OnResponse
 from wsclient import StreamSubscriber, open_subscribers
 
 log = h.make_log("latency")
@@ -107,7 +107,7 @@ def request_bytes(port: int, k: int) -> bytes:
     return head.encode() + body
 
 
-def on_response(probe: Probe) -> Any:
+def on_response(probe: Probe) -> OnResponse:
     """The pool's callback: HTTP latency from the due time, and the write's status."""
 
     def record(_: HttpConnection, k: int, status: int) -> None:
@@ -132,7 +132,7 @@ async def send_writes(probe: Probe, pool: HttpPool, port: int, total: int, stop_
             await asyncio.sleep(delay)
         try:
             connection = await asyncio.wait_for(pool.acquire(), stop_at - time.monotonic())
-        except (TimeoutError, ValueError):
+        except TimeoutError:
             return  # past stop_at: the rest stay unsent
         except OSError as error:
             log(f"reconnecting failed: {error}")

@@ -38,8 +38,8 @@ class Op:
     body: str
     stream: str
     group: str
+    prefill_data: Callable[[str, str], dict[str, Any]]  # (item id, ISO time) -> item
     item: str | None = None  # the item an increment changes
-    prefill_data: Callable[[str, str], dict[str, Any]] = lambda item_id, now: {}
 
 
 OPS = {
@@ -59,8 +59,8 @@ OPS = {
         '{"by": 1}',
         "counter",
         "global",
-        item="c1",
         prefill_data=lambda item_id, now: {"id": item_id, "value": 0},
+        item="c1",
     ),
 }
 
