@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -35,6 +33,7 @@ from typing import Any
 
 import httpx
 import orjson
+from wsclient import StreamSubscriber, open_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -42,7 +41,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 STREAM = "todo"
 GROUP = "todos"  # the group POST /todos writes to, so the one subscribers join
 WS_PATH = "/"
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 START_TIMEOUT = 30.0  # server start, migrations excluded
 MIGRATE_TIMEOUT = 120.0
 STOP_TIMEOUT = 5.0
@@ -92,37 +90,10 @@ def install_uvloop() -> None:
 # Client role: N subscribers on a minimal WebSocket client
 # ================================================================================================
 #
-# The client must not be the bottleneck, so it speaks just enough RFC 6455 itself: one
-# asyncio.Protocol per socket, unmasked server frames parsed straight from the buffer, no
-# per-message task or future. Received frames are counted per subscriber; each create frame's
-# ``timestamp`` (server wall clock, ms) against the receive wall clock gives its latency.
-
-
-def encode_client_frame(opcode: int, payload: bytes) -> bytes:
-    """A masked, final client frame (clients must mask, RFC 6455 §5.3)."""
-    length = len(payload)
-    if length < 126:
-        header = bytes([0x80 | opcode, 0x80 | length])
-    elif length < 1 << 16:
-        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
-    else:
-        header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
-    mask = os.urandom(4)
-    key = (mask * (length // 4 + 1))[:length]
-    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
-    return header + mask + masked
-
-
-def handshake_request(host: str, port: int, path: str) -> tuple[bytes, bytes]:
-    """The upgrade request and the ``Sec-WebSocket-Accept`` value it must be answered with."""
-    key = base64.b64encode(os.urandom(16))
-    accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key.decode()}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-    return request, accept
+# The client must not be the bottleneck, so it speaks just enough RFC 6455 itself (wsclient.py:
+# one asyncio.Protocol per socket, frames parsed straight from the buffer, no per-message task
+# or future). Received frames are counted per subscriber; each create frame's ``timestamp``
+# (server wall clock, ms) against the receive wall clock gives its latency.
 
 
 @dataclass
@@ -147,95 +118,21 @@ class Tally:
             self.done.set()
 
 
-class Subscriber(asyncio.Protocol):
-    """One WebSocket subscriber: handshake, join, then count frames."""
+class Subscriber(StreamSubscriber):
+    """One WebSocket subscriber of todo/todos: joins, then counts create frames."""
 
-    def __init__(self, tally: Tally, host: str, port: int, path: str, join: bytes) -> None:
+    clock = staticmethod(now_ms)  # wall clock, comparable with the frames' timestamps
+
+    def __init__(self, tally: Tally, port: int, path: str = WS_PATH) -> None:
+        super().__init__(HOST, port, STREAM, GROUP, path)
         self.tally = tally
-        self.request, self.accept = handshake_request(host, port, path)
-        self.join = join
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.upgraded = False
-        self.fragments: list[bytes] | None = None
         self.creates = 0
-        self.synced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.closed = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  (uvloop's is no subclass)
-        transport.write(self.request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if not self.synced.done():
-            self.synced.set_exception(ConnectionError(f"closed before sync: {exc}"))
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if not self.upgraded and not self._finish_handshake():
-            return
-        self._parse_frames(now_ms())
-
-    def _finish_handshake(self) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        head = bytes(self.buffer[:end]).decode("latin-1")
-        del self.buffer[: end + 4]
-        if " 101 " not in head.split("\r\n", 1)[0] or self.accept.decode() not in head:
-            self._fail(f"handshake refused: {head.splitlines()[0] if head else '?'}")
-            return False
-        self.upgraded = True
-        self._send(0x1, self.join)
-        return True
-
-    def _parse_frames(self, received_ms: float) -> None:
-        buffer, position, size = self.buffer, 0, len(self.buffer)
-        while size - position >= 2:
-            first, second = buffer[position], buffer[position + 1]
-            length, start = second & 0x7F, position + 2
-            if length == 126:
-                if size - position < 4:
-                    break
-                length, start = int.from_bytes(buffer[start : start + 2], "big"), start + 2
-            elif length == 127:
-                if size - position < 10:
-                    break
-                length, start = int.from_bytes(buffer[start : start + 8], "big"), start + 8
-            if size < start + length:
-                break
-            payload = bytes(buffer[start : start + length])
-            position = start + length
-            self._on_frame(first & 0x80, first & 0x0F, payload, received_ms)
-        del buffer[:position]
-
-    def _on_frame(self, fin: int, opcode: int, payload: bytes, received_ms: float) -> None:
-        if opcode in (0x1, 0x2):
-            if fin:
-                self._on_message(payload, received_ms)
-            else:
-                self.fragments = [payload]
-        elif opcode == 0x0 and self.fragments is not None:
-            self.fragments.append(payload)
-            if fin:
-                message, self.fragments = b"".join(self.fragments), None
-                self._on_message(message, received_ms)
-        elif opcode == 0x9:
-            self._send(0xA, payload)  # answer pings, or the server drops us
-        elif opcode == 0x8:
-            self._send(0x8, payload[:2])
-            self._fail("server closed the socket")
-
-    def _on_message(self, payload: bytes, received_ms: float) -> None:
-        message = orjson.loads(payload)
-        event = message.get("event") or {}
-        kind = event.get("type")
-        if kind == "sync":
-            if not self.synced.done():
-                self.synced.set_result(None)
-        elif kind == "create":
-            self._on_create(message, len(payload), received_ms)
+    def on_event(
+        self, message: dict[str, Any], kind: str | None, size: int, received: float
+    ) -> None:
+        if kind == "create":
+            self._on_create(message, size, received)
         else:
             self.tally.others += 1
 
@@ -252,57 +149,21 @@ class Subscriber(asyncio.Protocol):
             if tally.complete >= len(tally.subscribers):
                 tally.done.set()
 
-    def _send(self, opcode: int, payload: bytes) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(encode_client_frame(opcode, payload))
-
-    def _fail(self, reason: str) -> None:
-        if not self.synced.done():
-            self.synced.set_exception(ConnectionError(reason))
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-
-def join_frame() -> bytes:
-    data = {"streamName": STREAM, "groupId": GROUP, "subscriptionId": str(uuid.uuid4())}
-    return orjson.dumps({"type": "join", "data": data})
-
-
-async def connect_one(tally: Tally, port: int, path: str, timeout: float) -> Subscriber:
-    """Connect, upgrade and join one subscriber; returns once its sync frame arrived."""
-    loop = asyncio.get_running_loop()
-    subscriber = Subscriber(tally, HOST, port, path, join_frame())
-    await asyncio.wait_for(loop.create_connection(lambda: subscriber, HOST, port), timeout)
-    try:
-        await asyncio.wait_for(subscriber.synced, timeout)
-    except BaseException:
-        if subscriber.transport is not None:
-            subscriber.transport.close()
-        raise
-    return subscriber
-
 
 async def connect_all(
     tally: Tally, port: int, path: str, count: int, timeout: float
 ) -> tuple[int, list[str]]:
     """Connect ``count`` subscribers, a bounded number at a time; (connected, errors)."""
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    errors: list[str] = []
-
-    async def one() -> None:
-        async with gate:
-            try:
-                tally.subscribers.append(await connect_one(tally, port, path, timeout))
-            except (OSError, TimeoutError, ConnectionError) as error:
-                errors.append(f"{type(error).__name__}: {error}")
-
-    tasks = [asyncio.ensure_future(one()) for _ in range(count)]
-    _, pending = await asyncio.wait(tasks, timeout=timeout * 2)
-    for task in pending:
-        task.cancel()
-    errors += ["not joined in time"] * len(pending)
-    await asyncio.gather(*pending, return_exceptions=True)
+    subscribers, errors = await open_subscribers(
+        lambda: Subscriber(tally, port, path),
+        HOST,
+        port,
+        count,
+        CONNECT_CONCURRENCY,
+        timeout,
+        timeout * 2,
+    )
+    tally.subscribers.extend(subscribers)
     return len(tally.subscribers), errors
 
 
@@ -977,6 +838,77 @@ def print_report(args: argparse.Namespace, columns: list[Measurement]) -> None:
             print(f"{own:6.1f} {total:6.1f}  {frame}")
 
 
+def measurement_json(m: Measurement) -> dict[str, Any]:
+    """One column of the table, as figures."""
+    busy = m.machine_busy
+    return {
+        "name": m.name,
+        "complete": m.complete,
+        "subscribers": m.subscribers,
+        "subscribers_joined": m.connected,
+        "join_seconds": m.join_seconds,
+        "events": m.events,
+        "events_written": m.events_ok,
+        "events_per_second": m.events_per_second,
+        "events_fed": m.rate_note,
+        "frames_expected": m.expected,
+        "frames_received": m.received,
+        "frames_lost": max(0, m.expected - m.received),
+        "window_seconds": m.elapsed,
+        "frames_per_second": m.frames_per_second,
+        "latency_p50_ms": m.result.get("latency_p50_ms"),
+        "latency_p99_ms": m.result.get("latency_p99_ms"),
+        "latency_max_ms": m.result.get("latency_max_ms"),
+        "frame_bytes": m.result.get("frame_bytes"),
+        "server_cpu_seconds": m.server_cpu_seconds,
+        "server_cpu_wall_seconds": m.server_cpu_wall,
+        "frames_per_server_cpu_second": m.frames_per_cpu_second,
+        "client_cpu_seconds": m.result.get("cpu_seconds"),
+        "client_wall_seconds": m.result.get("wall_seconds"),
+        "machine_cpu_busy_percent": None if busy is None else 100 * busy,
+        "errors": m.errors,
+    }
+
+
+def write_json(args: argparse.Namespace, columns: list[Measurement]) -> None:
+    """The figures of the table, the ratios and the settings, as one JSON document."""
+    ours = columns[0]
+    document = {
+        "benchmark": "fanout",
+        "started": args.started,
+        "cpus": os.cpu_count(),
+        "load_average_before": args.load,
+        "settings": {
+            "server": args.server,
+            "redis": args.redis,
+            "subscribers": args.subscribers,
+            "events": args.events,
+            "writers": args.writers,
+            "timeout": args.timeout,
+            "baseline": args.baseline,
+            "repeats": args.repeats,
+        },
+        "measurements": [measurement_json(m) for m in columns],
+        "ratios": [
+            {
+                "baseline": base.name,
+                "frames_per_second": ratio_value(ours.frames_per_second, base.frames_per_second),
+                "frames_per_server_cpu_second": ratio_value(
+                    ours.frames_per_cpu_second, base.frames_per_cpu_second
+                ),
+            }
+            for base in columns[1:]
+        ],
+        "complete": all(m.complete for m in columns),
+    }
+    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    log(f"JSON written to {args.json}")
+
+
+def ratio_value(ours: float | None, base: float | None) -> float | None:
+    return ours / base if ours and base else None
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -999,6 +931,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeats", type=int, default=3, help="runs of the max-rate baseline (the best counts)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     # Internal: the helper processes' roles.
     parser.add_argument("--role", choices=["main", "client", "baseline"], default="main",
                         help=argparse.SUPPRESS)  # fmt: skip
@@ -1050,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         install_uvloop()
         return asyncio.run((client_main if args.role == "client" else baseline_main)(args))
     args.load = os.getloadavg()[0]
+    args.started = time.strftime("%Y-%m-%d %H:%M:%S")
     tmp = Path(tempfile.mkdtemp(prefix="fanout-"))
     try:
         columns = asyncio.run(orchestrate(args, tmp))
@@ -1061,6 +995,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print_report(args, columns)
+    if args.json:
+        write_json(args, columns)
     return 0 if all(m.complete for m in columns) else 1
 
 

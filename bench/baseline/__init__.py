@@ -1,0 +1,1 @@
+"""A bare Django project, the floor of a Django write: writes.py's baseline (see views.py)."""
