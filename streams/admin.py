@@ -24,7 +24,7 @@ from django.utils.text import Truncator
 from .config import StreamConfig, StreamValidationError
 from .models import StreamGroup, StreamItem
 from .registry import UnknownStreamError, registry
-from .store import delete_item, prepare_item, write_item
+from .store import delete_item, prepare_item, set_item
 
 
 def _stream_config(stream_name: str) -> StreamConfig:
@@ -229,7 +229,7 @@ class StreamItemAdmin(admin.ModelAdmin):
             return  # nothing to write, nothing to broadcast
         stream_name, group_id, item_id = form.item_key()
         data = form.cleaned_data["data"]
-        write_item(registry.get(stream_name), group_id, item_id, lambda _old: data)
+        set_item(registry.get(stream_name), group_id, item_id, data)
         obj.pk = StreamItem.objects.get(
             group__stream_name=stream_name, group__group_id=group_id, item_id=item_id
         ).pk

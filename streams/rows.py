@@ -1,41 +1,47 @@
-"""The statements behind every stream change, one each, on the current connection.
+"""The rows behind stream changes: the statements a batch of changes runs, on the current
+connection and inside its transaction.
 
-The Stream API changes rows with plain SQL rather than ``Model.save()`` and ``delete()``,
-whose query building costs several times the statement itself. So that a change still reaches
-everything that listens to the model, :func:`save_item` and :func:`delete_item` send the
-model's signals exactly as ``save()`` and ``delete()`` do (``pre_save``/``post_save``,
-``pre_delete``/``post_delete``): the broadcast (:mod:`streams.broadcast`) hears a Stream API
-write as it hears any other save.
-
-Every function expects to run inside the transaction of one change, after :func:`lock_group`.
+A batch locks each of its groups once, reads each item it touches once, and writes each item
+once with its final state, whatever number of changes the item took (see
+:mod:`streams.changes`). Plain SQL, because the ORM's query building costs several times the
+statements themselves; so that every change still reaches whatever listens to the model,
+:func:`send_signal` sends ``post_save`` or ``post_delete`` for each change, in order, with an
+instance that carries that change's data, version and timestamp: the broadcast
+(:mod:`streams.broadcast`) hears every change of a batch as it hears any save.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from django.db import connection
 from django.db.models import signals
 from django.utils import timezone
 
-from .events import now_ms
+from .changes import Effect, GroupKey, GroupState, ItemKey, ItemState
+from .events import current_trace_id
 from .models import StreamGroup, StreamItem
+
+_DATA = StreamItem._meta.get_field("data")
+_CHUNK = 500  # item ids per IN (...) list
 
 
 @cache
 def _statements() -> dict[str, str]:
     group, item = StreamGroup._meta.db_table, StreamItem._meta.db_table
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return {
-        # One statement locks the group (the lock orders its changes until the transaction
-        # ends) and gives the change its version and a timestamp of max(now, last + 1).
-        "advance": (
-            f"UPDATE {group} SET version = version + 1,"
-            " last_timestamp = CASE WHEN %s > last_timestamp THEN %s ELSE last_timestamp + 1 END,"
-            " updated_at = %s WHERE stream_name = %s AND group_id = %s"
-            " RETURNING id, version, last_timestamp"
+        # SQLite needs no row lock: a write transaction holds the whole database.
+        "lock": (
+            f"SELECT id, version, last_timestamp FROM {group}"
+            f" WHERE stream_name = %s AND group_id = %s{lock}"
         ),
-        "find": f"SELECT id, data FROM {item} WHERE group_id = %s AND item_id = %s",
+        "advance": f"UPDATE {group} SET version = %s, last_timestamp = %s, updated_at = %s"
+        " WHERE id = %s",
+        "find": f"SELECT id, item_id, data FROM {item} WHERE group_id = %s AND item_id IN ",
         "insert": (
             f"INSERT INTO {item} (group_id, item_id, data, timestamp, version, created_at,"
             " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
@@ -48,101 +54,167 @@ def _statements() -> dict[str, str]:
     }
 
 
-_DATA = StreamItem._meta.get_field("data")
-
-
 def _now() -> Any:
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
-def lock_group(stream_name: str, group_id: str) -> StreamGroup:
-    """Lock a group (creating it if needed) and advance it: the returned group's ``version``
-    and ``last_timestamp`` are those of the change being made."""
-    now, sql = now_ms(), _statements()["advance"]
+def lock_groups(keys: Iterable[GroupKey], create: set[GroupKey]) -> dict[GroupKey, GroupState]:
+    """Lock each group (in key order, so that concurrent batches never deadlock), creating
+    those in ``create`` that do not exist yet; groups that do not exist and are not to be
+    created are left out."""
+    sql, groups = _statements()["lock"], {}
     with connection.cursor() as cursor:
-        for _ in range(2):
-            cursor.execute(sql, [now, now, _now(), stream_name, group_id])
+        for key in sorted(keys):
+            cursor.execute(sql, list(key))
             row = cursor.fetchone()
-            if row is not None:
-                group = StreamGroup(
-                    pk=row[0],
-                    stream_name=stream_name,
-                    group_id=group_id,
-                    version=row[1],
-                    last_timestamp=row[2],
+            if row is None and key in create:
+                # Two writers may create the same group at once: one insert wins.
+                StreamGroup.objects.bulk_create(
+                    [StreamGroup(stream_name=key[0], group_id=key[1])], ignore_conflicts=True
                 )
-                group._state.adding = False
-                group._state.db = connection.alias
-                return group
-            # Two writers may create the same group at once: one insert wins, both then lock it.
-            StreamGroup.objects.bulk_create(
-                [StreamGroup(stream_name=stream_name, group_id=group_id)], ignore_conflicts=True
-            )
-    raise RuntimeError(f"stream group {stream_name}/{group_id} vanished while being written")
+                cursor.execute(sql, list(key))
+                row = cursor.fetchone()
+            if row is not None:
+                groups[key] = GroupState(*row)
+    return groups
 
 
-def find_item(group: StreamGroup, item_id: str) -> tuple[int, Any] | None:
-    """``(pk, data)`` of an item of a locked group, or None."""
+def load_items(
+    groups: Mapping[GroupKey, GroupState], keys: Iterable[ItemKey]
+) -> dict[ItemKey, ItemState]:
+    """The current row of each item (absent ones included, with no data)."""
+    wanted: dict[GroupKey, list[str]] = {}
+    for stream_name, group_id, item_id in keys:
+        wanted.setdefault((stream_name, group_id), []).append(item_id)
+    items: dict[ItemKey, ItemState] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_statements()["find"], [group.pk, item_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return row[0], _DATA.from_db_value(row[1], None, connection)
+        for group_key, item_ids in wanted.items():
+            for item_id in item_ids:
+                items[(*group_key, item_id)] = ItemState(None, None)
+            group = groups.get(group_key)
+            if group is None:
+                continue
+            for chunk in _chunks(item_ids):
+                placeholders = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"{_statements()['find']}({placeholders})", [group.pk, *chunk])
+                for pk, item_id, data in cursor.fetchall():
+                    items[(*group_key, item_id)] = ItemState(
+                        pk, _DATA.from_db_value(data, None, connection)
+                    )
+    return items
 
 
-def save_item(group: StreamGroup, item_id: str, pk: int | None, data: Any) -> StreamItem:
-    """Insert the item (``pk`` None) or replace row ``pk``, stamped with the group's change."""
-    item = StreamItem(
-        pk=pk,
-        group=group,
-        item_id=item_id,
-        data=data,
-        timestamp=group.last_timestamp,
-        version=group.version,
-    )
-    created = pk is None
-    signals.pre_save.send(
-        sender=StreamItem, instance=item, raw=False, using=connection.alias, update_fields=None
-    )
-    stored = _DATA.get_db_prep_save(data, connection)
-    now = _now()
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, _CHUNK)):
+        yield chunk
+
+
+def write(
+    effects: list[Effect],
+    groups: Mapping[GroupKey, GroupState],
+    items: Mapping[ItemKey, ItemState],
+    existed: Mapping[ItemKey, bool],
+) -> dict[int, int | None]:
+    """Write the groups and items as ``effects`` left them; returns the row each item change
+    is about, by ``id(effect)`` (custom events have no row)."""
+    statements, now = _statements(), _now()
+    pks: dict[int, int | None] = {}
     with connection.cursor() as cursor:
-        if created:
+        for key in dict.fromkeys(effect.change.group_key for effect in effects):
+            group = groups[key]
             cursor.execute(
-                _statements()["insert"],
-                [group.pk, item_id, stored, item.timestamp, item.version, now, now],
+                statements["advance"], [group.version, group.last_timestamp, now, group.pk]
             )
-            item.pk = cursor.fetchone()[0]
+        by_item: dict[ItemKey, list[Effect]] = {}
+        for effect in effects:
+            if effect.change.kind != "send":
+                by_item.setdefault(effect.change.item_key, []).append(effect)
+        for key, item_effects in by_item.items():
+            group = groups[(key[0], key[1])]
+            pks.update(_write_item(cursor, group, key, items[key], existed[key], item_effects, now))
+    return pks
+
+
+def _write_item(
+    cursor: Any,
+    group: GroupState,
+    key: ItemKey,
+    state: ItemState,
+    existed: bool,
+    effects: list[Effect],
+    now: Any,
+) -> dict[int, int | None]:
+    """Bring one item's row to its final state in as few statements as its changes allow;
+    returns the row each change is about (None for a row created and deleted in the batch)."""
+    statements = _statements()
+    start_pk = state.pk if existed else None
+    row: str | None = "start" if existed else None  # which row holds the item now
+    rows_of: list[tuple[Effect, str | None]] = []
+    for effect in effects:
+        if effect.new is None:  # a delete: of the row there at the start, or of one not written
+            if row == "start":
+                cursor.execute(statements["delete"], [start_pk])
+            rows_of.append((effect, row))
+            row = None
         else:
-            cursor.execute(_statements()["update"], [stored, item.timestamp, item.version, now, pk])
-    item._state.adding = False
-    item._state.db = connection.alias
-    signals.post_save.send(
-        sender=StreamItem,
-        instance=item,
-        created=created,
-        update_fields=None,
-        raw=False,
-        using=connection.alias,
+            row = row or "new"
+            rows_of.append((effect, row))
+    last = effects[-1]
+    new_pk = None
+    if row == "start":
+        stored = _DATA.get_db_prep_save(last.new, connection)
+        cursor.execute(statements["update"], [stored, last.timestamp, last.version, now, start_pk])
+    elif row == "new":
+        stored = _DATA.get_db_prep_save(last.new, connection)
+        cursor.execute(
+            statements["insert"], [group.pk, key[2], stored, last.timestamp, last.version, now, now]
+        )
+        new_pk = cursor.fetchone()[0]
+    final_new_row = row == "new"
+    pks: dict[int, int | None] = {}
+    for effect, which in rows_of:
+        if which == "start":
+            pks[id(effect)] = start_pk
+        else:  # a new row: the one written if it survived the batch
+            pks[id(effect)] = new_pk if final_new_row else None
+    return pks
+
+
+def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:
+    """The group as a model instance, for the items' signals (no query)."""
+    instance = StreamGroup(
+        group.pk, key[0], key[1], group.version, group.last_timestamp, None, None
     )
-    return item
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
 
 
-def delete_item(group: StreamGroup, item_id: str, pk: int, data: Any) -> StreamItem:
-    """Delete row ``pk``; the deleted item carries the group's change (its old data)."""
+def send_signal(effect: Effect, pk: int | None, group: StreamGroup) -> None:
+    """``post_save`` (or ``post_delete``) for one item change, as ``Model.save()`` sends it."""
+    change = effect.change
+    data = effect.new if effect.new is not None else effect.old
     item = StreamItem(
-        pk=pk,
-        group=group,
-        item_id=item_id,
-        data=data,
-        timestamp=group.last_timestamp,
-        version=group.version,
+        pk, group.pk, change.item_id, data, effect.timestamp, effect.version, None, None
     )
+    item._state.fields_cache["group"] = group
     item._state.adding = False
     item._state.db = connection.alias
-    signals.pre_delete.send(sender=StreamItem, instance=item, using=connection.alias, origin=item)
-    with connection.cursor() as cursor:
-        cursor.execute(_statements()["delete"], [pk])
-    signals.post_delete.send(sender=StreamItem, instance=item, using=connection.alias, origin=item)
-    return item
+    token = current_trace_id.set(change.trace_id)
+    try:
+        if effect.new is None:
+            signals.post_delete.send(
+                sender=StreamItem, instance=item, using=connection.alias, origin=item
+            )
+        else:
+            signals.post_save.send(
+                sender=StreamItem,
+                instance=item,
+                created=effect.old is None,
+                update_fields=None,
+                raw=False,
+                using=connection.alias,
+            )
+    finally:
+        current_trace_id.reset(token)

@@ -11,7 +11,7 @@ commit (:mod:`streams.broadcast`). The functions here are synchronous;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 import orjson
@@ -20,11 +20,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from . import db, rows
+from .batching import WriteBatcher
 from .broadcast import emit
+from .changes import Change, ChangeKind, Effect, Outcome, plan
 from .config import StreamConfig, StreamValidationError
-from .events import StreamEvent
+from .events import StreamEvent, current_trace_id, now_ms
 from .models import StreamGroup, StreamItem
-from .ops import apply_ops
 from .registry import StreamRegistry, registry
 
 MAX_KEY_LENGTH = 255
@@ -66,78 +67,100 @@ def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any
     return item
 
 
-def write_item(
-    config: StreamConfig,
-    group_id: str,
-    item_id: str,
-    make_new: Callable[[dict[str, Any] | None], dict[str, Any]],
-) -> SetResult:
-    """Replace an item with ``make_new(old_item)`` (an item already prepared with
-    :func:`prepare_item`) in one transaction that holds the group's lock."""
+def _change(
+    kind: ChangeKind, config: StreamConfig, group_id: Any, item_id: Any, value: Any = None
+) -> Change:
+    """A checked change: keys valid, a ``set`` item prepared, a ``send`` event well formed."""
     check_key("group id", group_id)
-    check_key("item id", item_id)
+    if kind == "send":
+        if item_id is not None:
+            check_key("id", item_id)
+        if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+            raise ValueError("an event must be an object with a string 'type'")
+        value = {"type": value["type"], "data": value.get("data")}
+        orjson.dumps(value)  # fail here, not at broadcast, on data that is not JSON
+    else:
+        check_key("item id", item_id)
+    if kind == "set":
+        value = prepare_item(config, item_id, value)
+    return Change(kind, config.name, group_id, item_id, value, current_trace_id.get())
+
+
+def _prepare(stream_name: str, item_id: str, data: Any) -> dict[str, Any]:
+    return prepare_item(registry.get(stream_name), item_id, data)
+
+
+def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
+    """Apply changes in order in one transaction (nested in the caller's, if any): each
+    group is locked once and each item read and written once. A change that cannot apply
+    (a bad op, an item its schema refuses) is an outcome, not an exception; a database error
+    raises and rolls the whole batch back."""
     with transaction.atomic():
-        group = rows.lock_group(config.name, group_id)
-        found = rows.find_item(group, item_id)
-        old = found[1] if found is not None else None
-        new = make_new(old)
-        rows.save_item(group, item_id, found[0] if found is not None else None, new)
-    return {"old_value": old, "new_value": new}
+        keys = {change.group_key for change in changes}
+        create = {change.group_key for change in changes if change.kind != "delete"}
+        groups = rows.lock_groups(keys, create)
+        item_keys = {c.item_key for c in changes if c.kind != "send" and c.group_key in groups}
+        items = rows.load_items(groups, item_keys)
+        existed = {key: state.data is not None for key, state in items.items()}
+        # Only deletes can name a group that does not exist: they have nothing to delete.
+        present = [change for change in changes if change.group_key in groups]
+        result = plan(present, groups, items, _prepare, now_ms())
+        pks = rows.write(result.effects, groups, items, existed)
+        instances = {key: rows.group_instance(key, group) for key, group in groups.items()}
+        for effect in result.effects:
+            if effect.change.kind == "send":
+                emit(_custom_event(effect))
+            else:
+                rows.send_signal(effect, pks[id(effect)], instances[effect.change.group_key])
+    outcomes = iter(result.outcomes)
+    return [next(outcomes) if c.group_key in groups else {"old_value": None} for c in changes]
+
+
+def _custom_event(effect: Effect) -> StreamEvent:
+    change = effect.change
+    return StreamEvent(
+        type="event",
+        stream_name=change.stream_name,
+        group_id=change.group_id,
+        item_id=change.item_id,
+        data=change.value,
+        timestamp=effect.timestamp,
+        version=effect.version,
+        trace_id=change.trace_id,
+    )
+
+
+def answer(outcome: Outcome) -> Any:
+    """What a Stream API call returns for its change's outcome (or raises)."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    if isinstance(outcome, Effect):
+        return outcome.result
+    return outcome
+
+
+def _apply_one(change: Change) -> Any:
+    return answer(apply_changes([change])[0])
 
 
 def set_item(config: StreamConfig, group_id: str, item_id: str, data: Any) -> SetResult:
-    check_key("item id", item_id)
-    new = prepare_item(config, item_id, data)
-    return write_item(config, group_id, item_id, lambda _old: new)
+    return _apply_one(_change("set", config, group_id, item_id, data))
 
 
 def update_item(
     config: StreamConfig, group_id: str, item_id: str, ops: Iterable[Mapping[str, Any]]
 ) -> SetResult:
-    return write_item(
-        config, group_id, item_id, lambda old: prepare_item(config, item_id, apply_ops(old, ops))
-    )
+    return _apply_one(_change("update", config, group_id, item_id, list(ops)))
 
 
 def delete_item(config: StreamConfig, group_id: str, item_id: str) -> DeleteResult:
-    check_key("group id", group_id)
-    check_key("item id", item_id)
-    with transaction.atomic():
-        if not StreamGroup.objects.filter(stream_name=config.name, group_id=group_id).exists():
-            return {"old_value": None}
-        group = rows.lock_group(config.name, group_id)
-        found = rows.find_item(group, item_id)
-        if found is None:
-            # Nothing to delete: undo the advance, so that no version goes without an event.
-            transaction.set_rollback(True)
-            return {"old_value": None}
-        rows.delete_item(group, item_id, *found)
-    return {"old_value": found[1]}
+    return _apply_one(_change("delete", config, group_id, item_id))
 
 
 def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
     """Send a custom event to a group's subscribers (and an item's, with ``id``); stores nothing."""
-    group_id = check_key("groupId", channel.get("groupId", channel.get("group_id")))
-    item_id = channel.get("id")
-    if item_id is not None:
-        check_key("id", item_id)
-    if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
-        raise ValueError("an event must be an object with a string 'type'")
-    payload = {"type": event["type"], "data": event.get("data")}
-    orjson.dumps(payload)  # fail here, not at broadcast, on data that is not JSON
-    with transaction.atomic():
-        group = rows.lock_group(config.name, group_id)
-        emit(
-            StreamEvent(
-                type="event",
-                stream_name=config.name,
-                group_id=group_id,
-                item_id=item_id,
-                data=payload,
-                timestamp=group.last_timestamp,
-                version=group.version,
-            )
-        )
+    group_id = channel.get("groupId", channel.get("group_id"))
+    _apply_one(_change("send", config, group_id, channel.get("id"), event))
 
 
 def get_item(config: StreamConfig, group_id: str, item_id: str) -> dict[str, Any] | None:
@@ -222,7 +245,7 @@ class SyncStream:
 
 
 def _in_thread(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The async twin of a SyncStream method: the same call, run off the event loop."""
+    """The async twin of a SyncStream read: the same call, run on a database thread."""
 
     async def run(self: Stream, *args: Any) -> Any:
         return await db.run(method, self._sync, *args)
@@ -232,8 +255,15 @@ def _in_thread(method: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+_batcher = WriteBatcher(apply_changes)
+
+
 class Stream:
-    """One stream's API for async code: ``await ctx.streams.todo.set("todos", id, item)``."""
+    """One stream's API for async code: ``await ctx.streams.todo.set("todos", id, item)``.
+
+    Reads run on a database thread; changes are committed in batches with the changes other
+    callers make meanwhile (:mod:`streams.batching`), and each call returns once its own
+    change is committed."""
 
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
@@ -243,13 +273,25 @@ class Stream:
     def name(self) -> str:
         return self.config.name
 
+    async def _commit(self, change: Change) -> Any:
+        return answer(await _batcher.submit(change))
+
+    async def set(self, group_id: str, id: str, data: Mapping[str, Any]) -> SetResult:
+        return await self._commit(_change("set", self.config, group_id, id, data))
+
+    async def update(self, group_id: str, id: str, ops: Iterable[Mapping[str, Any]]) -> SetResult:
+        return await self._commit(_change("update", self.config, group_id, id, list(ops)))
+
+    async def delete(self, group_id: str, id: str) -> DeleteResult:
+        return await self._commit(_change("delete", self.config, group_id, id))
+
+    async def send(self, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        group_id = channel.get("groupId", channel.get("group_id"))
+        await self._commit(_change("send", self.config, group_id, channel.get("id"), event))
+
     get = _in_thread(SyncStream.get)
-    set = _in_thread(SyncStream.set)
-    update = _in_thread(SyncStream.update)
-    delete = _in_thread(SyncStream.delete)
     list = _in_thread(SyncStream.list)
     list_groups = _in_thread(SyncStream.list_groups)
-    send = _in_thread(SyncStream.send)
 
 
 class Streams:
