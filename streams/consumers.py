@@ -5,6 +5,8 @@ import logging
 from collections import Counter, deque
 from typing import Any
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -49,6 +51,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.auth_context: Any = None
         self.user = self.scope.get("user")
         await super().websocket_connect(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes the thread's stale database connections before every message, in a
+        # thread hop; this consumer's queries run on the database threads, which keep theirs.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def connect(self) -> None:
         result = await authenticate(self.scope)
