@@ -5,22 +5,29 @@ default runs a worker thread inside the server on an in-process broker (steps.wo
 """
 
 import os
-from types import SimpleNamespace
+from typing import Any
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "motia_site.settings")
 
 
-def celery_settings() -> SimpleNamespace:
-    """The ``CELERY_*`` Django settings, read once. Celery looks its configuration up on every
-    message it sends; through Django's lazy settings each lookup costs as much as a query."""
+def celery_settings() -> dict[str, Any]:
+    """The ``CELERY_*`` Django settings, read once, under Celery's own lowercase names.
+
+    Celery looks several settings up for every message it sends. Read through Django's lazy
+    settings with a namespace, each lookup tries several spellings in several maps and costs
+    tens of microseconds: a third of the cost of a send."""
     from django.conf import settings
 
-    names = [name for name in dir(settings) if name.startswith("CELERY_")]
-    return SimpleNamespace(**{name: getattr(settings, name) for name in names})
+    prefix = "CELERY_"
+    return {
+        name.removeprefix(prefix).lower(): getattr(settings, name)
+        for name in dir(settings)
+        if name.startswith(prefix)
+    }
 
 
 app = Celery("motia_site")
-app.config_from_object(celery_settings(), namespace="CELERY")
+app.config_from_object(celery_settings())
 app.autodiscover_tasks()
