@@ -50,23 +50,22 @@ def run_coroutine(coroutine: Any) -> Any:
     return loop.run_until_complete(coroutine)
 
 
-def execute(
+def prepare(
     step: Step, trigger: Trigger, payload: Mapping[str, Any], trace_id: str, log_records: list[Any]
-) -> bool:
-    """Run the handler (its log entries go to ``log_records`` too); False when the trigger's
-    condition skipped it."""
+) -> tuple[Any, FlowContext] | None:
+    """The handler's input and ``ctx`` for a message (raises InvalidInput for a bad one);
+    None when the trigger's condition skips it."""
     input = handler_input(trigger, payload)
-    run_async = is_async(step.handler)
     ctx = FlowContext.for_step(
-        step, trace_id=trace_id, trigger=trigger, sync=not run_async, log_records=log_records
+        step,
+        trace_id=trace_id,
+        trigger=trigger,
+        sync=not is_async(step.handler),
+        log_records=log_records,
     )
     condition = getattr(trigger, "condition", None)
     # Stream conditions were checked when the change was dispatched; queue ones run here.
     queue_condition = condition if isinstance(trigger, QueueTrigger) else None
     if queue_condition is not None and not call_condition(queue_condition, input, ctx):
-        return False
-    if run_async:
-        run_coroutine(step.handler(input, ctx))
-    else:
-        step.handler(input, ctx)
-    return True
+        return None
+    return input, ctx

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from .config import QueueTrigger
 from .registry import Step, StepRegistry, registry
+from .sending import OutgoingRun, sender
 
 
 class EnqueueError(ValueError):
@@ -29,23 +30,17 @@ def subscribers(topic: str, steps: Iterable[Step]) -> list[tuple[Step, int, Queu
 
 
 def send_to_step(
-    step_name: str, payload: dict[str, Any], trace_id: str, countdown: float = 0
+    step_name: str,
+    payload: dict[str, Any],
+    trace_id: str,
+    countdown: float = 0,
+    *,
+    batchable: bool = False,
 ) -> None:
-    """Queue one run of a step (once the current transaction commits)."""
-    from .tasks import run_step
-
-    def send() -> None:
-        run_step.apply_async(
-            args=(step_name, payload),
-            kwargs={"trace_id": trace_id},
-            countdown=countdown or None,
-            # Celery otherwise writes a repr of the arguments into every message, for its
-            # logs: that alone doubles the cost of sending one.
-            argsrepr=step_name,
-            kwargsrepr="",
-        )
-
-    transaction.on_commit(send)
+    """Queue one run of a step once the current transaction commits (at once outside one);
+    it leaves for the broker from the sending thread (:mod:`steps.sending`)."""
+    run = OutgoingRun(step_name, payload, trace_id, countdown, batchable)
+    transaction.on_commit(lambda: sender.send(run))
 
 
 def enqueue(

@@ -50,6 +50,9 @@ class StepRegistry:
     def get(self, name: str) -> Step:
         return self._steps[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._steps
+
     def __iter__(self) -> Iterator[Step]:
         return iter(list(self._steps.values()))
 

@@ -55,4 +55,4 @@ def dispatch_stream_triggers(sender: Any, event: StreamEvent, **_: Any) -> None:
     """Receiver of ``streams.signals.stream_event``."""
     for step, index, input in triggered_steps(event, registry):
         payload = {"kind": "stream", "trigger": index, "event": input.to_payload()}
-        send_to_step(step.name, payload, trace_id=event.trace_id or "")
+        send_to_step(step.name, payload, trace_id=event.trace_id or "", batchable=True)

@@ -1,25 +1,32 @@
-"""The Celery task that runs a step for a queue, stream or cron message.
+"""The Celery tasks that run a step for queue, stream and cron messages.
 
-A failure is retried with the trigger's backoff through Celery's own retry; after the last
-attempt, or at once for an invalid message, the message becomes a :class:`DeadLetter`.
-Tasks are acknowledged late and given back if their worker dies, so nothing is lost.
+``run_step`` runs one message; ``run_step_batch`` runs several messages of one step sent
+together. A failure is retried with the trigger's backoff through Celery's own retry; after
+the last attempt, or at once for an invalid message, the message becomes a
+:class:`DeadLetter`. Tasks are acknowledged late and given back if their worker dies, so
+nothing is lost (a batch given back runs again whole: stream-triggered steps run at least
+once).
 """
 
+import asyncio
 import logging
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Task, shared_task
 from django.utils import timezone
 
+from streams.hooks import is_async
+
 from .config import QueueTrigger, Trigger
 from .context import new_trace_id
-from .execution import execute
+from .execution import prepare, run_coroutine
 from .inputs import InvalidInput
 from .models import DeadLetter, StepRun
-from .registry import registry
+from .registry import Step, registry
 from .retry import RetryPolicy
-from .runs import step_run
+from .runs import Run, step_run
 
 logger = logging.getLogger("steps.tasks")
 
@@ -43,57 +50,192 @@ def _dead_letter(
     )
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How a message reached this worker (what its run records)."""
+
+    task_id: str = ""
+    worker: str = ""
+    attempt: int = 0
+    redelivered: bool = False
+
+    @classmethod
+    def of(cls, task: Task) -> "Delivery":
+        request = task.request
+        return cls(
+            task_id=request.id or "",
+            worker=request.hostname or "",
+            attempt=request.retries,
+            redelivered=bool((request.delivery_info or {}).get("redelivered")),
+        )
+
+
+class RetryLater(Exception):
+    """A run failed and has retries left: run it again after ``countdown`` seconds."""
+
+    def __init__(self, error: Exception, countdown: float, max_retries: int) -> None:
+        super().__init__(str(error))
+        self.error, self.countdown, self.max_retries = error, countdown, max_retries
+
+
+class Message:
+    """One message to run: what ``run_step`` and ``run_step_batch`` share.
+
+    Running it records the run; a message that cannot run (no such step, invalid input, no
+    retries left) leaves its dead letter in ``dead_letter``, for the caller to store."""
+
+    def __init__(
+        self, step_name: str, payload: dict[str, Any], trace_id: str, delivery: Delivery
+    ) -> None:
+        self.step_name, self.payload, self.trace_id = step_name, payload, trace_id
+        self.delivery = delivery
+        self.dead_letter: dict[str, Any] | None = None
+
+    def target(self) -> tuple[Step, Trigger] | None:
+        try:
+            step = registry.get(self.step_name)
+            return step, step.config.triggers[self.payload["trigger"]]
+        except (KeyError, IndexError, TypeError) as error:
+            self._give_up(LookupError(f"no such step or trigger: {error}"))
+            return None
+
+    def run(self) -> str:
+        """Run the handler here (an async one on this thread's event loop); returns the
+        status, or raises :class:`RetryLater`."""
+        target = self.target()
+        if target is None:
+            return "dead"
+        step, trigger = target
+        with self._recorded() as run:
+            try:
+                prepared = prepare(step, trigger, self.payload, self.trace_id, run.logs)
+                if prepared is not None and is_async(step.handler):
+                    run_coroutine(step.handler(*prepared))
+                elif prepared is not None:
+                    step.handler(*prepared)
+            except Exception as error:
+                return self._failed(run, trigger, error)
+            return self._succeeded(run, prepared is not None)
+
+    async def arun(self) -> str:
+        """Run an async handler on the running loop, concurrently with other messages."""
+        target = self.target()
+        if target is None:
+            return "dead"
+        step, trigger = target
+        with self._recorded() as run:
+            try:
+                prepared = prepare(step, trigger, self.payload, self.trace_id, run.logs)
+                if prepared is not None:
+                    await step.handler(*prepared)
+            except Exception as error:
+                return self._failed(run, trigger, error)
+            return self._succeeded(run, prepared is not None)
+
+    def _recorded(self) -> Any:
+        delivery = self.delivery
+        return step_run(
+            self.step_name,
+            str(self.payload.get("kind", "")),
+            self.trace_id,
+            task_id=delivery.task_id,
+            worker=delivery.worker,
+            attempt=delivery.attempt,
+            redelivered=delivery.redelivered,
+        )
+
+    def _succeeded(self, run: Run, ran: bool) -> str:
+        run.finish(StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED)
+        return "succeeded" if ran else "skipped"
+
+    def _failed(self, run: Run, trigger: Trigger, error: Exception) -> str:
+        fields = _log_fields(self.step_name, self.trace_id)
+        if isinstance(error, InvalidInput):
+            run.finish(StepRun.Status.FAILED, error)
+            logger.warning("invalid message dead-lettered", extra=fields)
+            return self._give_up(error)
+        policy, attempt = _policy(trigger), self.delivery.attempt
+        if attempt < policy.max_retries:
+            run.finish(StepRun.Status.RETRYING, error)
+            logger.warning(
+                "step failed; retrying",
+                extra=_log_fields(self.step_name, self.trace_id, error=str(error)),
+            )
+            raise RetryLater(error, policy.delay_after(attempt), policy.max_retries) from error
+        run.finish(StepRun.Status.FAILED, error)
+        logger.error("step failed; dead-lettered", extra=fields)
+        return self._give_up(error)
+
+    def _give_up(self, error: BaseException) -> str:
+        self.dead_letter = {
+            "step_name": self.step_name,
+            "payload": self.payload,
+            "trace_id": self.trace_id,
+            "attempts": self.delivery.attempt + 1,
+            "error": error,
+        }
+        return "dead"
+
+    def store_dead_letter(self) -> None:
+        if self.dead_letter is not None:
+            _dead_letter(**self.dead_letter)
+
+
 @shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
 def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str = "") -> str:
-    """Run ``step_name`` for one message; returns the run's final status."""
-    trace_id = trace_id or new_trace_id()
-    attempt = self.request.retries
+    """Run ``step_name`` for one message; returns the run's final status. Retries go through
+    Celery's retry, as a new message with the same id."""
+    message = Message(step_name, payload, trace_id or new_trace_id(), Delivery.of(self))
     try:
-        step = registry.get(step_name)
-        trigger = step.config.triggers[payload["trigger"]]
-    except (KeyError, IndexError, TypeError) as error:
-        _dead_letter(
-            step_name,
-            payload,
-            trace_id,
-            attempt + 1,
-            LookupError(f"no such step or trigger: {error}"),
-        )
-        return "dead"
-    delivery = self.request.delivery_info or {}
-    with step_run(
-        step_name,
-        str(payload.get("kind", "")),
-        trace_id,
-        task_id=self.request.id or "",
-        worker=self.request.hostname or "",
-        attempt=attempt,
-        redelivered=bool(delivery.get("redelivered")),
-    ) as run:
-        policy = _policy(trigger)
-        try:
-            ran = execute(step, trigger, payload, trace_id, run.logs)
-        except InvalidInput as error:
-            run.finish(StepRun.Status.FAILED, error)
-            _dead_letter(step_name, payload, trace_id, attempt + 1, error)
-            logger.warning("invalid message dead-lettered", extra=_log_fields(step_name, trace_id))
-            return "dead"
-        except Exception as error:
-            if attempt < policy.max_retries:
-                run.finish(StepRun.Status.RETRYING, error)
-                logger.warning(
-                    "step failed; retrying",
-                    extra=_log_fields(step_name, trace_id, error=str(error)),
-                )
-                raise self.retry(
-                    exc=error, countdown=policy.delay_after(attempt), max_retries=policy.max_retries
-                ) from error
-            run.finish(StepRun.Status.FAILED, error)
-            _dead_letter(step_name, payload, trace_id, attempt + 1, error)
-            logger.error("step failed; dead-lettered", extra=_log_fields(step_name, trace_id))
-            return "dead"
-        run.finish(StepRun.Status.SUCCEEDED if ran else StepRun.Status.SKIPPED)
-    return "succeeded" if ran else "skipped"
+        status = message.run()
+    except RetryLater as retry:
+        raise self.retry(
+            exc=retry.error, countdown=retry.countdown, max_retries=retry.max_retries
+        ) from retry.error
+    message.store_dead_letter()
+    return status
+
+
+@shared_task(bind=True, name="steps.run_step_batch", acks_late=True, reject_on_worker_lost=True)
+def run_step_batch(self: Task, step_name: str, messages: list[list[Any]]) -> list[str]:
+    """Run ``step_name`` for several ``[payload, trace_id]`` messages sent as one (stream
+    triggers under load, see :mod:`steps.sending`). An async handler runs them concurrently,
+    so that their stream changes commit together. A message that fails carries on as a
+    ``run_step`` message of its own, on its second attempt, through Celery's retries."""
+    delivery = Delivery.of(self)
+    batch = [Message(step_name, payload, trace_id, delivery) for payload, trace_id in messages]
+    if step_name in registry and is_async(registry.get(step_name).handler):
+        outcomes = run_coroutine(_run_together(batch))
+    else:
+        outcomes = [_outcome(message.run) for message in batch]
+    statuses = []
+    for message, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, RetryLater):
+            run_step.apply_async(
+                args=(step_name, message.payload),
+                kwargs={"trace_id": message.trace_id},
+                countdown=outcome.countdown,
+                retries=delivery.attempt + 1,
+                argsrepr=step_name,
+                kwargsrepr="",
+            )
+            outcome = "retrying"
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        message.store_dead_letter()
+        statuses.append(outcome)
+    return statuses
+
+
+async def _run_together(batch: list[Message]) -> list[Any]:
+    return await asyncio.gather(*(message.arun() for message in batch), return_exceptions=True)
+
+
+def _outcome(run: Any) -> Any:
+    try:
+        return run()
+    except RetryLater as retry:
+        return retry
 
 
 def _log_fields(step_name: str, trace_id: str, **fields: Any) -> dict[str, Any]:

@@ -26,9 +26,13 @@ from steps.models import DeadLetter, StepRun
 from steps.queue import EnqueueError, enqueue
 from steps.registry import Step, registry
 from steps.retry import RetryPolicy
+from steps.runs import flush_runs
+from steps.sending import OutgoingRun, send_runs
 from steps.tasks import redrive
 from steps.worker import start_worker_thread
 from streams import StreamConfig
+from streams.events import StreamEvent
+from streams.registry import registry as registry_streams
 from streams.store import SyncStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -298,6 +302,59 @@ def test_stream_triggers_run_on_matching_committed_changes(
     assert sorted(every.calls) == sorted(
         ["create", "update", "create", "update", "event", "delete"]
     )
+
+
+def test_stream_triggered_runs_sent_together_share_one_message(
+    define_step: DefineStep, define_stream: Callable[..., StreamConfig]
+) -> None:
+    """Under load the sender batches stream-triggered runs of a step: they run concurrently in
+    one message, each recorded on its own; one that fails carries on as a message of its own."""
+    define_stream("jobs")
+    failed: set[str] = set()
+
+    async def handle(input: StreamTriggerInput, ctx: Any) -> None:
+        if input.id == "bad" and not failed:
+            failed.add(input.id)
+            raise RuntimeError("bad on the first try")
+        await ctx.streams.jobs.set("handled", input.id, {"by": ctx.trace_id})
+
+    trigger = {"type": "stream", "stream_name": "jobs", "group_id": "g"}
+    define_step(handle, name="Batched", triggers=[trigger])
+    ids = ["a", "b", "bad", "c"]
+    send_runs(
+        [
+            OutgoingRun(
+                "Batched",
+                {"kind": "stream", "trigger": 0, "event": change_payload(item_id)},
+                f"trace-{item_id}",
+                batchable=True,
+            )
+            for item_id in ids
+        ]
+    )
+    jobs = SyncStream(registry_streams.get("jobs"))
+    wait_for(lambda: len(jobs.list("handled")) == 4, what="every change handled")
+    assert sorted((item["id"], item["by"]) for item in jobs.list("handled")) == [
+        (item_id, f"trace-{item_id}") for item_id in sorted(ids)
+    ]
+    flush_runs()
+    first = [r for r in runs("Batched") if r.attempt == 0]
+    assert len({r.task_id for r in first}) == 1, "the four runs came in one message"
+    assert sorted((r.trace_id, r.status) for r in first) == [
+        ("trace-a", "succeeded"),
+        ("trace-b", "succeeded"),
+        ("trace-bad", "retrying"),
+        ("trace-c", "succeeded"),
+    ]
+    (retried,) = [r for r in runs("Batched") if r.attempt == 1]
+    assert (retried.trace_id, retried.status) == ("trace-bad", "succeeded")
+    assert retried.task_id != first[0].task_id
+    assert DeadLetter.objects.count() == 0
+
+
+def change_payload(item_id: str) -> dict[str, Any]:
+    event = StreamEvent("create", "jobs", "g", item_id, {"id": item_id}, 1, 1)
+    return StreamTriggerInput.from_event(event).to_payload()
 
 
 # --- the seed's flows -----------------------------------------------------------------------
