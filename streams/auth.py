@@ -4,9 +4,10 @@
 ``{"unauthorized": bool, "context": ...}``. A refusal, an exception or a malformed result
 refuses the connection (fail closed); ``context`` is handed to ``on_join``/``on_leave``.
 
-:class:`SessionUserMiddleware` puts the session's user in the socket's scope (hooks see it as
-``ctx.user``), as Channels' ``AuthMiddlewareStack`` does, but reads the database only when the
-handshake carries a session cookie, and does not wrap every frame the socket sends.
+:func:`session_user` is the Django user of a session cookie, read from the database only when
+the cookie is there: the consumer puts it in the socket's scope (hooks see it as ``ctx.user``),
+as Channels' ``AuthMiddlewareStack`` would without wrapping every frame the socket sends, and
+step endpoints give it to handlers.
 """
 
 import logging
@@ -108,14 +109,3 @@ def scope_cookies(scope: Mapping[str, Any]) -> dict[str, str]:
         if name == b"cookie":
             return parse_cookie(value.decode("latin-1"))
     return {}
-
-
-class SessionUserMiddleware:
-    """ASGI middleware: ``scope["user"]`` is the session's user (or an AnonymousUser)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        user = await session_user(scope_cookies(scope))
-        return await self.inner({**scope, "user": user}, receive, send)

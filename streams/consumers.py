@@ -1,4 +1,4 @@
-"""The WebSocket consumer that speaks Motia's stream protocol (DESIGN §4)."""
+"""The WebSocket consumer that speaks Motia's stream protocol (README: Wire protocol)."""
 
 import asyncio
 import logging
@@ -10,8 +10,8 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import db, protocol
-from .auth import authenticate
+from . import protocol
+from .auth import authenticate, scope_cookies, session_user
 from .context import StreamContext
 from .eager import start_eagerly
 from .events import now_ms
@@ -20,7 +20,7 @@ from .hub import GroupKey, Hub, get_hub
 from .logger import FlowLogger
 from .protocol import ProtocolError, Subscription
 from .registry import registry
-from .store import snapshot
+from .snapshots import snapshot_reads
 
 logger = logging.getLogger("streams.consumer")
 
@@ -33,23 +33,36 @@ class StreamConsumer(AsyncWebsocketConsumer):
     """One client socket: its subscriptions, hooks and outgoing frames.
 
     Frames reach it from the process's :class:`~streams.hub.Hub`, not through a channel of
-    its own, so the consumer joins no channel layer.
+    its own, so the consumer joins no channel layer: its only messages are the socket's.
     """
 
-    # No layer has this alias, so Channels gives the consumer no channel of its own.
-    channel_layer_alias = "__streams_hub__"
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Channels waits on the socket and on the consumer's layer channel at once, with a task
+        # and an asyncio.wait per message; with the socket as the only source, a loop will do.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.subscriptions: dict[Subscription, None] = {}
         self.group_subs: Counter[GroupKey] = Counter()
         self.item_subs: dict[GroupKey, Counter[str]] = {}
-        self.outbox: deque[str] = deque()
+        self.outbox: deque[str] | None = None  # made when a send has to wait
         self.held: list[str] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
         self.hub: Hub | None = None
         self.auth_context: Any = None
-        self.user = self.scope.get("user")
+        if "user" not in self.scope:
+            # The session's user (hooks see it as ctx.user), read only when a session cookie
+            # came with the handshake.
+            self.scope["user"] = await session_user(scope_cookies(self.scope))
+        self.user = self.scope["user"]
         await super().websocket_connect(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -138,10 +151,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.held = []
         try:
             await self.hub.subscribe(self, (subscription.stream_name, subscription.group_id))
-            timestamp, data = await db.run(
-                snapshot, subscription.stream_name, subscription.group_id, subscription.id
-            )
-            self._enqueue(protocol.sync_frame(subscription, timestamp, data))
+            self._enqueue(await snapshot_reads().frame(subscription))
         finally:
             held, self.held = self.held, None
             for frame in held:
@@ -227,9 +237,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
             # reader) goes on in a task, and later frames queue behind it.
             self.writer = start_eagerly(self._drain(frame))
             return
+        if self.outbox is None:
+            self.outbox = deque()
         if len(self.outbox) >= MAX_PENDING_FRAMES:
             self.closed = True
-            self.outbox.clear()
+            self.outbox = None
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
             return
         self.outbox.append(frame)
@@ -243,7 +255,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         except Exception:  # the socket went away: its disconnect cleans up
             logger.debug("send failed; dropping this socket's frames", exc_info=True)
             self.closed = True
-            self.outbox.clear()
+            self.outbox = None
         finally:
             self.writer = None
 

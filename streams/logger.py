@@ -1,5 +1,6 @@
 """Structured logging for handlers and hooks: ``ctx.logger.info("Todo created", {"id": id})``."""
 
+import functools
 import logging
 import time
 import traceback
@@ -7,6 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+
+@functools.cache
+def _logger(name: str) -> logging.Logger:
+    # A lookup by name takes the logging module's lock; a logger is made per handler run.
+    return logging.getLogger(name)
 
 
 class FlowLogger:
@@ -22,7 +29,7 @@ class FlowLogger:
         records: list[dict[str, Any]] | None = None,
         **bound: Any,
     ) -> None:
-        self._logger = logging.getLogger(name)
+        self._logger = _logger(name)
         self.trace_id = trace_id
         self.step = step
         self.bound = bound

@@ -1,5 +1,4 @@
-"""The rows behind stream changes: the statements a batch of changes runs, on the current
-connection and inside its transaction.
+"""The rows behind streams: the statements the Stream API runs, on the current connection.
 
 A batch locks each of its groups once, reads each item it touches once, and writes each item
 once with its final state, whatever number of changes the item took (see
@@ -17,6 +16,7 @@ from functools import cache
 from itertools import islice
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import signals
 from django.utils import timezone
@@ -51,7 +51,61 @@ def _statements() -> dict[str, str]:
             " WHERE id = %s"
         ),
         "delete": f"DELETE FROM {item} WHERE id = %s",
+        # Reads. One statement each, so that a group's timestamp and its items come from the
+        # same snapshot of the database.
+        "group_items": (
+            f"SELECT g.last_timestamp, i.data FROM {group} g LEFT JOIN {item} i"
+            " ON i.group_id = g.id WHERE g.stream_name = %s AND g.group_id = %s ORDER BY i.id"
+        ),
+        "group_item": (
+            f"SELECT g.last_timestamp, i.data FROM {group} g LEFT JOIN {item} i"
+            " ON i.group_id = g.id AND i.item_id = %s WHERE g.stream_name = %s AND g.group_id = %s"
+        ),
+        "groups": (
+            f"SELECT g.group_id FROM {group} g WHERE g.stream_name = %s"
+            f" AND EXISTS (SELECT 1 FROM {item} i WHERE i.group_id = g.id) ORDER BY g.group_id"
+        ),
     }
+
+
+def _load(data: Any) -> Any:
+    """An item's JSON as the database returns it (text on both backends), decoded."""
+    return orjson.loads(data) if isinstance(data, str | bytes) else data
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def read_group(stream_name: str, group_id: str) -> tuple[int | None, list[dict[str, Any]]]:
+    """A group's last timestamp (None if the group does not exist) and its items, in insertion
+    order."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statements()["group_items"], [stream_name, group_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    return rows[0][0], [_load(data) for _, data in rows if data is not None]
+
+
+def read_item(stream_name: str, group_id: str, item_id: str) -> tuple[int | None, Any]:
+    """A group's last timestamp (None if the group does not exist) and one of its items (None
+    if it does not exist)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statements()["group_item"], [item_id, stream_name, group_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    return row[0], None if row[1] is None else _load(row[1])
+
+
+def read_group_ids(stream_name: str) -> list[str]:
+    """The groups of a stream that have items."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statements()["groups"], [stream_name])
+        return [group_id for (group_id,) in cursor.fetchall()]
+
+
+# --- writes -----------------------------------------------------------------------------------
 
 
 def _now() -> Any:
@@ -98,9 +152,7 @@ def load_items(
                 placeholders = ", ".join(["%s"] * len(chunk))
                 cursor.execute(f"{_statements()['find']}({placeholders})", [group.pk, *chunk])
                 for pk, item_id, data in cursor.fetchall():
-                    items[(*group_key, item_id)] = ItemState(
-                        pk, _DATA.from_db_value(data, None, connection)
-                    )
+                    items[(*group_key, item_id)] = ItemState(pk, _load(data))
     return items
 
 

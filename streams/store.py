@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from . import db, rows
 from .batching import WriteBatcher
@@ -25,7 +24,6 @@ from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
 from .config import StreamConfig, StreamValidationError
 from .events import StreamEvent, current_trace_id, now_ms
-from .models import StreamGroup, StreamItem
 from .registry import StreamRegistry, registry
 
 MAX_KEY_LENGTH = 255
@@ -164,49 +162,25 @@ def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[
 
 
 def get_item(config: StreamConfig, group_id: str, item_id: str) -> dict[str, Any] | None:
-    item = (
-        StreamItem.objects.filter(
-            group__stream_name=config.name, group__group_id=group_id, item_id=item_id
-        )
-        .values_list("data", flat=True)
-        .first()
-    )
-    return item
+    return rows.read_item(config.name, group_id, item_id)[1]
 
 
 def list_items(config: StreamConfig, group_id: str) -> list[dict[str, Any]]:
-    return list(
-        StreamItem.objects.filter(group__stream_name=config.name, group__group_id=group_id)
-        .order_by("id")
-        .values_list("data", flat=True)
-    )
+    return rows.read_group(config.name, group_id)[1]
 
 
 def list_groups(config: StreamConfig) -> list[str]:
-    has_items = Exists(StreamItem.objects.filter(group=OuterRef("pk")))
-    return list(
-        StreamGroup.objects.filter(has_items, stream_name=config.name)
-        .order_by("group_id")
-        .values_list("group_id", flat=True)
-    )
+    return rows.read_group_ids(config.name)
 
 
 def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int, Any]:
-    """What a new subscriber starts from: ``(timestamp, items or item)``.
-
-    The timestamp is the group's last one, read *before* the items: any change not in the
-    snapshot then has a greater timestamp and is not dropped by the client after the sync.
-    """
-    last = (
-        StreamGroup.objects.filter(stream_name=stream_name, group_id=group_id)
-        .values_list("last_timestamp", flat=True)
-        .first()
-    )
-    items = StreamItem.objects.filter(group__stream_name=stream_name, group__group_id=group_id)
+    """What a new subscriber starts from: ``(timestamp, items or item)``, read in one
+    statement, so that any change not in the snapshot has a greater timestamp (and is not
+    dropped by the client after the sync)."""
     if item_id is None:
-        data: Any = list(items.order_by("id").values_list("data", flat=True))
+        last, data = rows.read_group(stream_name, group_id)
     else:
-        data = items.filter(item_id=item_id).values_list("data", flat=True).first()
+        last, data = rows.read_item(stream_name, group_id, item_id)
     # 1, not 0, for a group never written: clients drop a frame whose timestamp is not above
     # 0 (the last they saw), and every real change is stamped with the wall clock, far above 1.
     return last or 1, data

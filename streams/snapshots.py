@@ -1,0 +1,73 @@
+"""Sync frames for joins: one database read serves every join of a group that waits for it.
+
+A join subscribes to its group first, then asks for the snapshot; the snapshot must be read
+after that, or a change committed in between would be in neither. So a join never takes a read
+already under way: it waits for the next one, which starts as soon as the current one ends and
+serves every join that asked meanwhile. Five thousand clients joining one group at once cost a
+few reads, not five thousand, and the frame is encoded once per read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from . import db
+from .protocol import Subscription, sync_frame
+from .store import snapshot
+
+SnapshotKey = tuple[str, str, str | None]
+
+
+class SnapshotReads:
+    """The sync frames of one event loop's joins, read in shared reads."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[SnapshotKey, list[asyncio.Future[str]]] = {}
+        self._reading: set[SnapshotKey] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # a running task must be referenced
+
+    async def frame(self, subscription: Subscription) -> str:
+        """The sync frame for ``subscription``, from a read that starts after this call."""
+        key = (subscription.stream_name, subscription.group_id, subscription.id)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if key not in self._reading:
+            self._reading.add(key)
+            task = asyncio.ensure_future(self._read(key, subscription))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _read(self, key: SnapshotKey, subscription: Subscription) -> None:
+        try:
+            while waiters := self._waiting.pop(key, None):
+                try:
+                    timestamp, data = await db.run(snapshot, *key)
+                    outcome: Any = sync_frame(subscription, timestamp, data)
+                except Exception as error:
+                    outcome = error
+                for waiter in waiters:
+                    if waiter.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        waiter.set_exception(outcome)
+                    else:
+                        waiter.set_result(outcome)
+        finally:
+            self._reading.discard(key)
+
+
+_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnapshotReads] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def snapshot_reads() -> SnapshotReads:
+    """The shared reads of the running event loop."""
+    loop = asyncio.get_running_loop()
+    reads = _reads.get(loop)
+    if reads is None:
+        reads = _reads[loop] = SnapshotReads()
+    return reads
