@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -23,6 +23,8 @@ from .registry import registry
 from .snapshots import snapshot_reads
 
 logger = logging.getLogger("streams.consumer")
+
+Message = dict[str, Any]  # an ASGI websocket.send message
 
 # Close code for a client that cannot keep up with its frames (a private-use code).
 CLOSE_SLOW_CONSUMER = 4008
@@ -50,10 +52,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.subscriptions: dict[Subscription, None] = {}
-        self.group_subs: Counter[GroupKey] = Counter()
-        self.item_subs: dict[GroupKey, Counter[str]] = {}
-        self.outbox: deque[str] | None = None  # made when a send has to wait
-        self.held: list[str] | None = None
+        self.outbox: deque[Message] | None = None  # made when a send has to wait
+        self.held: list[Message] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
         self.hub: Hub | None = None
@@ -134,28 +134,24 @@ class StreamConsumer(AsyncWebsocketConsumer):
             )
             return
         if not await self._run_on_join(subscription):
-            self._enqueue(protocol.unauthorized_frame(subscription, now_ms()))
+            self._send(protocol.unauthorized_frame(subscription, now_ms()))
             return
         self.subscriptions[subscription] = None
-        key = (subscription.stream_name, subscription.group_id)
-        if subscription.is_group:
-            self.group_subs[key] += 1
-        else:
-            self.item_subs.setdefault(key, Counter())[subscription.id] += 1  # type: ignore[index]
+        assert self.hub is not None
+        await self.hub.subscribe(self, _group_key(subscription), subscription.id)
         await self._send_sync(subscription)
 
     async def _send_sync(self, subscription: Subscription) -> None:
-        """Send the snapshot; frames arriving meanwhile are held and follow it, so none is
-        lost and none is overwritten by an older snapshot."""
-        assert self.hub is not None
+        """Send the snapshot (the hub already routes the group's frames here): frames arriving
+        meanwhile are held and follow it, so none is lost and none is overwritten by an older
+        snapshot."""
         self.held = []
         try:
-            await self.hub.subscribe(self, (subscription.stream_name, subscription.group_id))
-            self._enqueue(await snapshot_reads().frame(subscription))
+            self._send(await snapshot_reads().frame(subscription))
         finally:
             held, self.held = self.held, None
-            for frame in held:
-                self._enqueue(frame)
+            for message in held:
+                self._enqueue(message)
 
     async def _leave(self, subscription: Subscription) -> None:
         if subscription not in self.subscriptions:
@@ -165,20 +161,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self._run_on_leave(subscription)
 
     async def _forget(self, subscription: Subscription) -> None:
-        key = (subscription.stream_name, subscription.group_id)
-        if subscription.is_group:
-            self.group_subs[key] -= 1
-            if self.group_subs[key] <= 0:
-                del self.group_subs[key]
-        else:
-            items = self.item_subs.get(key, Counter())
-            items[subscription.id] -= 1  # type: ignore[index]
-            if items[subscription.id] <= 0:  # type: ignore[index]
-                del items[subscription.id]  # type: ignore[arg-type]
-            if not items:
-                self.item_subs.pop(key, None)
-        if key not in self.group_subs and key not in self.item_subs and self.hub is not None:
-            await self.hub.unsubscribe(self, key)
+        if self.hub is not None:
+            await self.hub.unsubscribe(self, _group_key(subscription), subscription.id)
 
     # --- hooks --------------------------------------------------------------------------------
 
@@ -211,53 +195,62 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- outgoing frames ----------------------------------------------------------------------
 
-    def accepts(self, key: GroupKey, item_id: str | None) -> bool:
-        """Whether a frame of this group (about ``item_id``, if any) is for this socket."""
-        if key in self.group_subs:
-            return True
-        return item_id is not None and item_id in self.item_subs.get(key, ())
-
-    def deliver(self, frame: str) -> None:
-        """Called by the hub: send an already-encoded frame."""
+    def deliver(self, message: Message) -> None:
+        """Called by the hub: send a frame's message."""
         if self.held is not None:
-            self.held.append(frame)
+            self.held.append(message)
         else:
-            self._enqueue(frame)
+            self._enqueue(message)
 
     def _send_error(
         self, code: str, message: str, subscription: Subscription | None = None
     ) -> None:
-        self._enqueue(protocol.error_frame(code, message, now_ms(), subscription))
+        self._send(protocol.error_frame(code, message, now_ms(), subscription))
 
-    def _enqueue(self, frame: str) -> None:
+    def _send(self, frame: str) -> None:
+        self._enqueue({"type": "websocket.send", "text": frame})
+
+    def _enqueue(self, message: Message) -> None:
         if self.closed:
             return
-        if self.writer is None:
-            # Nothing queued: write now, in the caller; only a send that must wait (a slow
-            # reader) goes on in a task, and later frames queue behind it.
-            self.writer = start_eagerly(self._drain(frame))
+        if self.writer is not None:  # a send is waiting on a slow reader: queue behind it
+            self._queue(message)
             return
+        # Write now, in the caller; only a send that has to wait goes on in a task.
+        try:
+            self.writer = start_eagerly(self.base_send(message))
+        except Exception:  # the socket went away: its disconnect cleans up
+            self._drop()
+            return
+        if self.writer is not None:
+            self.writer.add_done_callback(self._sent)
+
+    def _queue(self, message: Message) -> None:
         if self.outbox is None:
             self.outbox = deque()
         if len(self.outbox) >= MAX_PENDING_FRAMES:
-            self.closed = True
-            self.outbox = None
+            self._drop()
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
             return
-        self.outbox.append(frame)
+        self.outbox.append(message)
 
-    async def _drain(self, frame: str) -> None:
-        """Write ``frame``, then whatever queued meanwhile, in order."""
-        try:
-            await self.base_send({"type": "websocket.send", "text": frame})
-            while self.outbox:
-                await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
-        except Exception:  # the socket went away: its disconnect cleans up
-            logger.debug("send failed; dropping this socket's frames", exc_info=True)
-            self.closed = True
-            self.outbox = None
-        finally:
-            self.writer = None
+    def _sent(self, writer: "asyncio.Task[Any]") -> None:
+        """A send that had to wait is done: send what queued behind it, in order."""
+        self.writer = None
+        if writer.cancelled() or writer.exception() is not None:
+            self._drop()
+            return
+        while self.outbox and self.writer is None and not self.closed:
+            self._enqueue(self.outbox.popleft())
+
+    def _drop(self) -> None:
+        logger.debug("socket gone or too slow; dropping its frames")
+        self.closed = True
+        self.outbox = None
+
+
+def _group_key(subscription: Subscription) -> GroupKey:
+    return (subscription.stream_name, subscription.group_id)
 
 
 def _stream_logger(stream_name: str) -> FlowLogger:

@@ -33,9 +33,8 @@ REORDER_WAIT_SECONDS = 0.05
 class Connection(Protocol):
     """A local socket as the hub sees it."""
 
-    def accepts(self, key: GroupKey, item_id: str | None) -> bool: ...
-
-    def deliver(self, frame: str) -> None: ...
+    def deliver(self, message: dict[str, Any]) -> None:
+        """Send a ``websocket.send`` message (shared by every socket that gets the frame)."""
 
 
 def crosses_processes(layer: Any) -> bool:
@@ -51,7 +50,9 @@ class Hub:
         # None when events arrive directly from this process's commits.
         self.layer = layer if crosses_processes(layer) else None
         self.channel: str | None = None
-        self._members: dict[GroupKey, set[Connection]] = defaultdict(set)
+        # Who watches what, with how many subscriptions: whole groups, and single items.
+        self._groups: dict[GroupKey, dict[Connection, int]] = {}
+        self._items: dict[GroupKey, dict[str, dict[Connection, int]]] = {}
         self._joined: set[GroupKey] = set()
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sequencers: dict[GroupKey, GroupSequencer[tuple[str | None, str]]] = {}
@@ -78,11 +79,15 @@ class Hub:
 
     # --- subscriptions ------------------------------------------------------------------------
 
-    async def subscribe(self, connection: Connection, key: GroupKey) -> None:
-        """Route the group's frames to ``connection``; returns once the process is listening,
-        so that a snapshot read afterwards misses nothing."""
+    async def subscribe(self, connection: Connection, key: GroupKey, item_id: str | None) -> None:
+        """Route the frames of a group (or of one of its items) to ``connection``; returns
+        once the process is listening, so that a snapshot read afterwards misses nothing."""
         await self.ready()
-        self._members[key].add(connection)
+        if item_id is None:
+            watchers = self._groups.setdefault(key, {})
+        else:
+            watchers = self._items.setdefault(key, {}).setdefault(item_id, {})
+        watchers[connection] = watchers.get(connection, 0) + 1
         if self.layer is None or key in self._joined:
             return
         async with self._group_locks[key]:
@@ -90,31 +95,35 @@ class Hub:
                 await self.layer.group_add(layer_group_name(*key), self.channel)
                 self._joined.add(key)
 
-    async def unsubscribe(self, connection: Connection, key: GroupKey) -> None:
-        members = self._members.get(key)
-        if members is None:
+    async def unsubscribe(self, connection: Connection, key: GroupKey, item_id: str | None) -> None:
+        """Undo one :meth:`subscribe`."""
+        if item_id is None:
+            _forget(self._groups, key, connection)
+        else:
+            items = self._items.get(key, {})
+            _forget(items, item_id, connection)
+            if not items:
+                self._items.pop(key, None)
+        if self._watched(key):
             return
-        members.discard(connection)
-        if members:
-            return
+        self._sequencers.pop(key, None)
         if self.layer is None:
-            del self._members[key]
-            self._sequencers.pop(key, None)
             return
         async with self._group_locks[key]:
-            if self._members.get(key) or key not in self._joined:
+            if self._watched(key) or key not in self._joined:
                 return
-            del self._members[key]
             self._joined.discard(key)
-            self._sequencers.pop(key, None)
             await self.layer.group_discard(layer_group_name(*key), self.channel)
+
+    def _watched(self, key: GroupKey) -> bool:
+        return key in self._groups or key in self._items
 
     # --- receiving ----------------------------------------------------------------------------
 
     def deliver_event(self, event: StreamEvent) -> None:
         """Fan out an event committed by this process (called on the hub's loop)."""
         key = (event.stream_name, event.group_id)
-        if key in self._members:
+        if self._watched(key):
             self._dispatch(key, event.version, event.item_id, event.frame)
 
     async def _read(self) -> None:
@@ -131,7 +140,7 @@ class Hub:
             if message.get("type") != LAYER_MESSAGE_TYPE:
                 continue
             key = (message["s"], message["g"])
-            if key in self._members:
+            if self._watched(key):
                 self._dispatch(key, message["v"], message["i"], message["f"])
 
     def _dispatch(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
@@ -151,9 +160,30 @@ class Hub:
             self._fan_out(key, item_id, frame)
 
     def _fan_out(self, key: GroupKey, item_id: str | None, frame: str) -> None:
-        for connection in tuple(self._members.get(key, ())):
-            if connection.accepts(key, item_id):
-                connection.deliver(frame)
+        # One message for every socket: the ASGI server only reads it.
+        message = {"type": "websocket.send", "text": frame}
+        group = self._groups.get(key)
+        if group:
+            for connection in tuple(group):
+                connection.deliver(message)
+        if item_id is None:
+            return
+        watchers = self._items.get(key, {}).get(item_id)
+        if watchers:
+            for connection in tuple(watchers):
+                if not group or connection not in group:  # one frame a socket, whatever it joined
+                    connection.deliver(message)
+
+
+def _forget(watchers: dict[Any, dict[Connection, int]], key: Any, connection: Connection) -> None:
+    counts = watchers.get(key)
+    if counts is None or connection not in counts:
+        return
+    counts[connection] -= 1
+    if counts[connection] <= 0:
+        del counts[connection]
+        if not counts:
+            del watchers[key]
 
 
 # --- the hubs of this process -----------------------------------------------------------------
