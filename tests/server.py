@@ -206,13 +206,20 @@ class _ManagedProcess:
 
 
 class ServerProcess(_ManagedProcess):
-    """``manage.py runserver`` on a free loopback port, serving HTTP and WebSocket."""
+    """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
+    or with ``production=True`` uvicorn as the README runs it in production."""
 
     def __init__(
-        self, database: TestDatabase, env: Mapping[str, str] | None = None, name: str = "server"
+        self,
+        database: TestDatabase,
+        env: Mapping[str, str] | None = None,
+        name: str = "server",
+        *,
+        production: bool = False,
     ) -> None:
         super().__init__(database, env, name, log_name=name)
         self.port = 0
+        self.production = production
 
     @property
     def http_url(self) -> str:
@@ -251,13 +258,22 @@ class ServerProcess(_ManagedProcess):
         env = server_environment({**self.database.env, **self.extra_env})
         self._log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            self._command(),
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+
+    def _command(self) -> list[str]:
+        if not self.production:
+            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        return [
+            *(PYTHON, "-m", "uvicorn", "motia_site.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"),
+            *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
+        ]
 
     def _wait_until_ready(self) -> None:
         assert self.process is not None
@@ -328,6 +344,15 @@ class WorkerProcess(_ManagedProcess):
         except BaseException:
             self.stop()
             raise
+
+    def _command(self) -> list[str]:
+        if not self.production:
+            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        return [
+            *(PYTHON, "-m", "uvicorn", "motia_site.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"),
+            *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
+        ]
 
     def _wait_until_ready(self) -> None:
         assert self.process is not None
