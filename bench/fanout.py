@@ -450,7 +450,7 @@ def drop_redis_keys(name: str) -> int:
 
 
 def server_command(server: str, port: int) -> list[str]:
-    """``manage.py runserver`` (daphne) or uvicorn as production runs it (DESIGN §9)."""
+    """``manage.py runserver`` (daphne) or uvicorn as production runs it (README, Production)."""
     if server == "daphne":
         return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
     return [

@@ -53,7 +53,8 @@ SERVER_ENV_OWNED = (
     "CHANNELS_PREFIX",
     "DJANGO_SETTINGS_MODULE",
 )
-# How production runs the server (DESIGN §9): uvicorn, sansio websockets, uvloop, no deflate.
+# How production runs the server (README, Production): uvicorn, sansio websockets, uvloop,
+# no deflate.
 UVICORN_FLAGS = (
     *("--ws", "websockets-sansio", "--loop", "uvloop", "--ws-per-message-deflate", "false"),
     *("--no-access-log", "--log-level", "warning"),

@@ -124,7 +124,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            # One channel per process carries every event (DESIGN §9): the default capacity of
+            # One channel per process carries every event: the default capacity of
             # 100 would drop bursts, and the one-day group expiry would drop a long-lived server.
             "CONFIG": {"capacity": 100_000, "group_expiry": 10 * 365 * 24 * 3600},
         }

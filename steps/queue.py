@@ -1,4 +1,4 @@
-"""Enqueueing: one Celery message per step subscribed to a topic (DESIGN §3).
+"""Enqueueing: one Celery message per step subscribed to a topic.
 
 Each subscribing step gets its own copy; the workers of a step compete for its copies.
 Messages leave when the enqueuing transaction commits (at once outside one).

@@ -1,6 +1,6 @@
 """A Python asyncio client for stream servers: the seed's ``StreamClient`` API, in Python.
 
-It speaks the wire protocol of Motia's stream clients (DESIGN §4) and keeps state by their
+It speaks the wire protocol of Motia's stream clients and keeps state by their
 rules (:mod:`streams.client_state`), so it works against this project's server and gives the
 same states as Motia's published clients. It needs only ``websockets`` (no Django), so scripts
 and other services can use it::

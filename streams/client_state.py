@@ -1,7 +1,7 @@
 """How a stream client keeps state from server frames, as pure values (no I/O, no Django).
 
 These are the rules of Motia's published clients (``@motiadev/stream-client``), which our
-Python client (:mod:`streams.client`) follows so that both end in the same state (DESIGN §8):
+Python client (:mod:`streams.client`) follows so that both end in the same state:
 
 - routing (:func:`rooms_for`): a frame goes to the subscriptions of its item when it has an
   ``id``, or of its group when not; a frame with an ``id`` also goes to the group's
@@ -39,7 +39,7 @@ def room_key(stream_name: str, group_id: str, item_id: str | None = None) -> Roo
 
 @dataclass(frozen=True, slots=True)
 class StreamMessage:
-    """One decoded server frame (``{"type": "stream", ...}``, see DESIGN §4).
+    """One decoded server frame (``{"type": "stream", ...}``).
 
     ``kind`` is the event's type (``sync``, ``create``, ``update``, ``delete``, ``event``,
     ``unauthorized``, ``error`` ...); ``data`` is the event's ``data`` (items, an item, or an

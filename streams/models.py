@@ -30,7 +30,7 @@ class StreamItem(models.Model):
     group = models.ForeignKey(StreamGroup, on_delete=models.CASCADE, related_name="items")
     item_id = models.CharField(max_length=255)
     data = models.JSONField()
-    # Time of the item's last change (ms); strictly increases per item, see DESIGN §4.
+    # Time of the item's last change (ms); strictly increases per item (clients drop older).
     timestamp = models.BigIntegerField()
     # The group version at the item's last change.
     version = models.BigIntegerField()

@@ -1,7 +1,8 @@
 """The WebSocket wire protocol of Motia's stream clients, as pure functions.
 
 Client frames are ``join`` and ``leave``; every server frame is a ``stream`` frame whose
-``event`` says what happened (see DESIGN §4). Frames are encoded with orjson, once per event.
+``event`` says what happened (the README's "Wire protocol"). Frames are encoded with orjson,
+once per event.
 """
 
 from dataclasses import dataclass

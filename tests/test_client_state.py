@@ -1,7 +1,7 @@
 """The client state rules of :mod:`streams.client_state`, without I/O.
 
 Each rule is the one of Motia's published client (``@motiadev/stream-client``), so that our
-Python client ends in the same states (DESIGN §8).
+Python client ends in the same states.
 """
 
 from typing import Any

@@ -3,9 +3,9 @@
 - Motia's published ``@motiadev/stream-client-node`` (run by ``tests/e2e/motia_node_client.mjs``)
   follows the todo group and one todo through create, complete and delete;
 - the same with token authentication (``motia_site.stream_auth.authenticate_stream``);
-- a raw Python ``websockets`` client checks the exact frames of DESIGN §4;
+- a raw Python ``websockets`` client checks the exact frames of the wire protocol;
 - with ``REDIS_URL`` set, two server processes on one database: a subscriber on one sees
-  writes made through the other (DESIGN §7).
+  writes made through the other.
 
 Every wait is bounded; a timeout fails with the last state seen, and a failing test prints the
 logs of its servers.
@@ -374,7 +374,7 @@ async def test_python_client_needs_a_valid_token(auth_server: ServerProcess) -> 
 
 
 async def test_python_client_gets_exact_frames(server: ServerProcess) -> None:
-    """The frames of DESIGN §4 for create, complete and delete, with increasing timestamps."""
+    """The wire frames for create, complete and delete, with increasing timestamps."""
     async with http_client(server) as http:
         first = await create_todo(http, "first")
         async with websockets.connect(

@@ -1,4 +1,4 @@
-"""Wire shapes of DESIGN §4, as pure functions."""
+"""Wire shapes of the stream protocol, as pure functions."""
 
 import orjson
 import pytest

@@ -10,8 +10,8 @@
 //   const todos = client.group('todo', 'todos')
 //   todos.on('*', (state) => render(state))
 //
-// It speaks Motia's stream protocol (DESIGN §4): `join`/`leave` frames out, `stream` frames
-// in. State follows exactly the rules of Motia's published clients (DESIGN §8), so both give
+// It speaks Motia's stream protocol: `join`/`leave` frames out, `stream` frames
+// in. State follows exactly the rules of Motia's published clients, so both give
 // the same results from the same frames:
 //   - a frame goes to the subscriptions of its item (when it has an `id`) and, unless it is a
 //     `sync`, to those of its group; a frame without `id` goes to group subscriptions only;
