@@ -81,8 +81,12 @@ def publish(event: StreamEvent) -> None:
     if crosses_processes(layer):
         _layer_publisher().send(layer, event)
         return
+    key = (event.stream_name, event.group_id)
     for hub in running_hubs():
-        hub.loop.call_soon_threadsafe(hub.deliver_event, event)
+        # A hub that watches nothing of this group is not woken. A socket that subscribes
+        # right after this check reads its snapshot after the commit: it misses nothing.
+        if hub.watches(key):
+            hub.loop.call_soon_threadsafe(hub.deliver_event, event)
 
 
 class _LayerPublisher:

@@ -104,18 +104,20 @@ class Hub:
             _forget(items, item_id, connection)
             if not items:
                 self._items.pop(key, None)
-        if self._watched(key):
+        if self.watches(key):
             return
         self._sequencers.pop(key, None)
         if self.layer is None:
             return
         async with self._group_locks[key]:
-            if self._watched(key) or key not in self._joined:
+            if self.watches(key) or key not in self._joined:
                 return
             self._joined.discard(key)
             await self.layer.group_discard(layer_group_name(*key), self.channel)
 
-    def _watched(self, key: GroupKey) -> bool:
+    def watches(self, key: GroupKey) -> bool:
+        """Whether a local socket watches the group or one of its items (callable from any
+        thread: two dict lookups)."""
         return key in self._groups or key in self._items
 
     # --- receiving ----------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class Hub:
     def deliver_event(self, event: StreamEvent) -> None:
         """Fan out an event committed by this process (called on the hub's loop)."""
         key = (event.stream_name, event.group_id)
-        if self._watched(key):
+        if self.watches(key):
             self._dispatch(key, event.version, event.item_id, event.frame)
 
     async def _read(self) -> None:
@@ -140,7 +142,7 @@ class Hub:
             if message.get("type") != LAYER_MESSAGE_TYPE:
                 continue
             key = (message["s"], message["g"])
-            if self._watched(key):
+            if self.watches(key):
                 self._dispatch(key, message["v"], message["i"], message["f"])
 
     def _dispatch(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
