@@ -449,12 +449,12 @@ def drop_redis_keys(name: str) -> int:
         client.close()
 
 
-def server_command(server: str, port: int) -> list[str]:
+def server_command(server: str, port: int, python: str) -> list[str]:
     """``manage.py runserver`` (daphne) or uvicorn as production runs it (README, Production)."""
     if server == "daphne":
-        return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
+        return [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
     return [
-        *(sys.executable, "-m", "uvicorn", "motia_site.asgi:application"),
+        *(python, "-m", "uvicorn", "motia_site.asgi:application"),
         *("--host", HOST, "--port", str(port), "--ws", "websockets-sansio"),
         *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
     ]
@@ -474,16 +474,19 @@ async def stop_process(process: asyncio.subprocess.Process, sig: int = signal.SI
         await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
 
 
-async def spawn(command: list[str], env: dict[str, str] | None, logfile: Path) -> Any:
-    """Start a process in the project directory, its output appended to ``logfile``."""
+async def spawn(
+    command: list[str], env: dict[str, str] | None, logfile: Path, cwd: Path = ROOT
+) -> Any:
+    """Start a process (in the project directory), its output appended to ``logfile``."""
     with logfile.open("ab") as out:
         return await asyncio.create_subprocess_exec(
-            *command, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
+            *command, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
         )
 
 
-async def migrate(env: dict[str, str], logfile: Path) -> None:
-    process = await spawn([sys.executable, "manage.py", "migrate", "--noinput"], env, logfile)
+async def migrate(args: argparse.Namespace, env: dict[str, str], logfile: Path) -> None:
+    command = [args.python, "manage.py", "migrate", "--noinput"]
+    process = await spawn(command, env, logfile, cwd=args.project)
     try:
         code = await asyncio.wait_for(process.wait(), MIGRATE_TIMEOUT)
     finally:
@@ -699,9 +702,11 @@ async def measure_ours(args: argparse.Namespace, tmp: Path) -> Measurement:
     measurement = Measurement(name, args.subscribers, args.events)
     env, logfile = server_env(tmp, args.redis), tmp / "server.log"
     log(f"{name}: migrating a fresh database in {tmp}")
-    await migrate(env, logfile)
+    await migrate(args, env, logfile)
     port = free_port()
-    server = await spawn(server_command(args.server, port), env, logfile)
+    server = await spawn(
+        server_command(args.server, port, args.python), env, logfile, cwd=args.project
+    )
 
     async def write() -> tuple[int, float, str]:
         failures: list[str] = []
@@ -932,6 +937,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="the checkout whose server to run (this one)"
+    )
+    parser.add_argument(
+        "--python", default=sys.executable, help="the Python that runs the server (this one)"
+    )
     # Internal: the helper processes' roles.
     parser.add_argument("--role", choices=["main", "client", "baseline"], default="main",
                         help=argparse.SUPPRESS)  # fmt: skip
