@@ -103,6 +103,9 @@ else:
 # takes one writer at a time, so one thread; on PostgreSQL they must leave room in the pool
 # for Django's own request threads (the admin, the dashboard).
 STREAMS_DB_THREADS = int(os.environ.get("STREAMS_DB_THREADS", 1 if DATABASE_IS_SQLITE else 4))
+# The threads that run plain (non-async) hooks and http handlers; each holds a connection
+# while it runs.
+STREAMS_SYNC_THREADS = int(os.environ.get("STREAMS_SYNC_THREADS", 4))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

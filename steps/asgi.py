@@ -13,14 +13,17 @@ other request (pages, the admin, the API docs) goes to Django's handler as usual
 API needs across endpoints (CORS, rate limits) belong in ASGI middleware around the whole app.
 """
 
+from functools import lru_cache
 from typing import Any
 
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.urls import Resolver404, get_resolver
+from django.urls import Resolver404, URLResolver, get_resolver
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
+# Whether a path is a step route is remembered for paths up to this long.
+MAX_REMEMBERED_PATH = 200
 
 
 class StepHandler(ASGIHandler):
@@ -38,11 +41,23 @@ class StepHandler(ASGIHandler):
 
 def is_step_route(path: str) -> bool:
     """Whether ``path`` (a request's path info) is served by a step's http trigger."""
+    resolver = get_resolver()
+    if len(path) > MAX_REMEMBERED_PATH:  # long paths are rare: not worth remembering
+        return _resolves_to_step(resolver, path)
+    return _remembered(resolver, path)
+
+
+
+def _resolves_to_step(resolver: URLResolver, path: str) -> bool:
     try:
-        match = get_resolver().resolve(path)
+        match = resolver.resolve(path)
     except Resolver404:
         return False
     return (match.url_name or "").startswith(STEP_URL_NAME_PREFIX)
+
+
+# Remembered per resolver: the URLconf's resolver changes when the URLconf does.
+_remembered = lru_cache(maxsize=1024)(_resolves_to_step)
 
 
 class StepRouter:

@@ -59,7 +59,7 @@ class HttpTrigger:
     description: str = ""
     type: str = "http"
 
-    @property
+    @cached_property
     def path_params(self) -> list[str]:
         return _PATH_PARAM.findall(self.path)
 

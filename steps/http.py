@@ -10,6 +10,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -18,10 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
-from streams import db
 from streams.auth import session_user
 from streams.config import StreamValidationError
-from streams.hooks import is_async
+from streams.hooks import is_async, run_plain
 from streams.ops import UpdateOpError
 
 from .asgi import STEP_URL_NAME_PREFIX
@@ -44,14 +44,25 @@ class ApiRequest:
 
     body: Any
     path_params: dict[str, str]
-    query_params: dict[str, str | list[str]]
-    headers: Mapping[str, str]
     django: HttpRequest = field(repr=False)
 
     @property
     def params(self) -> dict[str, str]:
         """Path parameters, under the name the seed uses (``request.params["id"]``)."""
         return self.path_params
+
+    @cached_property
+    def query_params(self) -> dict[str, str | list[str]]:
+        """Query parameters: a name given once maps to its value, given more often to a list."""
+        params: dict[str, str | list[str]] = {}
+        for key in self.django.GET:
+            values = self.django.GET.getlist(key)
+            params[key] = values[0] if len(values) == 1 else values
+        return params
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.django.headers
 
 
 class BadRequest(Exception):
@@ -95,14 +106,6 @@ def to_response(result: Any, trace_id: str) -> HttpResponse:
     return response
 
 
-def _query_params(request: HttpRequest) -> dict[str, str | list[str]]:
-    params: dict[str, str | list[str]] = {}
-    for key in request.GET:
-        values = request.GET.getlist(key)
-        params[key] = values[0] if len(values) == 1 else values
-    return params
-
-
 def _raw_body(request: HttpRequest) -> Any:
     if not request.body:
         return None
@@ -121,18 +124,13 @@ def _build_request(
     request: HttpRequest, trigger: HttpTrigger, kwargs: dict[str, Any]
 ) -> ApiRequest:
     body = kwargs.pop("body") if trigger.body_schema is not None else _raw_body(request)
-    return ApiRequest(
-        body=body,
-        path_params={name: kwargs[name] for name in trigger.path_params},
-        query_params=_query_params(request),
-        headers=request.headers,
-        django=request,
-    )
+    path_params = {name: kwargs[name] for name in trigger.path_params}
+    return ApiRequest(body=body, path_params=path_params, django=request)
 
 
 def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     """A ninja view for one http trigger. It is async whatever the handler is: a plain
-    handler runs on a database thread, where its stream calls and queries run too."""
+    handler runs on a thread for plain code (:func:`streams.hooks.run_plain`)."""
     handler = step.handler
     handler_is_async = is_async(handler)
 
@@ -151,7 +149,7 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             if handler_is_async:
                 result = await handler(api_request, ctx)
             else:
-                result = await db.run(handler, api_request, ctx)
+                result = await run_plain(handler, api_request, ctx)
             response = to_response(result, run.trace_id)
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500

@@ -1,13 +1,26 @@
-"""Calling user hooks (``authenticate_stream``, ``on_join``, ``on_leave``) that may be plain or
-async functions; each takes ``(subject, ctx, ...)``."""
+"""Calling user code that may be a plain or an async function: hooks (``authenticate_stream``,
+``on_join``, ``on_leave``, each taking ``(subject, ctx, ...)``) and plain step handlers.
+
+Plain code runs on one of ``STREAMS_SYNC_THREADS`` threads, apart from the engine's database
+threads (a slow hook or handler holds up no one else's queries), with synchronous streams and
+the ORM at hand; its connection goes back after each call, as Django's does after a request.
+"""
 
 import inspect
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import db
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
 from .context import StreamContext
 from .store import Streams
+
+_lock = threading.Lock()
+_threads: ThreadPoolExecutor | None = None
 
 
 def is_async(fn: Callable[..., Any]) -> bool:
@@ -15,10 +28,29 @@ def is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+async def run_plain(fn: Callable[..., Any], *args: Any) -> Any:
+    """Await ``fn(*args)``, a plain function, run on a thread for plain code (the caller's
+    context variables, such as the trace id, go with it)."""
+    global _threads
+    with _lock:
+        if _threads is None:
+            _threads = ThreadPoolExecutor(
+                int(settings.STREAMS_SYNC_THREADS), thread_name_prefix="streams-sync"
+            )
+    return await sync_to_async(_call, thread_sensitive=False, executor=_threads)(fn, *args)
+
+
 async def call_hook(fn: Callable[..., Any], subject: Any, ctx: StreamContext, *rest: Any) -> Any:
-    """Call ``fn(subject, ctx, *rest)``. An async hook gets async streams; a plain one runs on
-    a database thread with synchronous streams, so it may use the ORM directly."""
+    """Call ``fn(subject, ctx, *rest)``. An async hook gets async streams; a plain one gets
+    synchronous streams and runs on a thread for plain code."""
     if is_async(fn):
         return await fn(subject, ctx, *rest)
     sync_ctx = StreamContext(streams=Streams(sync=True), logger=ctx.logger, user=ctx.user)
-    return await db.run(fn, subject, sync_ctx, *rest)
+    return await run_plain(fn, subject, sync_ctx, *rest)

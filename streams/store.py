@@ -1,12 +1,16 @@
 """The Stream API: reading and changing stream items in the database.
 
-Every change runs in one transaction that first locks its group's row and advances the
-group's version and timestamp: the lock orders the group's changes, so concurrent updates of
-an item never lose a write, and each change gets a strictly increasing timestamp. The
-statements are in :mod:`streams.rows`; the model signals they send publish the change on
-commit (:mod:`streams.broadcast`). The functions here are synchronous;
-:class:`Stream` is the async face used by handlers (its calls run on the database threads of
-:mod:`streams.db`) and :class:`SyncStream` the sync one.
+A change is a :class:`~streams.changes.Change`; :func:`apply_changes` applies a list of them in
+one transaction that locks each group once (the lock orders a group's changes, so concurrent
+updates of an item never lose a write) and gives each change its group's next version and a
+strictly increasing timestamp. What a batch does is pure logic (:mod:`streams.changes`), the
+statements are in :mod:`streams.rows`, and the model signals they send publish every change on
+commit (:mod:`streams.broadcast`).
+
+:class:`SyncStream` applies each call on its own, in the caller's thread and transaction.
+:class:`Stream`, the async face handlers use, reads on a database thread (:mod:`streams.db`)
+and commits its changes in batches with the changes other callers make meanwhile
+(:mod:`streams.batching`).
 """
 
 from __future__ import annotations
