@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -33,6 +32,7 @@ from typing import Any
 
 import httpx
 import orjson
+from harness import install_uvloop, raise_fd_limit
 from wsclient import StreamSubscriber, open_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,24 +66,6 @@ def percentile(values: list[float], fraction: float) -> float | None:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
     return ordered[index]
-
-
-def raise_fd_limit(needed: int) -> None:
-    """Raise the soft open-files limit towards ``needed`` (up to the hard limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= needed:
-        return
-    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-def install_uvloop() -> None:
-    """Use uvloop in the helper processes when it is installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 # ================================================================================================

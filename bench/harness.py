@@ -317,6 +317,16 @@ def log_problems(logfile: Path, limit: int = 3) -> tuple[int, list[str]]:
     return sum(kinds.values()), found
 
 
+def log_notes(directory: Path) -> list[str]:
+    """A note for every server log in ``directory`` that reports errors."""
+    notes = []
+    for logfile in sorted(directory.glob("*.log")):
+        count, kinds = log_problems(logfile)
+        if count:
+            notes.append(f"{logfile.name}: {count} error lines: {'; '.join(kinds)}")
+    return notes
+
+
 def error_summary(line: str) -> str:
     """One line of a log, shortened to what went wrong: the message and, for our structured
     JSON lines, the last line of the traceback."""
@@ -776,3 +786,29 @@ def emit_json(document: dict[str, Any], path: Path | None, log: Callable[[str], 
     else:
         path.write_text(text + "\n")
         log(f"JSON written to {path}")
+
+
+def run_benchmark(
+    name: str,
+    args: Any,
+    measure: Callable[[], Any],
+    report: Callable[[dict[str, Any], Any], bool],
+    log: Callable[[str], None],
+) -> int:
+    """The frame of a benchmark's ``main``: a work directory (``args.tmp``), every server
+    stopped whatever happens, the report of what ``measure`` returned, the exit status (1 on
+    an error or an incomplete measurement)."""
+    header = run_header(name, args.project, args.python)
+    try:
+        with workdir(f"bench-{name}", args.keep, log) as tmp:
+            args.tmp = tmp
+            try:
+                result = measure()
+            finally:
+                stop_all()
+            if not report(header, result):
+                raise Incomplete("some measurements did not complete")
+    except Exception as error:
+        log_failure(log, error)
+        return 1
+    return 0

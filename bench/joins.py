@@ -370,11 +370,7 @@ def report_notes(args: argparse.Namespace, results: list[JoinResult]) -> list[st
                 f"{r.target}: the watcher counter rose by "
                 f"{(r.watchers_joined or 0) - r.watchers_before}, not by {r.synced} sockets"
             )
-    for logfile in sorted(args.tmp.glob("*.log")):
-        count, kinds = h.log_problems(logfile)
-        if count:
-            notes.append(f"{logfile.name}: {count} error lines: {'; '.join(kinds)}")
-    return notes
+    return notes + h.log_notes(args.tmp)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -416,20 +412,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     h.raise_fd_limit(args.sockets * 2 + 512)  # the servers inherit it
     h.install_uvloop()
-    header = h.run_header("joins", args.project, args.python)
-    try:
-        with h.workdir("bench-joins", args.keep, log) as tmp:
-            args.tmp = tmp
-            try:
-                results = asyncio.run(run_all(args))
-            finally:
-                h.stop_all()
-            if not report(args, header, results):
-                raise h.Incomplete("some measurements did not complete")
-    except Exception as error:
-        h.log_failure(log, error)
-        return 1
-    return 0
+    return h.run_benchmark(
+        "joins",
+        args,
+        lambda: asyncio.run(run_all(args)),
+        lambda header, results: report(args, header, results),
+        log,
+    )
 
 
 if __name__ == "__main__":

@@ -464,11 +464,7 @@ def report_notes(args: argparse.Namespace, results: list[Result]) -> list[str]:
             notes.append(f"{label}: {r.lost} frames of acknowledged writes never arrived")
         if r.dropped_sockets:
             notes.append(f"{label}: {r.dropped_sockets} subscriber sockets closed by the server")
-    for logfile in sorted(args.tmp.glob("*.log")):
-        count, kinds = h.log_problems(logfile)
-        if count:
-            notes.append(f"{logfile.name}: {count} error lines: {'; '.join(kinds)}")
-    return notes
+    return notes + h.log_notes(args.tmp)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -519,20 +515,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     h.raise_fd_limit(max(s.subscribers for s in args.scenarios) * 2 + args.connections + 256)
     h.install_uvloop()
-    header = h.run_header("latency", args.project, args.python)
-    try:
-        with h.workdir("bench-latency", args.keep, log) as tmp:
-            args.tmp = tmp
-            try:
-                pairs = asyncio.run(run_all(args))
-            finally:
-                h.stop_all()
-            if not report(args, header, pairs):
-                raise h.Incomplete("some measurements did not complete")
-    except Exception as error:
-        h.log_failure(log, error)
-        return 1
-    return 0
+    return h.run_benchmark(
+        "latency",
+        args,
+        lambda: asyncio.run(run_all(args)),
+        lambda header, pairs: report(args, header, pairs),
+        log,
+    )
 
 
 if __name__ == "__main__":

@@ -529,11 +529,7 @@ def report_notes(args: argparse.Namespace, runs: list[Run]) -> list[str]:
             notes.append(f"{label}: the server was still busy when the measured run started")
         if run.lost:
             notes.append(f"{label}: {run.lost} acknowledged increments missing from the counter")
-    for logfile in sorted(args.tmp.glob("*.log")):
-        count, kinds = h.log_problems(logfile)
-        if count:
-            notes.append(f"{logfile.name}: {count} error lines: {'; '.join(kinds)}")
-    return notes
+    return notes + h.log_notes(args.tmp)
 
 
 def case_json(
@@ -614,20 +610,13 @@ def run_all(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    header = h.run_header("writes", args.project, args.python)
-    try:
-        with h.workdir("bench-writes", args.keep, log) as tmp:
-            args.tmp = tmp
-            try:
-                raw, ours, baselines = run_all(args)
-            finally:
-                h.stop_all()
-            if not report(args, header, raw, ours, baselines):
-                raise h.Incomplete("some measurements did not complete")
-    except Exception as error:
-        h.log_failure(log, error)
-        return 1
-    return 0
+    return h.run_benchmark(
+        "writes",
+        args,
+        lambda: run_all(args),
+        lambda header, runs: report(args, header, *runs),
+        log,
+    )
 
 
 if __name__ == "__main__":
