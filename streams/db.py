@@ -33,8 +33,6 @@ T = TypeVar("T")
 # A job and where its outcome goes: ``done(result, error)``, called on the database thread.
 Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], Callable[[Any, Any], None]]
 
-_local = threading.local()
-
 
 class DatabaseThreads:
     """A fixed set of threads taking jobs from one queue, each with its own connections."""
@@ -59,7 +57,6 @@ class DatabaseThreads:
             thread.join()
 
     def _work(self) -> None:
-        _local.is_db_thread = True
         try:
             while (job := self._jobs.get()) is not None:
                 context, fn, args, done = job
@@ -95,11 +92,6 @@ def _pool() -> DatabaseThreads:
         if _threads is None:
             _threads = DatabaseThreads(int(settings.STREAMS_DB_THREADS))
         return _threads
-
-
-def on_db_thread() -> bool:
-    """Whether the caller is one of the database threads."""
-    return getattr(_local, "is_db_thread", False)
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
