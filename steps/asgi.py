@@ -47,7 +47,6 @@ def is_step_route(path: str) -> bool:
     return _remembered(resolver, path)
 
 
-
 def _resolves_to_step(resolver: URLResolver, path: str) -> bool:
     try:
         match = resolver.resolve(path)
