@@ -10,7 +10,9 @@ Records are written by the process's :class:`RunRecorder`, in batches on a datab
 off the handler's path: a run that ends within :data:`RUNNING_VISIBLE_AFTER` seconds costs one
 row in a bulk insert; a longer one is written as ``running`` first (the dashboard shows it, and
 a worker that dies leaves it behind, to be closed as "worker lost" when its message is
-redelivered) and updated when it ends.
+redelivered) and updated when it ends. A flush that fails writes nothing and keeps its records
+for the next one (at most :data:`MAX_KEPT`), so runs made while the database was away are
+recorded when it is back.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from streams import db
@@ -39,6 +41,8 @@ logger = logging.getLogger("steps.runs")
 FLUSH_SECONDS = 0.1
 # A run still going after this long is written as running before it ends.
 RUNNING_VISIBLE_AFTER = 0.25
+# Records kept while the database cannot take them.
+MAX_KEPT = 100_000
 
 
 @dataclass(eq=False)
@@ -133,14 +137,31 @@ class RunRecorder:
             self._thread.start()
 
     def _loop(self) -> None:
+        failing = False
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            if self._has_work():
-                try:
-                    db.call(self.flush).result()
-                except Exception:
-                    logger.exception("could not record step runs")
+            if not self._has_work():
+                continue
+            try:
+                db.call(self.flush).result()
+            except Exception:
+                if not failing:  # once per outage, not ten times a second
+                    logger.exception("could not record step runs; keeping them for later")
+                failing = True
+                self._drop_beyond_limit()
+            else:
+                if failing:
+                    logger.warning("step runs recorded again")
+                failing = False
+
+    def _drop_beyond_limit(self) -> None:
+        """While the database is away, keep at most MAX_KEPT records (the newest)."""
+        with self._lock:
+            excess = len(self._pending) - MAX_KEPT
+            if excess > 0:
+                del self._pending[:excess]
+                logger.warning("%d step runs could not be recorded and are dropped", excess)
 
     def _has_work(self) -> bool:
         with self._lock:
@@ -176,6 +197,28 @@ class RunRecorder:
             running_rows = [run.row() for run in running]
         if not batch and not ended:
             return
+        try:
+            with transaction.atomic():
+                self._write(batch, finished, running_rows, ended)
+        except Exception:
+            # Nothing was written: keep every record for the next flush (the database may be
+            # away for a while; the runs are recorded when it is back).
+            with self._lock:
+                for run in running:
+                    run._writing = run._ended_while_writing = False
+                self._pending = batch + self._pending
+                self._ended = ended + self._ended
+            raise
+        with self._lock:
+            for run, row in zip(running, running_rows, strict=True):
+                run.pk, run._writing = row.pk, False
+                if run._ended_while_writing:
+                    self._ended.append(run)  # ended while being written: updated next time
+
+    @staticmethod
+    def _write(
+        batch: list[Run], finished: list[tuple[Any, ...]], running: list[StepRun], ended: list[Run]
+    ) -> None:
         lost = sorted({run.task_id for run in batch if run.redelivered and run.task_id})
         if lost:
             StepRun.objects.filter(task_id__in=lost, status=StepRun.Status.RUNNING).update(
@@ -183,13 +226,8 @@ class RunRecorder:
             )
         if finished:
             _insert(finished)
-        if running_rows:
-            StepRun.objects.bulk_create(running_rows)  # their ids are needed for the update
-            with self._lock:
-                for run, row in zip(running, running_rows, strict=True):
-                    run.pk, run._writing = row.pk, False
-                    if run._ended_while_writing:
-                        ended.append(run)
+        if running:
+            StepRun.objects.bulk_create(running)  # their ids are needed for the update
         for run in ended:
             StepRun.objects.filter(pk=run.pk).update(
                 status=run.status, error=run.error, logs=run.logs, finished_at=run.finished_at
