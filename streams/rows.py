@@ -166,7 +166,6 @@ def write(
     effects: list[Effect],
     groups: Mapping[GroupKey, GroupState],
     items: Mapping[ItemKey, ItemState],
-    existed: Mapping[ItemKey, bool],
 ) -> dict[int, int | None]:
     """Write the groups and items as ``effects`` left them; returns the row each item change
     is about, by ``id(effect)`` (custom events have no row)."""
@@ -184,7 +183,7 @@ def write(
                 by_item.setdefault(effect.change.item_key, []).append(effect)
         for key, item_effects in by_item.items():
             group = groups[(key[0], key[1])]
-            pks.update(_write_item(cursor, group, key, items[key], existed[key], item_effects, now))
+            pks.update(_write_item(cursor, group, key, items[key], item_effects, now))
     return pks
 
 
@@ -193,15 +192,14 @@ def _write_item(
     group: GroupState,
     key: ItemKey,
     state: ItemState,
-    existed: bool,
     effects: list[Effect],
     now: Any,
 ) -> dict[int, int | None]:
     """Bring one item's row to its final state in as few statements as its changes allow;
     returns the row each change is about (None for a row created and deleted in the batch)."""
     statements = _statements()
-    start_pk = state.pk if existed else None
-    row: str | None = "start" if existed else None  # which row holds the item now
+    start_pk = state.pk  # the row read at the start (planning changes the data, not the pk)
+    row: str | None = "start" if start_pk is not None else None  # which row holds the item now
     rows_of: list[tuple[Effect, str | None]] = []
     for effect in effects:
         if effect.new is None:  # a delete: of the row there at the start, or of one not written
@@ -223,14 +221,8 @@ def _write_item(
             statements["insert"], [group.pk, key[2], stored, last.timestamp, last.version, now, now]
         )
         new_pk = cursor.fetchone()[0]
-    final_new_row = row == "new"
-    pks: dict[int, int | None] = {}
-    for effect, which in rows_of:
-        if which == "start":
-            pks[id(effect)] = start_pk
-        else:  # a new row: the one written if it survived the batch
-            pks[id(effect)] = new_pk if final_new_row else None
-    return pks
+    # A change to a new row is about the row written, if the new row survived the batch.
+    return {id(effect): start_pk if which == "start" else new_pk for effect, which in rows_of}
 
 
 def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:

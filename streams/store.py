@@ -103,11 +103,10 @@ def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
         groups = rows.lock_groups(keys, create)
         item_keys = {c.item_key for c in changes if c.kind != "send" and c.group_key in groups}
         items = rows.load_items(groups, item_keys)
-        existed = {key: state.data is not None for key, state in items.items()}
         # Only deletes can name a group that does not exist: they have nothing to delete.
         present = [change for change in changes if change.group_key in groups]
         result = plan(present, groups, items, _prepare, now_ms())
-        pks = rows.write(result.effects, groups, items, existed)
+        pks = rows.write(result.effects, groups, items)
         instances = {key: rows.group_instance(key, group) for key, group in groups.items()}
         for effect in result.effects:
             if effect.change.kind == "send":
