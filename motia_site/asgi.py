@@ -12,6 +12,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from steps.asgi import StepRouter  # noqa: E402
 from steps.worker import start_embedded_worker  # noqa: E402
+from streams.origins import OriginCheck  # noqa: E402
 from streams.routing import websocket_urlpatterns  # noqa: E402
 
 # With no broker configured, queue, stream and cron steps run in this process.
@@ -23,6 +24,7 @@ application = ProtocolTypeRouter(
         # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
         # Step endpoints skip Django's middleware and per-request thread (steps/asgi.py).
         "http": ASGIStaticFilesHandler(StepRouter(django_asgi_app)),
-        "websocket": URLRouter(websocket_urlpatterns),
+        # Browser sockets only from pages of the allowed hosts (streams/origins.py).
+        "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -175,6 +175,11 @@ STREAMS = {
     "AUTHENTICATE": os.environ.get("STREAMS_AUTHENTICATE") or None,
     # Dotted path of `verify_token(token) -> dict` used by the example authenticate_stream.
     "TOKEN_VERIFIER": os.environ.get("STREAMS_TOKEN_VERIFIER", "streams.tokens.verify_token"),
+    # Origins of pages on other hosts that may open stream sockets (`*`: any); pages served
+    # from one of ALLOWED_HOSTS may always. Clients that send no Origin are not browsers.
+    "ALLOWED_ORIGINS": [
+        o.strip() for o in os.environ.get("STREAMS_ALLOWED_ORIGINS", "").split(",") if o.strip()
+    ],
     "MAX_FRAME_BYTES": int(os.environ.get("STREAMS_MAX_FRAME_BYTES", 64 * 1024)),
     "MAX_SUBSCRIPTIONS": int(os.environ.get("STREAMS_MAX_SUBSCRIPTIONS", 500)),
     "MAX_ITEM_BYTES": int(os.environ.get("STREAMS_MAX_ITEM_BYTES", 1024 * 1024)),

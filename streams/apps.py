@@ -9,6 +9,10 @@ class StreamsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import broadcast  # noqa: F401  (connects the model signals)
+        from .redaction import redact_server_logs
         from .registry import registry
 
         registry.autodiscover()
+        # Servers configure their loggers before they load the app: tokens in URLs are
+        # redacted from then on.
+        redact_server_logs()

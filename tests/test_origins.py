@@ -1,0 +1,135 @@
+"""Stream sockets only from allowed origins, and tokens never in a log line.
+
+The rule is pure (:func:`streams.origins.origin_allowed`) and tested directly; the rest runs
+against real servers, runserver and uvicorn, with a real WebSocket client that sends the
+``Origin`` a browser would (or none, as Node and Python clients do).
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from streams.origins import origin_allowed
+from streams.redaction import REDACTED, redact
+from streams.tokens import issue_token
+from tests.server import ServerProcess, TestDatabase, logs_on_failure
+
+HOSTS = ["127.0.0.1", "localhost", "[::1]", ".example.com"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed_origins", "allowed"),
+    [
+        (None, [], True),  # not a browser
+        ("http://127.0.0.1:8000", [], True),
+        ("https://localhost", [], True),
+        ("http://[::1]:3000", [], True),
+        ("https://app.example.com", [], True),  # .example.com: the domain and its subdomains
+        ("https://example.com", [], True),
+        ("http://evil.example", [], False),
+        ("https://example.com.evil.example", [], False),
+        ("null", [], False),  # sandboxed frames, file: pages
+        ("null", ["*"], True),
+        ("http://evil.example", ["*"], True),
+        ("https://spa.other.org", ["https://spa.other.org"], True),
+        ("https://spa.other.org/", ["HTTPS://SPA.OTHER.ORG"], True),
+        ("http://spa.other.org", ["https://spa.other.org"], False),  # another scheme
+        ("ftp://localhost", [], False),
+        ("not a url", [], False),
+        ("http://[bad", [], False),
+    ],
+)
+def test_origin_rule(origin: str | None, allowed_origins: list[str], allowed: bool) -> None:
+    assert origin_allowed(origin, HOSTS, allowed_origins) is allowed
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            'GET /todos?authToken=abc.def HTTP/1.1" 200',
+            f'GET /todos?authToken={REDACTED} HTTP/1.1" 200',
+        ),
+        ("/?a=1&access_token=x&b=2", f"/?a=1&access_token={REDACTED}&b=2"),
+        ("/?Password=p#frag", f"/?Password={REDACTED}#frag"),
+        ("/?page=2&q=token", "/?page=2&q=token"),  # a value that says token is no secret
+        ("no url here", "no url here"),
+    ],
+)
+def test_redact(line: str, expected: str) -> None:
+    assert redact(line) == expected
+
+
+@pytest.fixture(scope="module", params=["runserver", "uvicorn"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server of each kind, with one more allowed origin and ``authenticate_stream`` on."""
+    env = {
+        "STREAMS_ALLOWED_ORIGINS": "https://spa.other.org",
+        "STREAMS_AUTHENTICATE": "motia_site.stream_auth.authenticate_stream",
+        "LOG_LEVEL": "INFO",
+    }
+    production = request.param == "uvicorn"
+    with (
+        TestDatabase(tmp_path_factory.mktemp(request.param)) as database,
+        ServerProcess(database, env, name=request.param, production=production) as server,
+        logs_on_failure(request, [server]),
+    ):
+        yield server
+
+
+def _url(server: ServerProcess, token: str) -> str:
+    return f"{server.ws_url}?{httpx.QueryParams(authToken=token)}"
+
+
+async def _synced(url: str, origin: str | None) -> dict[str, object]:
+    """Connect with ``origin`` (None: no header), join the todo group, return the sync frame."""
+    async with websockets.connect(url, origin=origin, open_timeout=10) as ws:  # type: ignore[arg-type]
+        join = {"streamName": "todo", "groupId": "todos", "subscriptionId": str(uuid.uuid4())}
+        await ws.send(json.dumps({"type": "join", "data": join}))
+        return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [None, "http://127.0.0.1", "http://localhost:5173", "https://spa.other.org"],
+)
+async def test_allowed_origins_connect_and_sync(server: ServerProcess, origin: str | None) -> None:
+    frame = await _synced(_url(server, issue_token("u1", "user")), origin)
+    assert frame["event"] == {"type": "sync", "data": []}, frame
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1.evil.example"])
+async def test_other_origins_are_refused(server: ServerProcess, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await _synced(_url(server, issue_token("u1", "user")), origin)
+    assert refused.value.response.status_code == 403
+
+
+async def test_tokens_in_urls_never_reach_the_log(server: ServerProcess) -> None:
+    secret = issue_token("u1", "user")
+    await _synced(_url(server, secret), None)
+    with pytest.raises(InvalidStatus):  # a refused handshake is logged too
+        await _synced(_url(server, secret), "http://evil.example")
+    # A bad token, refused by authenticate_stream, and an HTTP request with a token in its URL.
+    with pytest.raises(InvalidStatus):
+        await _synced(_url(server, "not-a-valid.token-0123456789"), None)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        assert (await http.get("/todos", params={"authToken": secret})).status_code == 200
+        await http.get("/no-such-page", params={"access_token": secret})
+    await asyncio.sleep(0.5)  # the servers write their lines after answering
+    log = server.log()
+    assert secret not in log
+    assert "token-0123456789" not in log
+    # Lines with a secret parameter were written, with its value redacted (runserver logs
+    # only 4xx and 5xx requests; uvicorn every request and handshake).
+    assert f"access_token={REDACTED}" in log, log
+    if server.production:
+        assert f"authToken={REDACTED}" in log, log
