@@ -39,6 +39,9 @@ logger = logging.getLogger("steps.runs")
 
 # How often pending records are written.
 FLUSH_SECONDS = 0.1
+# While the database fails, flushes back off up to this many seconds between attempts: each
+# failing one holds a database thread for the pool's timeout, which handlers need.
+FAILING_FLUSH_SECONDS = 5.0
 # A run still going after this long is written as running before it ends.
 RUNNING_VISIBLE_AFTER = 0.25
 # Records kept while the database cannot take them.
@@ -138,8 +141,9 @@ class RunRecorder:
 
     def _loop(self) -> None:
         failing = False
+        pause = FLUSH_SECONDS
         while True:
-            self._wake.wait(FLUSH_SECONDS)
+            self._wake.wait(pause)
             self._wake.clear()
             if not self._has_work():
                 continue
@@ -149,11 +153,13 @@ class RunRecorder:
                 if not failing:  # once per outage, not ten times a second
                     logger.exception("could not record step runs; keeping them for later")
                 failing = True
+                pause = min(pause * 2, FAILING_FLUSH_SECONDS)
                 self._drop_beyond_limit()
             else:
                 if failing:
                     logger.warning("step runs recorded again")
                 failing = False
+                pause = FLUSH_SECONDS
 
     def _drop_beyond_limit(self) -> None:
         """While the database is away, keep at most MAX_KEPT records (the newest)."""

@@ -6,6 +6,12 @@ the last attempt, or at once for an invalid message, the message becomes a
 :class:`DeadLetter`. Tasks are acknowledged late and given back if their worker dies, so
 nothing is lost (a batch given back runs again whole: stream-triggered steps run at least
 once).
+
+Nothing escapes a task but Celery's retry: a database that refuses connections fails the
+handler (retried, then dead-lettered); a dead letter the database cannot take waits in the
+broker as a :func:`store_dead_letter` message, retried until the database is back; step runs
+are kept by the process until they can be written (:mod:`steps.runs`); and a task returns
+only once the runs it caused have left for the broker.
 """
 
 import asyncio
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task, shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
 from streams.hooks import is_async
@@ -27,6 +34,7 @@ from .models import DeadLetter, StepRun
 from .registry import Step, registry
 from .retry import RetryPolicy
 from .runs import Run, step_run
+from .sending import sender
 
 logger = logging.getLogger("steps.tasks")
 
@@ -35,19 +43,59 @@ def _policy(trigger: Trigger) -> RetryPolicy:
     return trigger.retry if isinstance(trigger, QueueTrigger) else RetryPolicy()
 
 
-def _dead_letter(
+def dead_letter_fields(
     step_name: str, payload: dict[str, Any], trace_id: str, attempts: int, error: BaseException
-) -> DeadLetter:
-    return DeadLetter.objects.create(
-        step_name=step_name,
-        kind=str(payload.get("kind", "")),
-        topic=str(payload.get("topic") or ""),
-        payload=payload,
-        trace_id=trace_id,
-        attempts=attempts,
-        error=f"{type(error).__name__}: {error}",
-        traceback="".join(traceback.format_exception(error)),
-    )
+) -> dict[str, Any]:
+    """A :class:`DeadLetter`'s fields, as plain JSON (a Celery message can carry them)."""
+    return {
+        "step_name": step_name,
+        "kind": str(payload.get("kind", "")),
+        "topic": str(payload.get("topic") or ""),
+        "payload": payload,
+        "trace_id": trace_id,
+        "attempts": attempts,
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+
+
+# Seconds before a dead letter the database refused is tried again (doubling up to a minute).
+DEAD_LETTER_RETRY = 1
+# Seconds a task waits for the runs it caused to leave for the broker.
+SEND_WAIT = 30.0
+
+
+@shared_task(
+    bind=True,
+    name="steps.store_dead_letter",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=DEAD_LETTER_RETRY,
+    retry_backoff_max=60,
+    retry_jitter=False,
+    max_retries=None,  # a dead letter is kept until the database takes it
+)
+def store_dead_letter(self: Task, fields: dict[str, Any]) -> None:
+    """Write a dead letter that the database could not take when its message gave up."""
+    DeadLetter.objects.create(**fields)
+
+
+def keep_dead_letter(fields: dict[str, Any]) -> None:
+    """Write a dead letter now or, when the database refuses, through the broker later."""
+    try:
+        DeadLetter.objects.create(**fields)
+    except DatabaseError as error:
+        logger.warning(
+            "database unavailable; the dead letter waits in the queue",
+            extra=_log_fields(fields["step_name"], fields["trace_id"], error=str(error)),
+        )
+        store_dead_letter.apply_async(
+            args=(fields,),
+            countdown=DEAD_LETTER_RETRY,
+            argsrepr=fields["step_name"],
+            kwargsrepr="",
+        )
 
 
 @dataclass(frozen=True)
@@ -167,18 +215,15 @@ class Message:
         return self._give_up(error)
 
     def _give_up(self, error: BaseException) -> str:
-        self.dead_letter = {
-            "step_name": self.step_name,
-            "payload": self.payload,
-            "trace_id": self.trace_id,
-            "attempts": self.delivery.attempt + 1,
-            "error": error,
-        }
+        attempts = self.delivery.attempt + 1
+        self.dead_letter = dead_letter_fields(
+            self.step_name, self.payload, self.trace_id, attempts, error
+        )
         return "dead"
 
     def store_dead_letter(self) -> None:
         if self.dead_letter is not None:
-            _dead_letter(**self.dead_letter)
+            keep_dead_letter(self.dead_letter)
 
 
 @shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
@@ -189,10 +234,12 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
     try:
         status = message.run()
     except RetryLater as retry:
+        _wait_for_sends()
         raise self.retry(
             exc=retry.error, countdown=retry.countdown, max_retries=retry.max_retries
         ) from retry.error
     message.store_dead_letter()
+    _wait_for_sends()
     return status
 
 
@@ -224,7 +271,15 @@ def run_step_batch(self: Task, step_name: str, messages: list[list[Any]]) -> lis
             raise outcome
         message.store_dead_letter()
         statuses.append(outcome)
+    _wait_for_sends()
     return statuses
+
+
+def _wait_for_sends() -> None:
+    """Before the message is acknowledged: the runs it caused (messages its handler enqueued,
+    stream triggers of its changes) must have left, or a worker killed now would lose them."""
+    if not sender.wait_sent(SEND_WAIT):
+        logger.warning("step runs still unsent after %.0f s", SEND_WAIT)
 
 
 async def _run_together(batch: list[Message]) -> list[Any]:

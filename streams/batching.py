@@ -5,7 +5,8 @@ next one (group commit): under load, many changes share one transaction, one loc
 group and one write of a hot item, and the database thread hands the GIL back and forth once
 per batch instead of once per statement of every change. A caller's ``await`` returns once its
 change is committed, never before. When a batch fails on a database error, its changes are
-committed again one by one, so that only the one at fault fails.
+committed again one by one, so that only the one at fault fails; when the database itself is
+unreachable, they all fail at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from django.db import InterfaceError, OperationalError
 
 from . import db
 from .changes import Change, Outcome
@@ -73,6 +76,9 @@ def commit_each_on_failure(commit: Commit, changes: Sequence[Change]) -> list[Ou
     except Exception as error:
         if len(changes) == 1:
             return [error]
+        if isinstance(error, OperationalError | InterfaceError):
+            # The connection failed, not a change: one by one, each would wait for it again.
+            return [error] * len(changes)
         logger.debug("batch of %d changes failed; committing them one by one", len(changes))
         return [commit_each_on_failure(commit, [change])[0] for change in changes]
 

@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol, Self
+from typing import IO, Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -134,6 +135,29 @@ class TestDatabase:
         if self.is_postgres and self._created:
             self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(self.name)} WITH (FORCE)")
             self._created = False
+
+    def refuse_connections(self) -> None:
+        """PostgreSQL: refuse new connections to this database and end the open ones, as a
+        database server that went away would (undone by :meth:`accept_connections`)."""
+        self._admin(f"ALTER DATABASE {_quote_ident(self.name)} ALLOW_CONNECTIONS false")
+        self._admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
+        )
+
+    def accept_connections(self) -> None:
+        self._admin(f"ALTER DATABASE {_quote_ident(self.name)} ALLOW_CONNECTIONS true")
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` run on this database (PostgreSQL or the SQLite file)."""
+        if not self.is_postgres:
+            with contextlib.closing(sqlite3.connect(self.env["SQLITE_PATH"], timeout=5)) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        assert self.url is not None
+        with psycopg.connect(self.url, connect_timeout=5) as connection:
+            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
 
     def _admin(self, sql: str) -> None:
         import psycopg

@@ -1,0 +1,134 @@
+"""End to end: queued and stream-triggered steps while the database refuses connections.
+
+A real server and a real ``celery -A motia_site worker`` run the seed's parallel merge on
+PostgreSQL and Redis: ``POST /stream-parallel-merge`` enqueues one ``step.process`` message per
+unit of work, and each run of ``StreamStepProcess`` counts its unit into the merge item. While
+they run, the test's own database refuses every connection for a while (and the open ones are
+ended), as a database server that went away would. When it is back, every message ran exactly
+once (its unit counted once, its run recorded) or is a dead letter naming the error, never
+both and never neither.
+
+Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pass skips it.
+"""
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+
+UNITS = 16  # step.process messages; each runs a second (the seed's simulated work)
+OUTAGE = 30.0  # seconds the database refuses connections: longer than 4 attempts take
+FINISH_WAIT = 60.0  # seconds for every message to end once the database is back
+POLL = 0.5
+
+
+def _services() -> bool:
+    database_url = os.environ.get("DATABASE_URL", "")
+    return database_url.startswith(("postgres", "pgsql")) and bool(os.environ.get("REDIS_URL"))
+
+
+pytestmark = pytest.mark.skipif(
+    not _services(), reason="needs PostgreSQL and Redis (the services pass of make test)"
+)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    with TestDatabase(tmp_path) as database:
+        yield database
+
+
+@contextlib.contextmanager
+def _processes(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[ServerProcess]:
+    # Queries wait at most a second for a connection, so that runs fail (and are retried, then
+    # dead-lettered) within the outage rather than wait it out.
+    env = {"CELERY_QUEUE": f"steps-{database.name}", "DATABASE_POOL_TIMEOUT": "1"}
+    processes: list[ServerProcess | WorkerProcess] = []
+    with contextlib.ExitStack() as stack, logs_on_failure(request, processes):
+        processes.append(stack.enter_context(ServerProcess(database, env)))
+        processes.append(stack.enter_context(WorkerProcess(database, env, concurrency=4)))
+        yield processes[0]  # type: ignore[misc]
+
+
+def _terminal_runs(database: TestDatabase) -> list[tuple[str, list[dict[str, object]]]]:
+    """(status, logs) of every StreamStepProcess run that ended its message."""
+    rows = database.query(
+        "SELECT status, logs FROM steps_steprun"
+        " WHERE step_name = 'StreamStepProcess' AND status IN ('succeeded', 'failed')"
+    )
+    return [(status, logs if isinstance(logs, list) else json.loads(logs)) for status, logs in rows]
+
+
+def _dead_letters(database: TestDatabase) -> list[tuple[dict[str, object], str, int]]:
+    rows = database.query(
+        "SELECT payload, error, attempts FROM steps_deadletter"
+        " WHERE step_name = 'StreamStepProcess'"
+    )
+    return [(p if isinstance(p, dict) else json.loads(p), e, a) for p, e, a in rows]
+
+
+def _completed_steps(database: TestDatabase, trace_id: str) -> int:
+    (data,) = database.query(
+        "SELECT data FROM streams_streamitem i JOIN streams_streamgroup g ON i.group_id = g.id"
+        f" WHERE g.stream_name = 'parallelMerge' AND i.item_id = '{trace_id}'"
+    )[0]
+    return int((data if isinstance(data, dict) else json.loads(data))["completedSteps"])
+
+
+def _unit(logs: list[dict[str, object]]) -> int:
+    """The unit a succeeded run counted, from what its handler logged."""
+    (done,) = [record for record in logs if record.get("msg") == "Step completed"]
+    fields = done.get("fields")
+    assert isinstance(fields, dict), done
+    return int(fields["stepIndex"])
+
+
+@pytest.mark.timeout(180)
+def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
+    request: pytest.FixtureRequest, database: TestDatabase
+) -> None:
+    with _processes(request, database) as server:
+        response = httpx.post(
+            f"{server.http_url}/stream-parallel-merge", json={"totalSteps": UNITS}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        trace_id = response.json()["traceId"]
+
+        time.sleep(1.5)  # the first runs are in their second of work
+        database.refuse_connections()
+        try:
+            time.sleep(OUTAGE)
+        finally:
+            database.accept_connections()
+
+        deadline = time.monotonic() + FINISH_WAIT
+        while True:
+            runs, letters = _terminal_runs(database), _dead_letters(database)
+            if len(runs) >= UNITS and len(letters) == sum(s == "failed" for s, _ in runs):
+                break
+            assert time.monotonic() < deadline, (
+                f"after {FINISH_WAIT}s: {len(runs)} messages ended, {len(letters)} dead letters"
+            )
+            time.sleep(POLL)
+
+    succeeded = sorted(_unit(logs) for status, logs in runs if status == "succeeded")
+    dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)  # type: ignore[index]
+    # Every unit exactly once: counted by one succeeded run, or a dead letter.
+    assert sorted(succeeded + dead) == list(range(UNITS)), (succeeded, dead)
+    assert _completed_steps(database, trace_id) == len(succeeded)
+    for _, error, attempts in letters:
+        assert "OperationalError" in error or "PoolTimeout" in error, error
+        assert attempts == 4, attempts  # the first run and its 3 retries
+    # The outage did something: some runs failed and were retried (or dead-lettered).
+    retried = database.query(
+        "SELECT count(*) FROM steps_steprun"
+        " WHERE step_name = 'StreamStepProcess' AND status = 'retrying'"
+    )[0][0]
+    assert retried > 0 or dead, "the outage failed no run"
