@@ -183,6 +183,11 @@ STREAMS = {
     "MAX_FRAME_BYTES": int(os.environ.get("STREAMS_MAX_FRAME_BYTES", 64 * 1024)),
     "MAX_SUBSCRIPTIONS": int(os.environ.get("STREAMS_MAX_SUBSCRIPTIONS", 500)),
     "MAX_ITEM_BYTES": int(os.environ.get("STREAMS_MAX_ITEM_BYTES", 1024 * 1024)),
+    # A socket whose reader falls behind is closed with 4008 when more than this many frames,
+    # or bytes, wait for it, or when one send to it stays blocked this many seconds.
+    "MAX_PENDING_FRAMES": int(os.environ.get("STREAMS_MAX_PENDING_FRAMES", 10_000)),
+    "MAX_PENDING_BYTES": int(os.environ.get("STREAMS_MAX_PENDING_BYTES", 8 * 1024 * 1024)),
+    "SLOW_READER_TIMEOUT": float(os.environ.get("STREAMS_SLOW_READER_TIMEOUT", 10)),
 }
 
 # --- Internationalization, static files -----------------------------------------------------

@@ -1,8 +1,8 @@
 """The WebSocket consumer that speaks Motia's stream protocol (README: Wire protocol)."""
 
 import asyncio
+import contextlib
 import logging
-from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -18,17 +18,20 @@ from .events import now_ms
 from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
 from .logger import FlowLogger
+from .outbox import ItemKey, Outbox
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
+from .transports import ServerSocket, close_on_protocol_errors, server_socket
 
 logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
 
-# Close code for a client that cannot keep up with its frames (a private-use code).
+# Close codes (README: Wire protocol): a client frame over MAX_FRAME_BYTES, and a client
+# that cannot keep up with its frames (a private-use code).
+CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SLOW_CONSUMER = 4008
-MAX_PENDING_FRAMES = 10_000
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -52,10 +55,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.subscriptions: dict[Subscription, None] = {}
-        self.outbox: deque[Message] | None = None  # made when a send has to wait
-        self.held: list[Message] | None = None
+        self.outbox: Outbox | None = None  # made when a send has to wait
+        self.held: list[tuple[Message, ItemKey | None]] | None = None
         self.writer: asyncio.Task[None] | None = None
+        self.deadline: asyncio.TimerHandle | None = None  # for the send that waits
+        self.closing: asyncio.Task[None] | None = None
         self.closed = False
+        self.socket: ServerSocket | None = server_socket(self.base_send)
+        close_on_protocol_errors(self.base_send)
         self.hub: Hub | None = None
         self.auth_context: Any = None
         if "user" not in self.scope:
@@ -89,14 +96,40 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=subprotocols[0] if subprotocols else None)
 
     async def disconnect(self, code: int) -> None:
-        self.closed = True
-        if self.writer is not None:
-            self.writer.cancel()
+        self._stop_sending()
+        await self._leave_all()
+
+    async def _leave_all(self) -> None:
         subscriptions = list(self.subscriptions)
         self.subscriptions.clear()
         for subscription in subscriptions:
             await self._forget(subscription)
             await self._run_on_leave(subscription)
+
+    def _shut(self, code: int, reason: str) -> None:
+        """Stop sending, end the subscriptions now (``on_leave`` included) and close with
+        ``code``. The close frame waits behind what the server already holds for the socket,
+        which a stalled reader never takes: the connection is cut off if still open after the
+        slow-reader timeout."""
+        if self.closed:
+            return
+        logger.info("closing a stream socket with %s: %s", code, reason)
+        self._stop_sending()
+        self.closing = asyncio.get_running_loop().create_task(self._close_and_leave(code))
+
+    async def _close_and_leave(self, code: int) -> None:
+        timeout = settings.STREAMS["SLOW_READER_TIMEOUT"]
+        if self.socket is not None:
+            asyncio.get_running_loop().call_later(timeout, self._abort)
+        await self._leave_all()
+        with contextlib.suppress(Exception):  # timed out, or the socket went meanwhile
+            close = {"type": "websocket.close", "code": code}
+            await asyncio.wait_for(self.base_send(close), timeout)
+
+    def _abort(self) -> None:
+        with contextlib.suppress(Exception):  # already closed
+            assert self.socket is not None
+            self.socket.abort()
 
     # --- client frames ------------------------------------------------------------------------
 
@@ -106,7 +139,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         limit = settings.STREAMS["MAX_FRAME_BYTES"]
         if len(raw) > limit:
-            self._send_error("frame_too_large", f"frame is larger than {limit} bytes")
+            self._shut(CLOSE_MESSAGE_TOO_BIG, f"a client frame of {len(raw)} bytes")
             return
         try:
             frame = protocol.parse_client_frame(raw)
@@ -136,6 +169,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if not await self._run_on_join(subscription):
             self._send(protocol.unauthorized_frame(subscription, now_ms()))
             return
+        if self.closed:  # closed while on_join ran: nothing left to subscribe for
+            return
         self.subscriptions[subscription] = None
         assert self.hub is not None
         await self.hub.subscribe(self, _group_key(subscription), subscription.id)
@@ -150,8 +185,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self._send(await snapshot_reads().frame(subscription))
         finally:
             held, self.held = self.held, None
-            for message in held:
-                self._enqueue(message)
+            for message, item in held:
+                self._enqueue(message, item)
 
     async def _leave(self, subscription: Subscription) -> None:
         if subscription not in self.subscriptions:
@@ -195,12 +230,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- outgoing frames ----------------------------------------------------------------------
 
-    def deliver(self, message: Message) -> None:
-        """Called by the hub: send a frame's message."""
+    def deliver(self, message: Message, item: ItemKey | None = None) -> None:
+        """Called by the hub: send a frame's message (a change of ``item``, if given)."""
         if self.held is not None:
-            self.held.append(message)
+            self.held.append((message, item))
         else:
-            self._enqueue(message)
+            self._enqueue(message, item)
 
     def _send_error(
         self, code: str, message: str, subscription: Subscription | None = None
@@ -210,43 +245,58 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def _send(self, frame: str) -> None:
         self._enqueue({"type": "websocket.send", "text": frame})
 
-    def _enqueue(self, message: Message) -> None:
+    def _enqueue(self, message: Message, item: ItemKey | None = None) -> None:
         if self.closed:
             return
+        limits = settings.STREAMS
         if self.writer is not None:  # a send is waiting on a slow reader: queue behind it
-            self._queue(message)
+            if self.outbox is None:
+                self.outbox = Outbox(limits["MAX_PENDING_FRAMES"], limits["MAX_PENDING_BYTES"])
+            if not self.outbox.push(message, item):
+                self._shut(CLOSE_SLOW_CONSUMER, "too many frames or bytes pending")
+            return
+        # daphne's sends never wait: what it holds unsent is what this reader is behind by.
+        if self.socket is not None and self.socket.unsent_bytes() > limits["MAX_PENDING_BYTES"]:
+            self._shut(CLOSE_SLOW_CONSUMER, "too many bytes unsent")
             return
         # Write now, in the caller; only a send that has to wait goes on in a task.
         try:
             self.writer = start_eagerly(self.base_send(message))
         except Exception:  # the socket went away: its disconnect cleans up
-            self._drop()
+            self._stop_sending()
             return
         if self.writer is not None:
             self.writer.add_done_callback(self._sent)
-
-    def _queue(self, message: Message) -> None:
-        if self.outbox is None:
-            self.outbox = deque()
-        if len(self.outbox) >= MAX_PENDING_FRAMES:
-            self._drop()
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
-            return
-        self.outbox.append(message)
+            self.deadline = asyncio.get_running_loop().call_later(
+                limits["SLOW_READER_TIMEOUT"],
+                self._shut,
+                CLOSE_SLOW_CONSUMER,
+                "a send stayed blocked for the slow-reader timeout",
+            )
 
     def _sent(self, writer: "asyncio.Task[Any]") -> None:
         """A send that had to wait is done: send what queued behind it, in order."""
         self.writer = None
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
         if writer.cancelled() or writer.exception() is not None:
-            self._drop()
+            self._stop_sending()
             return
         while self.outbox and self.writer is None and not self.closed:
-            self._enqueue(self.outbox.popleft())
+            message = self.outbox.pop()
+            if message is not None:
+                self._enqueue(message)
 
-    def _drop(self) -> None:
-        logger.debug("socket gone or too slow; dropping its frames")
+    def _stop_sending(self) -> None:
+        """Send nothing more: the socket is gone, or being closed."""
         self.closed = True
         self.outbox = None
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        if self.writer is not None:
+            self.writer.cancel()
 
 
 def _group_key(subscription: Subscription) -> GroupKey:

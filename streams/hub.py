@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .events import LAYER_MESSAGE_TYPE, StreamEvent, layer_group_name
+from .outbox import ItemKey
 from .sequencing import GroupSequencer
 
 logger = logging.getLogger("streams.hub")
@@ -33,8 +34,9 @@ REORDER_WAIT_SECONDS = 0.05
 class Connection(Protocol):
     """A local socket as the hub sees it."""
 
-    def deliver(self, message: dict[str, Any]) -> None:
-        """Send a ``websocket.send`` message (shared by every socket that gets the frame)."""
+    def deliver(self, message: dict[str, Any], item: ItemKey | None = None) -> None:
+        """Send a ``websocket.send`` message (shared by every socket that gets the frame);
+        ``item`` names the item the frame is about, if any."""
 
 
 def crosses_processes(layer: Any) -> bool:
@@ -164,17 +166,19 @@ class Hub:
     def _fan_out(self, key: GroupKey, item_id: str | None, frame: str) -> None:
         # One message for every socket: the ASGI server only reads it.
         message = {"type": "websocket.send", "text": frame}
+        # Which item the frame is about, so that a slow reader's pending updates coalesce.
+        item = None if item_id is None else (key[0], key[1], item_id)
         group = self._groups.get(key)
         if group:
             for connection in tuple(group):
-                connection.deliver(message)
+                connection.deliver(message, item)
         if item_id is None:
             return
         watchers = self._items.get(key, {}).get(item_id)
         if watchers:
             for connection in tuple(watchers):
                 if not group or connection not in group:  # one frame a socket, whatever it joined
-                    connection.deliver(message)
+                    connection.deliver(message, item)
 
 
 def _forget(watchers: dict[Any, dict[Connection, int]], key: Any, connection: Connection) -> None:

@@ -197,8 +197,8 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
 async def test_limits_give_clear_errors(notes: Stream, settings: Any) -> None:
     settings.STREAMS = {**settings.STREAMS, "MAX_FRAME_BYTES": 300, "MAX_SUBSCRIPTIONS": 2}
     comm = await connect()
-    await comm.send_to(text_data="x" * 400)
-    assert (await comm.receive_json_from(timeout=5))["event"]["data"]["code"] == "frame_too_large"
+    await comm.send_to(text_data="x" * 300)  # at the limit: a bad frame, not a closed socket
+    assert (await comm.receive_json_from(timeout=5))["event"]["data"]["code"] == "invalid_json"
     await join(comm, "notes", "g1")
     await join(comm, "notes", "g2")
     await comm.send_json_to(join_frame("notes", "g3"))
@@ -291,6 +291,17 @@ async def test_on_leave_runs_for_leave_and_for_every_subscription_left_at_discon
     assert left == [("g1", ""), ("g1", "item"), ("g2", "")]
     stored = sorted(item["group"] for item in await notes.list("leaves"))
     assert stored == ["g1", "g1", "g2"], "a sync on_leave can use the sync stream API"
+
+
+async def test_a_frame_over_the_limit_closes_the_socket_with_1009(
+    recorder: Recorder, settings: Any
+) -> None:
+    settings.STREAMS = {**settings.STREAMS, "MAX_FRAME_BYTES": 300}
+    comm = await connect()
+    await join(comm, "watched", "g")
+    await comm.send_to(text_data="x" * 301)
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 1009}
+    assert [kind for kind, *_ in recorder.calls] == ["join", "leave"]
 
 
 async def test_hooks_get_the_auth_context_and_the_session_user(

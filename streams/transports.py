@@ -1,0 +1,82 @@
+"""What ASGI does not tell an application about its socket: how many bytes the server still
+holds unsent for it, and how to cut it off.
+
+A consumer needs both to bound a slow reader (README: Slow readers): ASGI has no way to ask
+either, so :func:`server_socket` looks behind the ``send`` callable of the servers this project
+runs under. With another server it returns None, and the consumer does without.
+
+- uvicorn (every ``--ws`` implementation): ``send`` is a method of the connection's protocol,
+  whose ``transport`` is an asyncio transport; a ``send`` blocks while its buffer is full.
+- daphne (``manage.py runserver``): ``send`` is a partial of the server's ``handle_reply``
+  with the protocol first; Twisted buffers every frame and a ``send`` never blocks, so the
+  buffered bytes must be counted.
+"""
+
+import functools
+from typing import Any, Protocol
+
+
+class ServerSocket(Protocol):
+    """The server's side of one WebSocket connection."""
+
+    def unsent_bytes(self) -> int:
+        """Bytes written to the socket that the client has not taken yet."""
+
+    def abort(self) -> None:
+        """Drop the TCP connection now, without waiting for buffered bytes to leave."""
+
+
+class AsyncioSocket:
+    """An asyncio transport (uvicorn)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def unsent_bytes(self) -> int:
+        return int(self.transport.get_write_buffer_size())
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+
+class TwistedSocket:
+    """A Twisted TCP transport (daphne)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def unsent_bytes(self) -> int:
+        # Twisted's FileDescriptor keeps what it could not write yet in these three.
+        transport = self.transport
+        data = getattr(transport, "dataBuffer", b"")
+        return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+    def abort(self) -> None:
+        self.transport.abortConnection()
+
+
+def server_socket(send: Any) -> ServerSocket | None:
+    """The server socket behind an ASGI ``send``, if the server is one this module knows."""
+    if isinstance(send, functools.partial) and send.args:  # daphne
+        protocol = send.args[0]
+        transport = getattr(protocol, "transport", None)
+        # A policy wrapper (timeouts, limits) may stand between the protocol and the socket.
+        while transport is not None and not hasattr(transport, "dataBuffer"):
+            transport = getattr(transport, "transport", None)
+        if transport is not None and hasattr(transport, "abortConnection"):
+            return TwistedSocket(transport)
+        return None
+    transport = getattr(getattr(send, "__self__", None), "transport", None)  # uvicorn
+    if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        return AsyncioSocket(transport)
+    return None
+
+
+def close_on_protocol_errors(send: Any) -> None:
+    """Ask daphne's WebSocket library (autobahn) to close with a code (1009 for a message over
+    its size limit, 1002 for a broken frame) instead of dropping the TCP connection, which
+    clients see as 1006 with no reason. uvicorn already closes with a code."""
+    if isinstance(send, functools.partial) and send.args:
+        protocol = send.args[0]
+        if hasattr(protocol, "failByDrop"):
+            protocol.failByDrop = False

@@ -1,0 +1,167 @@
+"""Slow readers and oversized frames against real servers (README: Slow readers).
+
+A client that stops reading while 1,000 items of 200 KB are written costs the server a bounded
+amount of memory, every other subscriber still gets every change, and the stalled one is closed
+with 4008 (its ``on_leave`` runs at once) and re-syncs when it comes back. A client frame of
+8 MiB is answered with close code 1009 by uvicorn and by ``manage.py runserver`` (daphne).
+"""
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.rawsocket import CLOSE, Frame, RawWebSocket
+from tests.server import ServerProcess, TestDatabase
+
+ITEMS = 1_000
+ITEM_BYTES = 200_000
+# The bound on the server's memory growth over the writes, stalled reader included
+# (README: Slow readers). Without it the stalled socket held every frame: 260 MB more.
+RSS_BOUND = 120 * 1024 * 1024
+WAIT = 60.0
+# Production-like: DEBUG off (Django keeps every query's SQL while it is on), and a fixed
+# malloc threshold, so that frames freed go back to the system and RSS shows what is held.
+SERVER_ENV = {"DJANGO_DEBUG": "0", "MALLOC_MMAP_THRESHOLD_": "65536", "LOG_LEVEL": "WARNING"}
+
+
+def join(stream: str, group: str, item: str | None = None) -> str:
+    data = {"streamName": stream, "groupId": group, "subscriptionId": f"{stream}-{item}"}
+    if item is not None:
+        data["id"] = item
+    return json.dumps({"type": "join", "data": data})
+
+
+def rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@contextmanager
+def peak_rss(pid: int) -> Iterator[list[int]]:
+    """Sample the process's RSS until the block ends; yields [peak]."""
+    peak = [rss(pid)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            peak[0] = max(peak[0], rss(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        sampler.join(5)
+
+
+async def write_todos(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+        slots = asyncio.Semaphore(8)
+
+        async def create(n: int) -> None:
+            async with slots:
+                body = {"description": f"{n:04} " + "x" * ITEM_BYTES}
+                response = await client.post("/todos", json=body)
+                assert response.status_code == 201, response.text
+
+        await asyncio.gather(*(create(n) for n in range(ITEMS)))
+
+
+async def watch(
+    url: str, ready: asyncio.Event, left: asyncio.Event, watching: list[int]
+) -> set[str]:
+    """A subscriber that keeps up: the ids of every todo created, and (in ``watching``) each
+    count of the todo group's watchers that the ``todo`` stream's hooks keep in ``inbox``;
+    ``ready`` once both sockets have joined, ``left`` once one has left."""
+    created: set[str] = set()
+    async with websockets.connect(url, max_size=None, open_timeout=WAIT) as socket:
+        await socket.send(join("todo", "todos"))
+        await socket.send(join("inbox", "watching", "todos"))
+        while len(created) < ITEMS:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
+            event = frame["event"]
+            if frame["streamName"] == "inbox" and event["type"] in ("sync", "update", "create"):
+                watching.append(event["data"]["watching"])
+                if watching[-1] == 2:
+                    ready.set()
+                elif ready.is_set() and watching[-1] == 1:
+                    left.set()
+            elif event["type"] == "create":
+                created.add(event["data"]["id"])
+    return created
+
+
+@pytest.mark.timeout(180)
+def test_a_stalled_reader_is_closed_with_4008_in_bounded_memory(tmp_path: Path) -> None:
+    with (
+        TestDatabase(tmp_path) as database,
+        ServerProcess(database, SERVER_ENV, production=True) as server,
+    ):
+        assert server.process is not None
+        stalled = RawWebSocket("127.0.0.1", server.port, receive_buffer=64 * 1024)
+        stalled.send_text(join("todo", "todos"))  # and never reads
+
+        async def run() -> tuple[set[str], list[int], list[Frame], float]:
+            ready, left, watching = asyncio.Event(), asyncio.Event(), []
+            watcher = asyncio.create_task(watch(server.ws_url, ready, left, watching))
+            await asyncio.wait_for(ready.wait(), WAIT)
+            started = time.monotonic()
+
+            async def read_when_left() -> list[Frame]:
+                # Once the server gave up on it (its on_leave ran), it reads again: what the
+                # server had handed over, then the close frame.
+                await asyncio.wait_for(left.wait(), WAIT)
+                return await asyncio.to_thread(stalled.read_all, WAIT)
+
+            reader = asyncio.create_task(read_when_left())
+            await write_todos(server.http_url)
+            return await watcher, watching, await reader, time.monotonic() - started
+
+        before = rss(server.process.pid)
+        with peak_rss(server.process.pid) as peak:
+            created, watching, frames, seconds = asyncio.run(run())
+        growth = peak[0] - before
+
+        assert len(created) == ITEMS, "the subscriber that keeps up got every change"
+        assert watching[-1] == 1, f"the stalled socket's on_leave ran at once: {watching}"
+        assert growth < RSS_BOUND, f"RSS grew {growth / 1e6:.0f} MB in {seconds:.0f} s"
+
+        closes = [frame.close_code for frame in frames if frame.opcode == CLOSE]
+        assert closes == [4008], f"{len(frames)} frames, closes {closes}"
+        assert len(frames) < 100, "most of the 1,000 frames were never queued for it"
+
+        # It comes back and re-joins: a sync brings it up to date.
+        async def rejoin() -> dict[str, Any]:
+            async with websockets.connect(server.ws_url, open_timeout=WAIT) as socket:
+                await socket.send(join("todo", "todos", item_id))
+                return dict(json.loads(await asyncio.wait_for(socket.recv(), WAIT)))
+
+        item_id = next(iter(created))
+        sync = asyncio.run(rejoin())
+        assert sync["event"]["type"] == "sync"
+        assert sync["event"]["data"]["id"] == item_id
+
+
+@pytest.mark.parametrize("production", [True, False], ids=["uvicorn", "runserver"])
+def test_a_frame_of_8_mib_is_closed_with_1009(tmp_path: Path, production: bool) -> None:
+    with (
+        TestDatabase(tmp_path) as database,
+        ServerProcess(database, {"LOG_LEVEL": "WARNING"}, production=production) as server,
+    ):
+        client = RawWebSocket("127.0.0.1", server.port)
+        client.send_text(json.dumps({"type": "join", "padding": "x" * (8 * 1024 * 1024)}))
+        frames = client.read_all(timeout=WAIT)
+        assert [frame.close_code for frame in frames if frame.opcode == CLOSE] == [1009]
