@@ -75,6 +75,9 @@ class DatabaseThreads:
 def _drop_broken_connections() -> None:
     """Keep the thread's connections, unless a database error left one unusable."""
     for connection in connections.all(initialized_only=True):
+        # With DEBUG on, Django keeps each query's SQL until the next request starts, which
+        # never comes on these threads: 9,000 statements with their items' JSON.
+        connection.queries_log.clear()
         if connection.errors_occurred:
             if connection.is_usable():
                 connection.errors_occurred = False
