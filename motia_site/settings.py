@@ -190,6 +190,13 @@ STREAMS = {
     "SLOW_READER_TIMEOUT": float(os.environ.get("STREAMS_SLOW_READER_TIMEOUT", 10)),
 }
 
+# --- Step endpoints -------------------------------------------------------------------------
+
+# Request bodies larger than this (bytes) are answered 413 (Django's own setting).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440))
+# Check each response of a step that declares a response_schema against it (a 500 if not).
+STEPS_VALIDATE_RESPONSES = env_flag("STEPS_VALIDATE_RESPONSES", default=DEBUG)
+
 # --- Internationalization, static files -----------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -11,11 +11,19 @@ threads (:mod:`streams.db`). So :class:`StepRouter` hands requests for step rout
 without middleware (the ``request_started``/``request_finished`` signals are still sent); every
 other request (pages, the admin, the API docs) goes to Django's handler as usual. Concerns an
 API needs across endpoints (CORS, rate limits) belong in ASGI middleware around the whole app.
+
+A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is answered 413 with a JSON error before it
+is read: at once when its ``Content-Length`` says so, and as soon as a chunked body passes the
+limit otherwise (Django itself would read it whole, then answer 400 with an HTML page).
 """
 
+import tempfile
 from functools import lru_cache
 from typing import Any
 
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import Resolver404, URLResolver, get_resolver
@@ -26,8 +34,50 @@ STEP_URL_NAME_PREFIX = "step-"
 MAX_REMEMBERED_PATH = 200
 
 
+def max_body_bytes() -> int | None:
+    """The largest request body a step endpoint takes (None: no limit)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return None if limit is None else int(limit)
+
+
+def body_too_large_message() -> str:
+    return f"request body is larger than {max_body_bytes()} bytes"
+
+
+class BodyTooLarge(Exception):
+    """A request body passed :func:`max_body_bytes` while it was read."""
+
+
+def _declared_length(scope: dict[str, Any]) -> int | None:
+    """The request's ``Content-Length`` (-1 when it is not a number), None without one."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return None
+
+
+async def send_error(send: Any, status: int, detail: str) -> None:
+    """Answer with a JSON error body, the request's body left unread."""
+    body = orjson.dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class StepHandler(ASGIHandler):
-    """Django's ASGI handler for step routes: no middleware, no thread per request."""
+    """Django's ASGI handler for step routes: no middleware, no thread per request, and a
+    limit on the request body (413)."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
@@ -36,7 +86,41 @@ class StepHandler(ASGIHandler):
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await self.handle(scope, receive, send)
+        limit = max_body_bytes()
+        declared = _declared_length(scope)
+        if declared is not None and declared < 0:
+            await send_error(send, 400, "Content-Length is not a number")
+            return
+        if limit is not None and declared is not None and declared > limit:
+            await send_error(send, 413, body_too_large_message())
+            return
+        try:
+            await self.handle(scope, receive, send)
+        except BodyTooLarge:
+            await send_error(send, 413, body_too_large_message())
+
+    async def read_body(self, receive: Any) -> Any:
+        """Django's, stopping at the size limit (a chunked body has no Content-Length)."""
+        limit = max_body_bytes()
+        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - returned open, as Django does
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                body_file.close()
+                raise BodyTooLarge()
+            body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
 
 
 def is_step_route(path: str) -> bool:

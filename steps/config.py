@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
 import pydantic
 
 if TYPE_CHECKING:
@@ -47,15 +48,49 @@ def _schema(value: Any, where: str) -> type[pydantic.BaseModel] | None:
     raise StepConfigError(f"{where} must be a pydantic model class")
 
 
+# What ``response_schema`` maps a status to: a pydantic model, a JSON-schema dict, or None for
+# a response without a body (a 204).
+ResponseSchema = type[pydantic.BaseModel] | Mapping[str, Any] | None
+
+
+def _response_schemas(value: Any, where: str) -> dict[int, ResponseSchema] | None:
+    """Motia's ``responseSchema``: a mapping of status code to the body's schema."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StepConfigError(f"{where} must map status codes to schemas")
+    schemas: dict[int, ResponseSchema] = {}
+    for key, schema in value.items():
+        try:
+            status = int(key)
+        except (TypeError, ValueError):
+            status = 0
+        if isinstance(key, bool) or not 100 <= status <= 599:
+            raise StepConfigError(f"{where}: {key!r} is not an HTTP status code")
+        if isinstance(schema, Mapping):
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as error:
+                raise StepConfigError(f"{where}[{status}]: {error.message}") from None
+        elif schema is not None:
+            _schema(schema, f"{where}[{status}]")
+        schemas[status] = schema
+    return schemas
+
+
 @dataclass(frozen=True)
 class HttpTrigger:
-    """A REST endpoint: ``path`` uses ``:name`` for path parameters, as in Motia."""
+    """A REST endpoint: ``path`` uses ``:name`` for path parameters, as in Motia.
+
+    ``response_schema`` maps status codes to what the handler answers with them (a pydantic
+    model, a JSON-schema dict, or None for no body): it documents the endpoint in OpenAPI and,
+    with ``STEPS_VALIDATE_RESPONSES``, is checked against every response."""
 
     method: str
     path: str
     body_schema: type[pydantic.BaseModel] | None = None
     query_params: tuple[Mapping[str, Any], ...] = ()
-    response_schema: Mapping[int, Any] | None = None
+    response_schema: Mapping[int, ResponseSchema] | None = None
     description: str = ""
     type: str = "http"
 
@@ -137,7 +172,10 @@ def parse_trigger(raw: Mapping[str, Any], where: str) -> Trigger:
                 raise StepConfigError(f"{where}: 'path' must start with '/'")
             body = _schema(data.pop("body_schema", None), f"{where}: 'body_schema'")
             query = tuple(data.pop("query_params", ()) or ())
-            return HttpTrigger(method, path, body, query, **data)
+            responses = _response_schemas(
+                data.pop("response_schema", None), f"{where}: 'response_schema'"
+            )
+            return HttpTrigger(method, path, body, query, responses, **data)
         if kind == "queue":
             topic = data.pop("topic", None)
             if not isinstance(topic, str) or not topic:

@@ -1,12 +1,19 @@
 """HTTP triggers as django-ninja routes.
 
-Each http trigger becomes one route of one :class:`ninja.NinjaAPI`: path parameters and the
-``body_schema`` (validated by ninja, 422 with field errors) come from a generated signature;
-the handler gets an :class:`ApiRequest` and ``ctx`` and returns ``{"status", "body",
-"headers"}``. OpenAPI docs are served at ``/api/docs``.
+Each http trigger becomes one route of one :class:`ninja.NinjaAPI`: path parameters (validated
+by ninja) come from a generated signature; the body is parsed here (JSON only) and validated
+against the ``body_schema``. The handler gets an :class:`ApiRequest` and ``ctx`` and returns
+``{"status", "body", "headers"}``. OpenAPI docs are served at ``/api/docs``
+(:mod:`steps.openapi`).
+
+Bad input is never a 500: it is a 4xx JSON :class:`~steps.responses.ErrorBody` naming the
+problem (400 not JSON, 413 too large, 415 not declared as JSON, 422 failing validation,
+including the stream data a handler writes), and nothing is changed.
 """
 
 import inspect
+import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,26 +22,37 @@ from typing import Any
 
 import orjson
 import pydantic
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Path
 from ninja.errors import ValidationError
 
 from streams.auth import session_user
-from streams.config import StreamValidationError
+from streams.config import StreamValidationError, field_errors
 from streams.hooks import is_async, run_plain
 from streams.ops import UpdateOpError
+from streams.store import MAX_KEY_LENGTH, StreamKeyError
 
-from .asgi import STEP_URL_NAME_PREFIX
+from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
 from .config import HttpTrigger
 from .context import FlowContext, new_trace_id
 from .flows import flows_overview
 from .models import StepRun
+from .openapi import complete_document
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
+from .responses import ResponseChecker
 from .runs import step_run
+
+logger = logging.getLogger("steps.http")
 
 TRACE_HEADER = "X-Trace-Id"
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A path parameter is usually a stream key: what a key may be, and never a "/" (the route's
+# segment separator, even percent-encoded) nor NUL (which PostgreSQL refuses).
+PATH_PARAM_PATTERN = r"^[^/\x00]+$"
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 
 
 @dataclass
@@ -66,8 +84,11 @@ class ApiRequest:
 
 
 class BadRequest(Exception):
-    def __init__(self, message: str) -> None:
+    """The request cannot be read: answered ``status`` (400 by default) with ``message``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
         self.message = message
+        self.status = status
         super().__init__(message)
 
 
@@ -106,13 +127,70 @@ def to_response(result: Any, trace_id: str) -> HttpResponse:
     return response
 
 
-def _raw_body(request: HttpRequest) -> Any:
-    if not request.body:
-        return None
+def _body_bytes(request: HttpRequest) -> bytes:
+    """The body, if any. Reading one over the size limit raises RequestDataTooBig (413); one
+    declared as anything but JSON is a 415, while one without a Content-Type is taken as JSON."""
+    body = request.body
+    declared = request.META.get("CONTENT_TYPE", "")
+    if body and declared and not _JSON_TYPE.match(request.content_type.lower()):
+        raise BadRequest(f"Content-Type must be application/json, not {declared!r}", 415)
+    return body
+
+
+def _validated_body(trigger: HttpTrigger, request: HttpRequest) -> Any:
+    """The body: validated by the trigger's ``body_schema`` (422 with the failing fields),
+    or the parsed JSON (None without a body) when it has none."""
+    body = _body_bytes(request)
+    schema = trigger.body_schema
+    if schema is None:
+        try:
+            return orjson.loads(body) if body else None
+        except orjson.JSONDecodeError as error:
+            raise BadRequest(f"request body is not valid JSON: {error}") from None
+    if not body:
+        raise ValidationError([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
     try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("request body is not valid JSON") from None
+        # Strict, as JSON schemas (and Motia's zod) are: true is not 1, 1 is not "1".
+        return schema.model_validate_json(body, strict=True)
+    except pydantic.ValidationError as error:
+        failure = error
+    fixed = _integral_floats_as_ints(body, failure)
+    if fixed is not None:
+        try:
+            return schema.model_validate_json(fixed, strict=True)
+        except pydantic.ValidationError as error:
+            failure = error
+    errors = field_errors(failure)
+    invalid_json = [e["msg"] for e in errors if e["type"] == "json_invalid"]
+    if invalid_json:
+        raise BadRequest(f"request body is not valid JSON: {invalid_json[0]}")
+    raise ValidationError([{**e, "loc": ["body", *e["loc"]]} for e in errors])
+
+
+def _integral_floats_as_ints(body: bytes, error: pydantic.ValidationError) -> str | None:
+    """The body with each ``310.0`` that an integer field refused written ``310`` (JSON Schema
+    counts it an integer, strict pydantic does not); None when there is none."""
+    locations = [
+        e["loc"]
+        for e in error.errors(include_url=False)
+        if e["type"] == "int_type" and isinstance(e["input"], float) and e["input"].is_integer()
+    ]
+    if not locations:
+        return None
+    data = json.loads(body)  # exact big integers, unlike orjson
+    changed = False
+    for loc in locations:
+        *parents, last = loc
+        try:
+            container = data
+            for key in parents:
+                container = container[key]
+            if isinstance(container[last], float):
+                container[last] = int(container[last])
+                changed = True
+        except (KeyError, IndexError, TypeError):
+            continue  # a location inside a union names its member, not a key of the data
+    return json.dumps(data) if changed else None
 
 
 def _trace_id(request: HttpRequest) -> str | None:
@@ -123,9 +201,26 @@ def _trace_id(request: HttpRequest) -> str | None:
 def _build_request(
     request: HttpRequest, trigger: HttpTrigger, kwargs: dict[str, Any]
 ) -> ApiRequest:
-    body = kwargs.pop("body") if trigger.body_schema is not None else _raw_body(request)
+    body = _validated_body(trigger, request)
     path_params = {name: kwargs[name] for name in trigger.path_params}
     return ApiRequest(body=body, path_params=path_params, django=request)
+
+
+def validate_responses() -> bool:
+    """Whether handlers' responses are checked against their ``response_schema``."""
+    return bool(getattr(settings, "STEPS_VALIDATE_RESPONSES", settings.DEBUG))
+
+
+def _checked(response: HttpResponse, step: Step, checker: ResponseChecker) -> HttpResponse:
+    """The response, or a 500 naming how it breaks the step's ``response_schema``."""
+    problem = checker.problem(response)
+    if problem is None:
+        return response
+    message = f"{step.name} answered {response.status_code} against its response_schema"
+    logger.error(message, extra={"fields": {"problem": problem}})
+    checked = _errors_response(500, f"{message}: {problem}")
+    checked[TRACE_HEADER] = response[TRACE_HEADER]
+    return checked
 
 
 def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
@@ -133,6 +228,8 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     handler runs on a thread for plain code (:func:`streams.hooks.run_plain`)."""
     handler = step.handler
     handler_is_async = is_async(handler)
+    schemas = trigger.response_schema
+    checker = ResponseChecker(schemas) if schemas is not None else None
 
     async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         api_request = _build_request(request, trigger, kwargs)
@@ -151,6 +248,8 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             else:
                 result = await run_plain(handler, api_request, ctx)
             response = to_response(result, run.trace_id)
+            if checker is not None and validate_responses():
+                response = _checked(response, step, checker)
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500
             run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
@@ -158,15 +257,14 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [
-        inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        inspect.Parameter(
+            p,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=Path(..., max_length=MAX_KEY_LENGTH, pattern=PATH_PARAM_PATTERN),
+        )
         for p in trigger.path_params
     ]
-    if trigger.body_schema is not None:
-        parameters.append(
-            inspect.Parameter(
-                "body", inspect.Parameter.KEYWORD_ONLY, annotation=trigger.body_schema
-            )
-        )
     view.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     view.__name__ = re.sub(r"\W", "_", f"{step.name}_{trigger.method}").lower()
     view.__doc__ = trigger.description or step.config.description or None
@@ -178,7 +276,23 @@ def _errors_response(status: int, detail: Any) -> HttpResponse:
 
 
 def add_error_handlers(api: NinjaAPI) -> None:
-    """Bad input from a handler's stream calls is the client's error: 4xx with the reason."""
+    """Bad input, in the request or in what a handler's stream calls got from it, is the
+    client's error: 4xx with the reason. Anything else is a 500, as JSON too."""
+
+    @api.exception_handler(StreamKeyError)
+    def key_invalid(request: HttpRequest, error: StreamKeyError) -> HttpResponse:
+        stream = [error.stream_name] if error.stream_name else []
+        loc = ["stream", *stream, error.kind.replace(" ", "_")]
+        return _errors_response(422, [{"loc": loc, "msg": str(error), "type": "key"}])
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+        return _errors_response(413, body_too_large_message())
+
+    @api.exception_handler(Exception)
+    def failed(request: HttpRequest, error: Exception) -> HttpResponse:
+        logger.error("%s %s failed", request.method, request.path, exc_info=error)
+        return _errors_response(500, "internal server error")
 
     @api.exception_handler(StreamValidationError)
     def stream_invalid(request: HttpRequest, error: StreamValidationError) -> HttpResponse:
@@ -209,12 +323,28 @@ def add_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(BadRequest)
     def bad_request(request: HttpRequest, error: BadRequest) -> HttpResponse:
-        return _errors_response(400, error.message)
+        return _errors_response(error.status, error.message)
+
+
+class StepsAPI(NinjaAPI):
+    """The API of the step endpoints; its OpenAPI document tells each step's request body and
+    responses (:mod:`steps.openapi`)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Operation id -> (step name, trigger), for the document.
+        self.step_triggers: dict[str, tuple[str, HttpTrigger]] = {}
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return complete_document(document, self.step_triggers)
 
 
 def build_api(steps: StepRegistry) -> NinjaAPI:
     """One API with a route for every http trigger of every step, and ``GET /api/flows``."""
-    api = NinjaAPI(
+    api = StepsAPI(
         title="Motia steps",
         description="HTTP triggers of the project's steps.",
         docs_url="/api/docs",
@@ -224,16 +354,24 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
     add_error_handlers(api)
     for step in steps:
         for trigger in step.config.triggers_of(HttpTrigger):
+            operation_id = f"{step.name}_{trigger.method.lower()}"
+            api.step_triggers[operation_id] = (step.name, trigger)
             api.api_operation(
                 [trigger.method],
                 trigger.route_path,
                 summary=step.name,
                 tags=list(step.config.flows) or ["steps"],
-                operation_id=f"{step.name}_{trigger.method.lower()}",
+                operation_id=operation_id,
                 url_name=f"{STEP_URL_NAME_PREFIX}{step.name}-{trigger.method.lower()}",
             )(make_view(step, trigger))
 
-    @api.get("/api/flows", summary="Flows", tags=["flows"], operation_id="flows_overview")
+    @api.get(
+        "/api/flows",
+        summary="Flows",
+        tags=["flows"],
+        operation_id="flows_overview",
+        response={200: dict[str, Any]},
+    )
     def flows(request: HttpRequest) -> HttpResponse:
         """The steps by flow, with their triggers and topic edges (for the dashboard)."""
         return json_response(flows_overview(steps))

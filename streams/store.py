@@ -15,7 +15,7 @@ and commits its changes in batches with the changes other callers make meanwhile
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
 import orjson
@@ -42,12 +42,55 @@ class DeleteResult(TypedDict):
     old_value: dict[str, Any] | None
 
 
-def check_key(kind: str, value: Any) -> str:
+class StreamKeyError(ValueError):
+    """A group or item id the store cannot hold: not a string, empty, longer than
+    :data:`MAX_KEY_LENGTH`, or with a character the database refuses (NUL, a lone surrogate).
+    Nothing was changed. ``kind`` names the key (``"group id"``, ``"item id"``)."""
+
+    def __init__(self, kind: str, problem: str, stream_name: str | None = None) -> None:
+        self.kind = kind
+        self.problem = problem
+        self.stream_name = stream_name
+        super().__init__(f"{kind} {problem}")
+
+
+def key_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a group or item id, or None when it can."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{kind} must be a non-empty string")
+        return "must be a non-empty string"
     if len(value) > MAX_KEY_LENGTH:
-        raise ValueError(f"{kind} is longer than {MAX_KEY_LENGTH} characters")
+        return f"is longer than {MAX_KEY_LENGTH} characters"
+    if "\x00" in value:
+        # PostgreSQL's text refuses NUL; SQLite would keep it: refuse it on both.
+        return "must not contain the NUL character"
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def check_key(kind: str, value: Any, stream_name: str | None = None) -> str:
+    problem = key_problem(value)
+    if problem is not None:
+        raise StreamKeyError(kind, problem, stream_name)
     return value
+
+
+def _nul_locations(value: Any, loc: list[str | int]) -> Iterator[list[str | int]]:
+    """Where NUL characters are in a JSON value: the keys and strings holding one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield [*loc, key]
+            yield from _nul_locations(item, [*loc, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_locations(item, [*loc, index])
 
 
 def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any]:
@@ -61,11 +104,21 @@ def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any
                 [{"loc": ["id"], "msg": f"must equal the item id {item_id!r}", "type": "id"}],
             )
     item = config.validate(data)
+    encoded = orjson.dumps(item)
     limit = settings.STREAMS["MAX_ITEM_BYTES"]
-    if len(orjson.dumps(item)) > limit:
+    if len(encoded) > limit:
         raise StreamValidationError(
             config.name, [{"loc": [], "msg": f"item is larger than {limit} bytes", "type": "size"}]
         )
+    # PostgreSQL's jsonb refuses NUL (\u0000) in strings and keys, SQLite keeps it: refuse it
+    # on both, before the database sees it. The escape in the encoding is the cheap first test.
+    if b"\\u0000" in encoded:
+        errors = [
+            {"loc": loc, "msg": "must not contain the NUL character (\\u0000)", "type": "nul"}
+            for loc in _nul_locations(item, [])
+        ]
+        if errors:
+            raise StreamValidationError(config.name, errors)
     return item
 
 
@@ -73,16 +126,21 @@ def _change(
     kind: ChangeKind, config: StreamConfig, group_id: Any, item_id: Any, value: Any = None
 ) -> Change:
     """A checked change: keys valid, a ``set`` item prepared, a ``send`` event well formed."""
-    check_key("group id", group_id)
+    check_key("group id", group_id, config.name)
     if kind == "send":
         if item_id is not None:
-            check_key("id", item_id)
+            check_key("id", item_id, config.name)
         if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
             raise ValueError("an event must be an object with a string 'type'")
         value = {"type": value["type"], "data": value.get("data")}
-        orjson.dumps(value)  # fail here, not at broadcast, on data that is not JSON
+        try:
+            orjson.dumps(value)  # fail here, not at broadcast, on data that is not JSON
+        except TypeError as error:
+            raise StreamValidationError(
+                config.name, [{"loc": ["event"], "msg": f"not JSON: {error}", "type": "json"}]
+            ) from None
     else:
-        check_key("item id", item_id)
+        check_key("item id", item_id, config.name)
     if kind == "set":
         value = prepare_item(config, item_id, value)
     return Change(kind, config.name, group_id, item_id, value, current_trace_id.get())
@@ -165,10 +223,15 @@ def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[
 
 
 def get_item(config: StreamConfig, group_id: str, item_id: str) -> dict[str, Any] | None:
+    # No item can have a key the store refuses (and PostgreSQL errors on a NUL in a query).
+    if key_problem(group_id) or key_problem(item_id):
+        return None
     return rows.read_item(config.name, group_id, item_id)[1]
 
 
 def list_items(config: StreamConfig, group_id: str) -> list[dict[str, Any]]:
+    if key_problem(group_id):
+        return []
     return rows.read_group(config.name, group_id)[1]
 
 

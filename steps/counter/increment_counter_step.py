@@ -2,11 +2,14 @@
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from streams.counter_stream import Counter
 
 
 class Increment(BaseModel):
-    by: int = 1
+    # Bounded, so that a count stays far within the 64-bit integers JSON items may hold.
+    by: int = Field(default=1, ge=-1_000_000, le=1_000_000)
 
 
 config = {
@@ -18,6 +21,7 @@ config = {
             "method": "POST",
             "path": "/counters/:id/increment",
             "body_schema": Increment,
+            "response_schema": {200: Counter},
         }
     ],
     "flows": ["counter"],

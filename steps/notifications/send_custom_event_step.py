@@ -3,16 +3,30 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from steps.fields import StreamKey
+
 
 class Body(BaseModel):
-    groupId: str
+    groupId: StreamKey
     message: str
+
+
+class Sent(BaseModel):
+    success: bool
 
 
 config = {
     "name": "SendCustomEvent",
     "description": "Send a custom event to every subscriber of a notifications group.",
-    "triggers": [{"type": "http", "method": "POST", "path": "/notify", "body_schema": Body}],
+    "triggers": [
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/notify",
+            "body_schema": Body,
+            "response_schema": {200: Sent},
+        }
+    ],
     "flows": ["notifications"],
 }
 

@@ -5,17 +5,30 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from steps.fields import StreamKey
+
 
 class Body(BaseModel):
-    traceId: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    traceId: StreamKey = Field(default_factory=lambda: str(uuid.uuid4()))
     totalSteps: int = Field(default=3, ge=1, le=1000)
+
+
+class Started(BaseModel):
+    traceId: str
+    totalSteps: int
 
 
 config = {
     "name": "StartStreamParallelMerge",
     "description": "Start a parallel merge: set up its progress item and enqueue the work.",
     "triggers": [
-        {"type": "http", "method": "POST", "path": "/stream-parallel-merge", "body_schema": Body}
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/stream-parallel-merge",
+            "body_schema": Body,
+            "response_schema": {200: Started},
+        }
     ],
     "enqueues": ["step.process"],
     "flows": ["stream-parallel-merge"],

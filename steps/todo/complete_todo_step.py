@@ -1,10 +1,26 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
+from steps.responses import ErrorBody
+
+
+class Success(BaseModel):
+    success: bool
+
+
 config = {
     "name": "CompleteTodo",
     "description": "Mark a todo completed with two atomic update ops.",
-    "triggers": [{"type": "http", "method": "PATCH", "path": "/todos/:id/complete"}],
+    "triggers": [
+        {
+            "type": "http",
+            "method": "PATCH",
+            "path": "/todos/:id/complete",
+            "response_schema": {200: Success, 404: ErrorBody},
+        }
+    ],
     "flows": ["todo"],
 }
 

@@ -4,16 +4,31 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from steps.fields import StoredText
+from streams.todo_stream import Todo
+
 
 class Body(BaseModel):
-    description: str
-    dueDate: str | None = None
+    description: StoredText
+    dueDate: StoredText | None = None
+
+
+class Created(BaseModel):
+    todo: Todo
 
 
 config = {
     "name": "CreateTodo",
     "description": "Create a todo and broadcast it to every subscriber of the todos group.",
-    "triggers": [{"type": "http", "method": "POST", "path": "/todos", "body_schema": Body}],
+    "triggers": [
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/todos",
+            "body_schema": Body,
+            "response_schema": {201: Created},
+        }
+    ],
     "flows": ["todo"],
 }
 

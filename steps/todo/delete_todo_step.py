@@ -3,7 +3,9 @@ from typing import Any
 config = {
     "name": "DeleteTodo",
     "description": "Delete a todo and broadcast its removal.",
-    "triggers": [{"type": "http", "method": "DELETE", "path": "/todos/:id"}],
+    "triggers": [
+        {"type": "http", "method": "DELETE", "path": "/todos/:id", "response_schema": {204: None}}
+    ],
     "flows": ["todo"],
 }
 

@@ -1,9 +1,21 @@
 from typing import Any
 
+from pydantic import BaseModel
+
+from streams.todo_stream import Todo
+
+
+class TodoList(BaseModel):
+    todos: list[Todo]
+    groups: list[str]
+
+
 config = {
     "name": "ListTodos",
     "description": "List the todos and the todo stream's groups.",
-    "triggers": [{"type": "http", "method": "GET", "path": "/todos"}],
+    "triggers": [
+        {"type": "http", "method": "GET", "path": "/todos", "response_schema": {200: TodoList}}
+    ],
     "flows": ["todo"],
 }
 

@@ -1,0 +1,228 @@
+"""The OpenAPI document of the step endpoints tells the truth, and schemathesis agrees."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+from ninja import NinjaAPI
+from ninja.testing import TestAsyncClient
+from pydantic import BaseModel, create_model
+
+from steps.config import StepConfig, StepConfigError
+from steps.http import build_api
+from steps.registry import Step, StepRegistry
+from streams import StreamConfig
+from tests.server import ServerProcess, TestDatabase
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENGINE_STATUSES = {"400", "413", "415", "422", "500"}
+
+
+def refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref":
+                yield item
+            else:
+                yield from refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from refs(item)
+
+
+@pytest.fixture
+def document(client: Client) -> dict[str, Any]:
+    return client.get("/api/openapi.json").json()
+
+
+def schema_of(document: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
+    return document["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+
+def test_each_step_body_has_a_schema_of_its_own(document: dict[str, Any]) -> None:
+    bodies = {
+        path: op["requestBody"]["content"]["application/json"]["schema"]
+        for path, op in [
+            ("/todos", document["paths"]["/todos"]["post"]),
+            ("/notify", document["paths"]["/notify"]["post"]),
+            ("/stream-parallel-merge", document["paths"]["/stream-parallel-merge"]["post"]),
+        ]
+    }
+    assert bodies == {
+        "/todos": {"$ref": "#/components/schemas/CreateTodoBody"},
+        "/notify": {"$ref": "#/components/schemas/SendCustomEventBody"},
+        "/stream-parallel-merge": {"$ref": "#/components/schemas/StartStreamParallelMergeBody"},
+    }
+    assert set(schema_of(document, bodies["/todos"])["properties"]) == {"description", "dueDate"}
+    assert set(schema_of(document, bodies["/notify"])["properties"]) == {"groupId", "message"}
+    merge = schema_of(document, bodies["/stream-parallel-merge"])
+    assert set(merge["properties"]) == {"traceId", "totalSteps"}
+
+
+def test_every_step_documents_its_responses_and_the_engines_errors(
+    document: dict[str, Any],
+) -> None:
+    declared = {
+        ("/todos", "post"): {"201"},
+        ("/todos", "get"): {"200"},
+        ("/todos/{id}", "delete"): {"204"},
+        ("/todos/{id}/complete", "patch"): {"200", "404"},
+        ("/notify", "post"): {"200"},
+        ("/stream-parallel-merge", "post"): {"200"},
+        ("/counters/{id}/increment", "post"): {"200"},
+    }
+    for (path, method), statuses in declared.items():
+        responses = document["paths"][path][method]["responses"]
+        assert set(responses) == statuses | ENGINE_STATUSES, (path, method)
+        for status in ENGINE_STATUSES:
+            content = responses[status]["content"]["application/json"]
+            assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "content" not in document["paths"]["/todos/{id}"]["delete"]["responses"]["204"]
+    created = document["paths"]["/todos"]["post"]["responses"]["201"]
+    assert created["headers"]["X-Trace-Id"]["required"] is True
+    todo = schema_of(document, created["content"]["application/json"]["schema"])
+    assert todo["properties"]["todo"] == {"$ref": "#/components/schemas/Todo"}
+    missing = document["paths"]["/todos/{id}/complete"]["patch"]["responses"]["404"]
+    assert missing["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_path_parameters_say_what_a_key_may_be(document: dict[str, Any]) -> None:
+    (parameter,) = document["paths"]["/todos/{id}"]["delete"]["parameters"]
+    assert parameter["schema"]["maxLength"] == 255
+    assert parameter["schema"]["pattern"] == r"^[^/\x00]+$"
+
+
+def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    names = set(document["components"]["schemas"])
+    for ref in refs(document):
+        assert ref.removeprefix("#/components/schemas/") in names, ref
+
+
+# --- response_schema: parsing, naming, checking ---------------------------------------------
+
+
+class Item(BaseModel):
+    name: str
+
+
+class Wrapped(BaseModel):
+    item: Item
+
+
+# A second model called Item, as another step module would define it.
+OtherItem = create_model("Item", size=(int, ...))
+
+
+class OtherWrapped(BaseModel):
+    item: OtherItem
+
+
+async def answer(request: Any, ctx: Any) -> dict[str, Any]:
+    return {"status": int(request.query_params.get("status", 200)), "body": request.body}
+
+
+@pytest.fixture
+def api(define_stream: Callable[..., StreamConfig]) -> NinjaAPI:
+    steps = StepRegistry()
+    triggers = {
+        "A": {"response_schema": {200: Wrapped, "204": None}},
+        "B": {"responseSchema": {200: OtherWrapped, 201: {"type": "object", "required": ["x"]}}},
+        "C": {},
+    }
+    for name, extra in triggers.items():
+        trigger = {"type": "http", "method": "POST", "path": f"/{name.lower()}", **extra}
+        config = StepConfig.parse({"name": name, "triggers": [trigger]})
+        steps.register(Step(config, answer, __name__ + name))
+    return build_api(steps)
+
+
+def test_clashing_nested_schemas_get_the_steps_name(api: NinjaAPI) -> None:
+    document = api.get_openapi_schema()
+    schemas = document["components"]["schemas"]
+    assert schemas["AResponse200"]["properties"]["item"] == {"$ref": "#/components/schemas/Item"}
+    assert schemas["BResponse200"]["properties"]["item"] == {"$ref": "#/components/schemas/BItem"}
+    assert set(schemas["Item"]["properties"]) == {"name"}
+    assert set(schemas["BItem"]["properties"]) == {"size"}
+    assert schemas["BResponse201"]["required"] == ["x"]
+    # A step without response_schema documents what it cannot know as "default".
+    assert "default" in document["paths"]["/c"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "problem"),
+    [
+        (200, {"item": {"name": 5}}, "item.name"),
+        (200, None, "has no body"),
+        (201, {}, "not in its response_schema"),
+    ],
+)
+async def test_responses_that_break_the_schema_are_500_when_checked(
+    api: NinjaAPI, status: int, body: Any, problem: str
+) -> None:
+    client = TestAsyncClient(api)
+    with override_settings(STEPS_VALIDATE_RESPONSES=True):
+        response = await client.post(f"/a?status={status}", json=body)
+        assert response.status_code == 500
+        assert problem in response.json()["detail"]
+        good = await client.post("/a?status=200", json={"item": {"name": "n"}})
+        assert good.status_code == 200
+        engine = await client.post("/a?status=422", json={"detail": "the handler's own 422"})
+        assert engine.status_code == 422
+    with override_settings(STEPS_VALIDATE_RESPONSES=False):
+        response = await client.post("/a?status=200", json={"item": {"name": 5}})
+        assert response.status_code == 200
+
+
+async def test_json_schema_responses_are_checked(api: NinjaAPI) -> None:
+    client = TestAsyncClient(api)
+    with override_settings(STEPS_VALIDATE_RESPONSES=True):
+        assert (await client.post("/b?status=201", json={"y": 1})).status_code == 500
+        assert (await client.post("/b?status=201", json={"x": 1})).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("response_schema", "message"),
+    [
+        ({"ok": None}, "not an HTTP status code"),
+        ({700: None}, "not an HTTP status code"),
+        ({200: str}, "pydantic model"),
+        ({200: {"type": "nonsense"}}, "response_schema"),
+        ([200], "map status codes"),
+    ],
+)
+def test_invalid_response_schemas_are_clear_errors(response_schema: Any, message: str) -> None:
+    trigger = {"type": "http", "method": "GET", "path": "/x", "response_schema": response_schema}
+    with pytest.raises(StepConfigError, match=message):
+        StepConfig.parse({"name": "A", "triggers": [trigger]})
+
+
+# --- schemathesis ---------------------------------------------------------------------------
+
+
+def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
+    """Every check schemathesis has, on every step operation: no 5xx, only documented
+    statuses, content types, headers and bodies, bad data refused and good data accepted.
+    Bounded (examples per operation, a fixed seed) to stay quick and repeatable."""
+    st = Path(sys.executable).with_name("st")
+    with TestDatabase(tmp_path) as database:
+        # On Redis, the merges it starts go to a queue of their own (no worker takes them).
+        env = {"CELERY_QUEUE": f"steps-{database.name}"} if os.environ.get("REDIS_URL") else {}
+        with ServerProcess(database, env) as server:
+            result = subprocess.run(
+                [
+                    *(str(st), "run", f"{server.http_url}/api/openapi.json", "--checks", "all"),
+                    *("--max-examples", "40", "--seed", "1", "--workers", "1"),
+                    *("--request-timeout", "10", "--no-color"),
+                ],
+                cwd=tmp_path,  # its example database and cache stay out of the project
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr + server.log()[-5000:]
