@@ -44,6 +44,7 @@ from .queue import EnqueueError
 from .registry import Step, StepRegistry
 from .responses import ResponseChecker
 from .runs import step_run
+from .sending import sender
 
 logger = logging.getLogger("steps.http")
 
@@ -253,6 +254,9 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500
             run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+        # Answer once the runs the handler caused (what it enqueued, stream triggers of its
+        # changes) have left for the broker: a server killed after answering loses none.
+        await sender.sent()
         return response
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]

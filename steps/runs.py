@@ -34,6 +34,7 @@ from streams import db
 from streams.events import current_trace_id
 
 from .models import StepRun
+from .storable import storable_json, storable_text
 
 logger = logging.getLogger("steps.runs")
 
@@ -86,8 +87,8 @@ class Run:
             worker=self.worker,
             attempt=self.attempt,
             status=self.status,
-            error=self.error,
-            logs=list(self.logs),
+            error=storable_text(self.error),
+            logs=storable_json(list(self.logs)),
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
@@ -256,7 +257,13 @@ _COLUMNS = (
 
 
 def _column_values(run: Run) -> tuple[Any, ...]:
-    return tuple(list(run.logs) if name == "logs" else getattr(run, name) for name in _COLUMNS)
+    return tuple(_storable_column(name, getattr(run, name)) for name in _COLUMNS)
+
+
+def _storable_column(name: str, value: Any) -> Any:
+    if name == "logs":
+        return storable_json(list(value))
+    return storable_text(value) if isinstance(value, str) else value
 
 
 def _insert(values: list[tuple[Any, ...]]) -> None:

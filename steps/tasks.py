@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from streams.hooks import is_async
@@ -35,6 +35,7 @@ from .registry import Step, registry
 from .retry import RetryPolicy
 from .runs import Run, step_run
 from .sending import sender
+from .storable import storable_json, storable_text
 
 logger = logging.getLogger("steps.tasks")
 
@@ -50,15 +51,17 @@ def dead_letter_fields(
     return {
         "step_name": step_name,
         "kind": str(payload.get("kind", "")),
-        "topic": str(payload.get("topic") or ""),
-        "payload": payload,
+        "topic": storable_text(str(payload.get("topic") or "")),
+        "payload": storable_json(payload),
         "trace_id": trace_id,
         "attempts": attempts,
-        "error": f"{type(error).__name__}: {error}",
-        "traceback": "".join(traceback.format_exception(error)),
+        "error": storable_text(f"{type(error).__name__}: {error}"),
+        "traceback": storable_text("".join(traceback.format_exception(error))),
     }
 
 
+# Errors of a database that is away (not of what was written): worth trying again later.
+UNAVAILABLE = (OperationalError, InterfaceError)
 # Seconds before a dead letter the database refused is tried again (doubling up to a minute).
 DEAD_LETTER_RETRY = 1
 # Seconds a task waits for the runs it caused to leave for the broker.
@@ -70,7 +73,7 @@ SEND_WAIT = 30.0
     name="steps.store_dead_letter",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError,),
+    autoretry_for=UNAVAILABLE,
     retry_backoff=DEAD_LETTER_RETRY,
     retry_backoff_max=60,
     retry_jitter=False,
@@ -85,7 +88,7 @@ def keep_dead_letter(fields: dict[str, Any]) -> None:
     """Write a dead letter now or, when the database refuses, through the broker later."""
     try:
         DeadLetter.objects.create(**fields)
-    except DatabaseError as error:
+    except UNAVAILABLE as error:
         logger.warning(
             "database unavailable; the dead letter waits in the queue",
             extra=_log_fields(fields["step_name"], fields["trace_id"], error=str(error)),

@@ -211,6 +211,34 @@ def test_an_always_failing_handler_ends_as_one_dead_letter_and_can_be_redriven(
     assert DeadLetter.objects.count() == 1
 
 
+def test_nul_from_a_client_never_blocks_the_recording_of_runs_and_dead_letters(
+    define_step: DefineStep,
+) -> None:
+    """PostgreSQL refuses NUL in text and jsonb: a message, a log line and an error carrying
+    one are still recorded (NUL as U+FFFD), and so are the runs after them."""
+
+    def fails(input: Any, ctx: Any) -> None:
+        ctx.logger.info("got \x00", {"text": input["text"]})
+        raise ValueError(f"cannot handle {input['text']}")
+
+    config = {"max_retries": 0}
+    define_step(fails, name="Nul", triggers=[{"type": "queue", "topic": "t.nul", "config": config}])
+    enqueue({"topic": "t.nul", "data": {"text": "a\x00b"}}, trace_id="trace-nul")
+    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
+    assert letter.payload["data"] == {"text": "a\ufffdb"}
+    assert letter.error == "ValueError: cannot handle a\ufffdb"
+    flush_runs()
+    (run,) = wait_for(lambda: runs("Nul"), what="the run")
+    assert run.status == "failed"
+    assert run.error == "ValueError: cannot handle a\ufffdb"
+    assert [(r["msg"], r["fields"]) for r in run.logs] == [("got \ufffd", {"text": "a\ufffdb"})]
+
+    enqueue({"topic": "t.nul", "data": {"text": "plain"}}, trace_id="trace-after")
+    wait_for(lambda: DeadLetter.objects.count() == 2, what="the second dead letter")
+    flush_runs()
+    assert len(wait_for(lambda: len(runs("Nul")) == 2 and runs("Nul"), what="both runs")) == 2
+
+
 def test_redrive_command(define_step: DefineStep) -> None:
     done = Counter()
     define_step(
