@@ -221,6 +221,12 @@ class _ManagedProcess:
             self._log_file.close()
             self._log_file = None
 
+    def kill(self) -> None:
+        """SIGKILL the process: no shutdown, nothing finished, nothing given back."""
+        assert self.process is not None, f"{self.name} is not running"
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(STOP_TIMEOUT)
+
     def log(self) -> str:
         """Everything the process has written so far."""
         try:
@@ -396,11 +402,67 @@ class WorkerProcess(_ManagedProcess):
             f"worker {self.name} was not ready within {START_TIMEOUT}s:\n{self.log()}"
         )
 
-    def kill(self) -> None:
-        """SIGKILL the worker: no shutdown, no acknowledgement, no message given back."""
-        assert self.process is not None, f"worker {self.name} is not running"
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(STOP_TIMEOUT)
+
+class RedisServer:
+    """A ``redis-server`` of the test's own, on a free port, keeping nothing on disk: a test
+    may stop it and start it again (on the same port) without touching the machine's Redis."""
+
+    def __init__(self, directory: Path, name: str = "redis") -> None:
+        self.directory = Path(directory)
+        self.name = name
+        self.port = free_port()
+        self.log_path = self.directory / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.directory), "--logfile", ""]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited before answering:\n{self.log()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer within {START_TIMEOUT}s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
 
 class _Logged(Protocol):

@@ -1,0 +1,234 @@
+"""End to end: what crosses processes, on real PostgreSQL and Redis.
+
+Two uvicorn servers (A and B, as production runs them) and a ``celery worker`` share one
+database and one Redis server of the test's own (its own port, so that it can be stopped and
+started again). Every wait is bounded; a failing test prints the processes' logs.
+
+Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pass skips it.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from streams.client import StreamClient
+from tests.balancer import Balancer
+from tests.server import RedisServer, ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+
+WAIT = 15.0  # seconds for the frames of a whole scenario to arrive
+
+
+def _postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
+
+
+pytestmark = pytest.mark.skipif(
+    not (_postgres() and os.environ.get("REDIS_URL")),
+    reason="needs PostgreSQL and Redis (the services pass of make test)",
+)
+
+
+@dataclass
+class Cluster:
+    database: TestDatabase
+    redis: RedisServer
+    a: ServerProcess
+    b: ServerProcess
+    worker: WorkerProcess
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(RedisServer(tmp_path))
+        database = stack.enter_context(TestDatabase(tmp_path))
+        env = {"REDIS_URL": redis.url, "CELERY_QUEUE": f"steps-{database.name}"}
+        processes: list[Any] = [redis]
+        stack.enter_context(logs_on_failure(request, processes))
+        a = stack.enter_context(ServerProcess(database, env, name="A", production=True))
+        b = stack.enter_context(ServerProcess(database, env, name="B", production=True))
+        worker = stack.enter_context(WorkerProcess(database, env))
+        processes += [a, b, worker]
+        yield Cluster(database, redis, a, b, worker)
+
+
+# --- a subscriber that records every frame ---------------------------------------------------
+
+
+@dataclass
+class Subscriber:
+    """A raw WebSocket client joined to one group, recording the frames of each item."""
+
+    ws: websockets.ClientConnection
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in self.ws:
+                self.frames.append(json.loads(text))
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["event"]["type"] == kind]
+
+    def ids(self, kind: str) -> set[str]:
+        return {f["id"] for f in self.events(kind)}
+
+    async def wait_until(self, check: Any, what: str, timeout: float = WAIT) -> None:
+        async with asyncio.timeout(timeout):
+            while not check():
+                await asyncio.sleep(0.05)
+        assert check(), what
+
+
+@contextlib.asynccontextmanager
+async def subscribed(server: ServerProcess, stream: str, group: str) -> AsyncIterator[Subscriber]:
+    async with websockets.connect(server.ws_url, max_size=None) as ws:
+        join = {"streamName": stream, "groupId": group, "subscriptionId": str(uuid.uuid4())}
+        await ws.send(json.dumps({"type": "join", "data": join}))
+        sync = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        assert sync["event"]["type"] == "sync", sync
+        subscriber = Subscriber(ws)
+        subscriber.task = asyncio.create_task(subscriber._read())
+        try:
+            yield subscriber
+        finally:
+            subscriber.task.cancel()
+
+
+async def _gather_limited(jobs: list[Any], limit: int) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Any) -> Any:
+        async with gate:
+            return await job
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+# --- the scenarios -----------------------------------------------------------------------------
+
+
+async def test_a_subscriber_on_one_server_gets_every_change_made_elsewhere_in_order(
+    cluster: Cluster,
+) -> None:
+    """500 writes through B (250 creates, then 250 completions) and the worker's increments of a
+    parallel merge: A's subscribers get every one, each item's frames in timestamp order."""
+    async with (
+        subscribed(cluster.a, "todo", "todos") as todos,
+        subscribed(cluster.a, "parallelMerge", "merge-groups") as merges,
+        httpx.AsyncClient(base_url=cluster.b.http_url, timeout=WAIT) as http,
+    ):
+        merge = await http.post("/stream-parallel-merge", json={"totalSteps": 8})
+        assert merge.status_code == 200, merge.text
+        created = await _gather_limited(
+            [http.post("/todos", json={"description": f"todo {n}"}) for n in range(250)], 16
+        )
+        assert [r.status_code for r in created] == [201] * 250
+        ids = [r.json()["todo"]["id"] for r in created]
+        completed = await _gather_limited(
+            [http.patch(f"/todos/{todo_id}/complete") for todo_id in ids], 16
+        )
+        assert [r.status_code for r in completed] == [200] * 250
+
+        await todos.wait_until(
+            lambda: todos.ids("create") >= set(ids) and todos.ids("update") >= set(ids),
+            "a create and an update of every todo",
+        )
+        trace_id = merge.json()["traceId"]
+        await merges.wait_until(
+            lambda: any(
+                f["id"] == trace_id and f["event"]["data"]["completedSteps"] == 8
+                for f in merges.events("update")
+            ),
+            "the worker's eighth increment",
+        )
+
+    per_item: dict[str, list[tuple[int, str]]] = {}
+    for frame in todos.frames:
+        per_item.setdefault(frame["id"], []).append((frame["timestamp"], frame["event"]["type"]))
+    for todo_id in ids:
+        assert [kind for _, kind in per_item[todo_id]] == ["create", "update"], per_item[todo_id]
+        assert per_item[todo_id][0][0] < per_item[todo_id][1][0]
+    counts = [f["event"]["data"]["completedSteps"] for f in merges.events("update")]
+    assert counts == list(range(1, 9)), counts  # every increment, in order, none twice
+
+
+async def test_concurrent_increments_through_both_servers_add_up(cluster: Cluster) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    async with (
+        subscribed(cluster.a, "counter", "global") as subscriber,
+        httpx.AsyncClient(timeout=WAIT) as http,
+    ):
+        servers = [cluster.a.http_url, cluster.b.http_url]
+        answers = await _gather_limited(
+            [
+                http.post(f"{servers[n % 2]}/counters/{counter}/increment", json={"by": 1})
+                for n in range(200)
+            ],
+            32,
+        )
+        assert [r.status_code for r in answers] == [200] * 200
+        await subscriber.wait_until(
+            lambda: any(f["event"]["data"].get("value") == 200 for f in subscriber.frames),
+            "the counter at 200",
+        )
+    (row,) = cluster.database.query(
+        "SELECT data FROM streams_streamitem WHERE item_id = '" + counter + "'"
+    )
+    data = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    assert data["value"] == 200
+
+
+async def test_a_killed_server_loses_no_acknowledged_write(cluster: Cluster) -> None:
+    """B is killed (SIGKILL) while writes through it are in flight: every write it answered 201
+    is in the database and reached A's subscriber; B's client, behind a balancer, reconnects to
+    A and re-syncs to the same state."""
+    acknowledged: list[str] = []
+
+    async def write_until_refused(http: httpx.AsyncClient) -> None:
+        for n in range(10_000):
+            try:
+                response = await http.post("/todos", json={"description": f"in flight {n}"})
+            except httpx.TransportError:
+                return
+            if response.status_code == 201:
+                acknowledged.append(response.json()["todo"]["id"])
+
+    async with (
+        Balancer([cluster.b.port, cluster.a.port]) as balancer,
+        StreamClient(balancer.url, min_backoff=0.1, max_backoff=0.5) as client,
+        subscribed(cluster.a, "todo", "todos") as subscriber,
+        httpx.AsyncClient(base_url=cluster.b.http_url, timeout=WAIT) as http,
+    ):
+        todos = client.group("todo", "todos")
+        await todos.wait_for(lambda state: isinstance(state, list), WAIT)
+        writers = [asyncio.create_task(write_until_refused(http)) for _ in range(8)]
+        await asyncio.sleep(1.5)
+        cluster.b.kill()
+        await asyncio.gather(*writers)
+        assert len(acknowledged) > 20, "too few writes before the kill to tell anything"
+
+        stored = {
+            row[0] for row in cluster.database.query("SELECT item_id FROM streams_streamitem")
+        }
+        assert set(acknowledged) <= stored, set(acknowledged) - stored
+        await subscriber.wait_until(
+            lambda: subscriber.ids("create") >= set(acknowledged),
+            "A's subscriber to see every acknowledged create",
+        )
+        # The client's state converges on the database's: every stored todo, acknowledged
+        # or not (a write whose answer the kill cut off may have committed).
+        await todos.wait_for(
+            lambda state: isinstance(state, list) and {t["id"] for t in state} == stored, WAIT
+        )
