@@ -220,7 +220,12 @@ async def test_a_killed_server_loses_no_acknowledged_write(cluster: Cluster) -> 
         assert len(acknowledged) > 20, "too few writes before the kill to tell anything"
 
         stored = {
-            row[0] for row in cluster.database.query("SELECT item_id FROM streams_streamitem")
+            row[0]
+            for row in cluster.database.query(
+                "SELECT i.item_id FROM streams_streamitem i"
+                " JOIN streams_streamgroup g ON i.group_id = g.id"
+                " WHERE g.stream_name = 'todo' AND g.group_id = 'todos'"
+            )
         }
         assert set(acknowledged) <= stored, set(acknowledged) - stored
         await subscriber.wait_until(
@@ -229,6 +234,11 @@ async def test_a_killed_server_loses_no_acknowledged_write(cluster: Cluster) -> 
         )
         # The client's state converges on the database's: every stored todo, acknowledged
         # or not (a write whose answer the kill cut off may have committed).
-        await todos.wait_for(
-            lambda state: isinstance(state, list) and {t["id"] for t in state} == stored, WAIT
-        )
+        try:
+            await todos.wait_for(
+                lambda state: isinstance(state, list) and {t["id"] for t in state} == stored, WAIT
+            )
+        except TimeoutError:
+            state = {t["id"] for t in todos.state or []}
+            missing, extra = len(stored - state), len(state - stored)
+            pytest.fail(f"client state: {missing} stored todos missing, {extra} not stored")
