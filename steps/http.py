@@ -29,6 +29,7 @@ from ninja import NinjaAPI, Path
 from ninja.errors import ValidationError
 
 from streams.auth import session_user
+from streams.broadcast import published
 from streams.config import StreamValidationError, field_errors
 from streams.hooks import is_async, run_plain
 from streams.ops import UpdateOpError
@@ -254,8 +255,10 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500
             run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
-        # Answer once the runs the handler caused (what it enqueued, stream triggers of its
-        # changes) have left for the broker: a server killed after answering loses none.
+        # Answer once what the handler caused has left the process (its changes' events for
+        # the other servers, what it enqueued, its stream triggers): a server killed after
+        # answering loses none of it.
+        await published()
         await sender.sent()
         return response
 

@@ -10,22 +10,31 @@ Runs still waiting here when the process exits are sent by an ``atexit`` hook. N
 acknowledged before the runs it caused have left: a worker's task waits for them before Celery
 acknowledges its message (:meth:`Sender.wait_sent`), an http step before it answers
 (:meth:`Sender.sent`), so a process killed meanwhile loses no run that anyone was told about.
+While the broker refuses messages, the runs wait here (up to ``MAX_KEPT``) and leave, in order,
+when it is back; waiters go on after the first attempt.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import contextlib
+import functools
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from streams.handoff import Handoff
 
 logger = logging.getLogger("steps.sending")
 
 MAX_BATCH = 64
+# While the broker refuses messages: seconds between attempts (doubling), and runs kept.
+RETRY_SECONDS = 0.5
+MAX_RETRY_SECONDS = 10.0
+MAX_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,16 +55,10 @@ class Sender:
         self._queue: queue.SimpleQueue[OutgoingRun] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        # Runs handed over so far, and how many of them have left (or failed to).
-        self._settled = threading.Condition()
-        self._handed_over = 0
-        self._done = 0
-        # Event loops' futures waiting for a count of runs to be done (see ``sent``).
-        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self.handoff = Handoff()
 
     def send(self, run: OutgoingRun) -> None:
-        with self._settled:
-            self._handed_over += 1
+        self.handoff.handed()
         self._queue.put(run)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -64,44 +67,52 @@ class Sender:
 
     def wait_sent(self, timeout: float) -> bool:
         """Wait until every run handed over before this call has left; False on timeout."""
-        with self._settled:
-            target = self._handed_over
-            return self._settled.wait_for(lambda: self._done >= target, timeout)
+        return self.handoff.wait(timeout)
 
     async def sent(self) -> None:
         """Wait, without blocking the event loop, until every run handed over before this
         call has left (at once when none waits)."""
-        with self._settled:
-            if self._done >= self._handed_over:
-                return
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((self._handed_over, loop, future))
-        await future
+        await self.handoff.reached()
 
     def flush(self) -> None:
         """Send whatever waits, on the calling thread (process exit, tests)."""
         while runs := self._take(block=False):
             self._send(runs)
+            self.handoff.attempted(len(runs))
 
     def _loop(self) -> None:
+        # Runs the broker refused, oldest first: sent again, in order, before newer ones.
+        backlog: list[OutgoingRun] = []
+        pause = RETRY_SECONDS
         while True:
-            self._send(self._take(block=True))
+            fresh = self._take(block=not backlog)
+            unsent = self._send(backlog + fresh)
+            # Waiters go on after a first attempt: a broker that is down must not hold up
+            # answers and acknowledgements, and the runs are kept here until it is back.
+            self.handoff.attempted(len(fresh))
+            if not unsent:
+                if backlog:
+                    logger.warning("step runs sent to the broker again")
+                backlog, pause = [], RETRY_SECONDS
+                continue
+            if not backlog:
+                logger.error("could not send step runs to the broker; keeping them for later")
+            if len(unsent) > MAX_KEPT:
+                logger.error(
+                    "%d step runs could not be sent and are dropped", len(unsent) - MAX_KEPT
+                )
+            backlog = unsent[-MAX_KEPT:]
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_RETRY_SECONDS)
 
-    def _send(self, runs: list[OutgoingRun]) -> None:
+    def _send(self, runs: list[OutgoingRun]) -> list[OutgoingRun]:
+        """Send ``runs``; the ones the broker did not take."""
         try:
             send_runs(runs)
-        except Exception:
-            logger.exception("could not send step runs to the broker")
-        finally:
-            with self._settled:
-                self._done += len(runs)
-                self._settled.notify_all()
-                ready = [w for w in self._waiters if w[0] <= self._done]
-                self._waiters = [w for w in self._waiters if w[0] > self._done]
-            for _, loop, future in ready:
-                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
-                    loop.call_soon_threadsafe(_resolve, future)
+        except SendFailed as failure:
+            logger.debug("broker refused step runs", exc_info=failure.__cause__)
+            return failure.unsent
+        return []
 
     def _take(self, *, block: bool) -> list[OutgoingRun]:
         runs: list[OutgoingRun] = []
@@ -114,32 +125,55 @@ class Sender:
         return runs
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+class SendFailed(Exception):
+    """The broker refused a message: ``unsent`` are the runs of it and of every later one."""
+
+    def __init__(self, unsent: list[OutgoingRun]) -> None:
+        super().__init__(f"{len(unsent)} step runs not sent")
+        self.unsent = unsent
 
 
 def send_runs(runs: list[OutgoingRun]) -> None:
-    """Send ``runs``: batchable runs of one step together, the others one message each."""
+    """Send ``runs``: batchable runs of one step together, the others one message each, in
+    order; raises :class:`SendFailed` with the runs not sent when the broker fails."""
+    messages = _messages(runs)
+    for index, (send, _) in enumerate(messages):
+        try:
+            send()
+        except Exception as error:
+            unsent = [run for _, carried in messages[index:] for run in carried]
+            raise SendFailed(unsent) from error
+
+
+def _messages(runs: list[OutgoingRun]) -> list[tuple[Callable[[], Any], list[OutgoingRun]]]:
+    """The messages that carry ``runs``: how to send each, and the runs it carries."""
     from .tasks import run_step, run_step_batch
 
+    messages: list[tuple[Callable[[], Any], list[OutgoingRun]]] = []
     batches: dict[str, list[OutgoingRun]] = {}
     for run in runs:
         if run.batchable and not run.countdown:
             batches.setdefault(run.step_name, []).append(run)
-            continue
-        _send_one(run_step, run)
+        else:
+            messages.append((functools.partial(_send_one, run_step, run), [run]))
     for step_name, batch in batches.items():
         if len(batch) == 1:
-            _send_one(run_step, batch[0])
-            continue
-        run_step_batch.apply_async(
-            args=(step_name, [[run.payload, run.trace_id] for run in batch]),
-            # Celery otherwise writes a repr of the arguments into every message, for its
-            # logs: that alone costs as much as the rest of a send.
-            argsrepr=f"{step_name} x{len(batch)}",
-            kwargsrepr="",
-        )
+            messages.append((functools.partial(_send_one, run_step, batch[0]), batch))
+        else:
+            messages.append(
+                (functools.partial(_send_batch, run_step_batch, step_name, batch), batch)
+            )
+    return messages
+
+
+def _send_batch(task: Any, step_name: str, batch: list[OutgoingRun]) -> None:
+    task.apply_async(
+        args=(step_name, [[run.payload, run.trace_id] for run in batch]),
+        # Celery otherwise writes a repr of the arguments into every message, for its logs:
+        # that alone costs as much as the rest of a send.
+        argsrepr=f"{step_name} x{len(batch)}",
+        kwargsrepr="",
+    )
 
 
 def _send_one(task: Any, run: OutgoingRun) -> None:

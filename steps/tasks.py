@@ -24,6 +24,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from streams.broadcast import wait_published
 from streams.hooks import is_async
 
 from .config import QueueTrigger, Trigger
@@ -279,8 +280,10 @@ def run_step_batch(self: Task, step_name: str, messages: list[list[Any]]) -> lis
 
 
 def _wait_for_sends() -> None:
-    """Before the message is acknowledged: the runs it caused (messages its handler enqueued,
-    stream triggers of its changes) must have left, or a worker killed now would lose them."""
+    """Before the message is acknowledged: what it caused (its changes' events, messages its
+    handler enqueued, stream triggers) must have left, or a worker killed now would lose it."""
+    if not wait_published(SEND_WAIT):
+        logger.warning("stream events still unpublished after %.0f s", SEND_WAIT)
     if not sender.wait_sent(SEND_WAIT):
         logger.warning("step runs still unsent after %.0f s", SEND_WAIT)
 

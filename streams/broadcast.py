@@ -8,14 +8,19 @@
 3. On commit it is published to every server process: straight to the hubs of this process
    when the channel layer is the in-memory one (it reaches no other process), otherwise as one
    channel-layer message, sent from a publisher thread of its own so that the writer never
-   waits on the layer.
+   waits on the layer. While the layer is unreachable, events wait there and go out in order
+   when it is back, followed by a re-sync request for their groups (a server whose
+   subscription to the layer was down meanwhile may have missed some). An http step answers
+   once its events were handed to the layer (:func:`published`).
 4. The :data:`~streams.signals.stream_event` signal announces it in the writer's process
    (the steps app runs stream-triggered steps from it).
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
+from collections import deque
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -23,8 +28,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .events import StreamEvent, layer_group_name, layer_message
-from .hub import crosses_processes, running_hubs
+from .events import StreamEvent, layer_group_name, layer_message, resync_message
+from .handoff import Handoff
+from .hub import GroupKey, crosses_processes, running_hubs
 from .models import StreamItem
 from .signals import stream_event
 
@@ -89,32 +95,94 @@ def publish(event: StreamEvent) -> None:
             hub.loop.call_soon_threadsafe(hub.deliver_event, event)
 
 
+# Seconds between attempts while the layer is unreachable (doubling), and the delays after it
+# is back at which the groups whose events waited are asked to re-sync (servers re-subscribe
+# to the layer on their own schedule).
+RETRY_SECONDS = 0.2
+MAX_RETRY_SECONDS = 5.0
+RESYNC_AFTER_SECONDS = (1.0, 5.0)
+
+
 class _LayerPublisher:
     """A daemon thread running an event loop that sends events to the channel layer one
     after the other, in the order they were committed, over one layer connection for the
-    whole process."""
+    whole process; an event the layer refuses is tried again until it is taken."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.queue: asyncio.Queue[tuple[Any, StreamEvent]] = asyncio.Queue()
+        self.handoff = Handoff()
         self.thread = threading.Thread(target=self._run, name="streams-publisher", daemon=True)
         self.thread.start()
 
     def send(self, layer: Any, event: StreamEvent) -> None:
+        self.handoff.handed()
         self.loop.call_soon_threadsafe(self.queue.put_nowait, (layer, event))
 
     def _run(self) -> None:
         self.loop.run_until_complete(self._drain())
 
     async def _drain(self) -> None:
+        # Events the layer refused, oldest first, each already counted as attempted.
+        refused: deque[tuple[Any, StreamEvent]] = deque()
+        missed: set[GroupKey] = set()  # their groups, to re-sync once the layer is back
+        pause = RETRY_SECONDS
         while True:
-            layer, event = await self.queue.get()
+            fresh = not refused
+            layer, event = await self.queue.get() if fresh else refused[0]
             try:
                 await layer.group_send(
                     layer_group_name(event.stream_name, event.group_id), layer_message(event)
                 )
             except Exception:
-                logger.exception("could not publish a stream event")
+                if not missed:
+                    logger.exception("could not publish stream events; keeping them for later")
+                # Waiters (http answers) go on; the events wait here, in order.
+                newly = 0
+                if fresh:
+                    refused.append((layer, event))
+                    newly = 1
+                while not self.queue.empty():
+                    refused.append(self.queue.get_nowait())
+                    newly += 1
+                self.handoff.attempted(newly)
+                missed.update((e.stream_name, e.group_id) for _, e in refused)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_SECONDS)
+                continue
+            if fresh:
+                self.handoff.attempted(1)
+            else:
+                refused.popleft()
+            if missed and not refused:
+                logger.warning("stream events published again")
+                for delay in RESYNC_AFTER_SECONDS:
+                    self.loop.call_later(delay, self._ask_resync, layer, set(missed))
+                missed.clear()
+                pause = RETRY_SECONDS
+
+    def _ask_resync(self, layer: Any, groups: set[GroupKey]) -> None:
+        async def ask() -> None:
+            for stream_name, group_id in groups:
+                with contextlib.suppress(Exception):
+                    await layer.group_send(
+                        layer_group_name(stream_name, group_id),
+                        resync_message(stream_name, group_id),
+                    )
+
+        self.loop.create_task(ask())
+
+
+async def published() -> None:
+    """Wait until the stream events this process committed so far were handed to the channel
+    layer (or failed once and wait for it): at once with the in-memory layer."""
+    if _publisher is not None:
+        await _publisher.handoff.reached()
+
+
+def wait_published(timeout: float) -> bool:
+    """:func:`published` for a thread; False on timeout."""
+    return _publisher is None or _publisher.handoff.wait(timeout)
 
 
 _publisher: _LayerPublisher | None = None

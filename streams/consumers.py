@@ -57,6 +57,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.subscriptions: dict[Subscription, None] = {}
         self.outbox: Outbox | None = None  # made when a send has to wait
         self.held: list[tuple[Message, ItemKey | None]] | None = None
+        self.syncing = asyncio.Lock()  # one snapshot at a time: they share ``held``
+        self.resyncs: set[asyncio.Task[None]] = set()
         self.writer: asyncio.Task[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None  # for the send that waits
         self.closing: asyncio.Task[None] | None = None
@@ -180,13 +182,31 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Send the snapshot (the hub already routes the group's frames here): frames arriving
         meanwhile are held and follow it, so none is lost and none is overwritten by an older
         snapshot."""
-        self.held = []
-        try:
-            self._send(await snapshot_reads().frame(subscription))
-        finally:
-            held, self.held = self.held, None
-            for message, item in held:
-                self._enqueue(message, item)
+        async with self.syncing:
+            self.held = []
+            try:
+                self._send(await snapshot_reads().frame(subscription))
+            finally:
+                held, self.held = self.held, None
+                for message, item in held:
+                    self._enqueue(message, item)
+
+    def resync(self, key: GroupKey) -> None:
+        """Called by the hub: frames of the group may have been lost; send a fresh ``sync``
+        for each subscription of it."""
+        subscriptions = [s for s in self.subscriptions if _group_key(s) == key]
+        if subscriptions and not self.closed:
+            task = asyncio.get_running_loop().create_task(self._resync(subscriptions))
+            self.resyncs.add(task)
+            task.add_done_callback(self.resyncs.discard)
+
+    async def _resync(self, subscriptions: list[Subscription]) -> None:
+        for subscription in subscriptions:
+            if subscription in self.subscriptions and not self.closed:
+                try:
+                    await self._send_sync(subscription)
+                except Exception:
+                    logger.exception("could not re-sync %r", subscription)
 
     async def _leave(self, subscription: Subscription) -> None:
         if subscription not in self.subscriptions:

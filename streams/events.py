@@ -53,6 +53,8 @@ class StreamEvent:
 # --- the event as a channel-layer message, between server processes ------------------------
 
 LAYER_MESSAGE_TYPE = "streams.event"
+# Sent after the layer was unreachable: the group's events may have been missed, re-sync it.
+RESYNC_MESSAGE_TYPE = "streams.resync"
 
 
 def layer_group_name(stream_name: str, group_id: str) -> str:
@@ -71,3 +73,7 @@ def layer_message(event: StreamEvent) -> dict[str, Any]:
         "v": event.version,
         "f": event.frame,
     }
+
+
+def resync_message(stream_name: str, group_id: str) -> dict[str, Any]:
+    return {"type": RESYNC_MESSAGE_TYPE, "s": stream_name, "g": group_id}

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .events import LAYER_MESSAGE_TYPE, StreamEvent, layer_group_name
+from .events import LAYER_MESSAGE_TYPE, RESYNC_MESSAGE_TYPE, StreamEvent, layer_group_name
 from .outbox import ItemKey
 from .sequencing import GroupSequencer
 
@@ -29,6 +29,8 @@ logger = logging.getLogger("streams.hub")
 GroupKey = tuple[str, str]
 # How long a process waits for a missing earlier event of a group before releasing later ones.
 REORDER_WAIT_SECONDS = 0.05
+# Seconds after which an event that never came counts as lost.
+LOST_AFTER_SECONDS = 2.0
 
 
 class Connection(Protocol):
@@ -37,6 +39,10 @@ class Connection(Protocol):
     def deliver(self, message: dict[str, Any], item: ItemKey | None = None) -> None:
         """Send a ``websocket.send`` message (shared by every socket that gets the frame);
         ``item`` names the item the frame is about, if any."""
+
+    def resync(self, key: "GroupKey") -> None:
+        """Frames of the group may have been lost on the way: send fresh snapshots of what
+        the socket watches in it."""
 
 
 def crosses_processes(layer: Any) -> bool:
@@ -58,6 +64,8 @@ class Hub:
         self._joined: set[GroupKey] = set()
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sequencers: dict[GroupKey, GroupSequencer[tuple[str | None, str]]] = {}
+        # Versions the sequencers stopped waiting for, not seen since (see _check_lost).
+        self._missing: dict[GroupKey, set[int]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
 
@@ -141,13 +149,17 @@ class Hub:
                 logger.exception("channel layer receive failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
-            if message.get("type") != LAYER_MESSAGE_TYPE:
-                continue
-            key = (message["s"], message["g"])
-            if self.watches(key):
-                self._dispatch(key, message["v"], message["i"], message["f"])
+            kind = message.get("type")
+            if kind == LAYER_MESSAGE_TYPE:
+                key = (message["s"], message["g"])
+                if self.watches(key):
+                    self._dispatch(key, message["v"], message["i"], message["f"])
+            elif kind == RESYNC_MESSAGE_TYPE:
+                self._resync((message["s"], message["g"]))
 
     def _dispatch(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
+        if key in self._missing:
+            self._missing[key].discard(version)  # came late, after all
         sequencer = self._sequencers.get(key)
         if sequencer is None:
             sequencer = self._sequencers[key] = GroupSequencer()
@@ -158,10 +170,33 @@ class Hub:
             self.loop.call_later(REORDER_WAIT_SECONDS, self._give_up_waiting, key, sequencer)
 
     def _give_up_waiting(self, key: GroupKey, sequencer: GroupSequencer[Any]) -> None:
-        if self._sequencers.get(key) is not sequencer:
+        if self._sequencers.get(key) is not sequencer or not sequencer.waiting:
             return
+        skipped = sequencer.gaps()
         for item_id, frame in sequencer.flush():
             self._fan_out(key, item_id, frame)
+        # A version that still has not come a while later was lost on the way (the layer was
+        # down): the group's sockets re-sync then. One that comes late is delivered as usual.
+        self._missing.setdefault(key, set()).update(skipped)
+        self.loop.call_later(LOST_AFTER_SECONDS, self._check_lost, key, skipped)
+
+    def _check_lost(self, key: GroupKey, skipped: set[int]) -> None:
+        missing = self._missing.get(key, set())
+        lost = missing & skipped
+        missing -= skipped
+        if not missing:
+            self._missing.pop(key, None)
+        if lost:
+            logger.warning("%d events of %s/%s never came: re-syncing", len(lost), *key)
+            self._resync(key)
+
+    def _resync(self, key: GroupKey) -> None:
+        """Every local socket watching the group, or an item of it, re-reads its snapshot."""
+        watchers = set(self._groups.get(key, ()))
+        for item_watchers in self._items.get(key, {}).values():
+            watchers.update(item_watchers)
+        for connection in watchers:
+            connection.resync(key)
 
     def _fan_out(self, key: GroupKey, item_id: str | None, frame: str) -> None:
         # One message for every socket: the ASGI server only reads it.

@@ -39,6 +39,12 @@ class GroupSequencer(Generic[T]):
         self._pending[version] = item
         return []
 
+    def gaps(self) -> set[int]:
+        """The versions a :meth:`flush` now would skip: never seen, older than one held."""
+        if not self._pending or self.next_version is None:
+            return set()
+        return set(range(self.next_version, max(self._pending))) - set(self._pending)
+
     def flush(self) -> list[T]:
         """Stop waiting: release every held event in order, skipping the gaps."""
         ready = [self._pending[v] for v in sorted(self._pending)]

@@ -51,6 +51,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def terminate(process: "subprocess.Popen[bytes]", timeout: float) -> None:
+    """SIGTERM ``process``, and SIGKILL it if it has not exited within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
+
+
 def _is_postgres(url: str) -> bool:
     return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql", "postgis"}
 
@@ -210,13 +222,8 @@ class _ManagedProcess:
     def stop(self) -> None:
         """Terminate the process (kill it if it does not exit) and close its log."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
+        if process is not None:
+            terminate(process, STOP_TIMEOUT)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -404,8 +411,10 @@ class WorkerProcess(_ManagedProcess):
 
 
 class RedisServer:
-    """A ``redis-server`` of the test's own, on a free port, keeping nothing on disk: a test
-    may stop it and start it again (on the same port) without touching the machine's Redis."""
+    """A ``redis-server`` of the test's own, on a free port: a test may stop it and start it
+    again (on the same port) without touching the machine's Redis. It keeps its data in an
+    append-only file written on every command, as a broker's Redis must (a restart of one that
+    keeps nothing on disk loses every queued message)."""
 
     def __init__(self, directory: Path, name: str = "redis") -> None:
         self.directory = Path(directory)
@@ -433,7 +442,8 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", str(self.directory), "--logfile", ""]
+        command += ["--appendonly", "yes", "--appendfsync", "always"]
+        command += ["--dir", str(self.directory), "--logfile", ""]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -453,10 +463,10 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not answer within {START_TIMEOUT}s")
 
     def stop(self) -> None:
+        """Shut the server down (SIGTERM: it finishes writing its file first)."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+        if process is not None:
+            terminate(process, START_TIMEOUT)
 
     def log(self) -> str:
         try:

@@ -29,3 +29,14 @@ def test_flush_gives_up_on_the_gap() -> None:
     assert seq.flush() == ["v3", "v4"]
     assert seq.push(5, "v5") == ["v5"]
     assert seq.push(2, "late") == ["late"], "a late event is still delivered"
+
+
+def test_gaps_are_the_versions_a_flush_skips() -> None:
+    seq: GroupSequencer[str] = GroupSequencer()
+    assert seq.gaps() == set()
+    seq.push(1, "v1")
+    seq.push(5, "v5")
+    seq.push(3, "v3")
+    assert seq.gaps() == {2, 4}
+    seq.flush()
+    assert seq.gaps() == set()
