@@ -167,6 +167,15 @@ CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, n
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 EMBEDDED_WORKER_THREADS = int(os.environ.get("EMBEDDED_WORKER_THREADS", 4))
 CELERY_EMBEDDED_BEAT = env_flag("CELERY_EMBEDDED_BEAT", default=True)
+# Every worker records a heartbeat this often (seconds) while it consumes (steps.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("WORKER_HEARTBEAT_INTERVAL", 5))
+
+# --- Health (GET /healthz) ------------------------------------------------------------------
+
+# Seconds each check may take before it counts as down: the answer never takes longer.
+HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", 2))
+# A worker whose last heartbeat is older than this (seconds) counts as down.
+HEALTH_WORKER_MAX_AGE = float(os.environ.get("HEALTH_WORKER_MAX_AGE", 30))
 
 # --- Streams --------------------------------------------------------------------------------
 
