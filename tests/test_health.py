@@ -84,6 +84,7 @@ def test_checks_limits_the_answer(client: Client) -> None:
     assert unknown.status_code == 400
     assert "disk" in unknown.json()["detail"]
     assert client.post("/healthz").status_code == 405
+    assert client.head("/healthz?checks=database").status_code == 200
 
 
 def test_a_check_that_hangs_is_down_once_the_timeout_passes(
