@@ -10,11 +10,34 @@ SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format install chromium test-embedded test-services clean
+# `make production`: the production topology on this machine, against its PostgreSQL and Redis
+# (database 1, apart from the test suite's 0).
+PRODUCTION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/motia
+PRODUCTION_REDIS_URL ?= redis://127.0.0.1:6379/1
+SERVERS ?= 2
+
+.PHONY: run production test lint format install chromium test-embedded test-services clean
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Two servers (PORT, PORT+1), a Celery worker and beat, from the Procfile, run by honcho. DEBUG
+# is off, on plain HTTP for 127.0.0.1; a secret key is made once for this machine
+# (var/secret-key) unless DJANGO_SECRET_KEY is set. Every variable can be overridden.
+production: $(BIN)/.installed
+	@mkdir -p var && test -s var/secret-key || (umask 077 && \
+		$(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret-key)
+	@export PATH="$(abspath $(BIN)):$$PATH" \
+		DATABASE_URL="$${DATABASE_URL:-$(PRODUCTION_DATABASE_URL)}" \
+		REDIS_URL="$${REDIS_URL:-$(PRODUCTION_REDIS_URL)}" \
+		DJANGO_DEBUG="$${DJANGO_DEBUG:-0}" \
+		DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret-key)}" \
+		DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+		DJANGO_HTTPS="$${DJANGO_HTTPS:-0}" && \
+	python -m motia_site.createdb && \
+	python manage.py migrate --noinput && \
+	exec honcho start -p $(PORT) -c web=$(SERVERS)
 
 test: $(BIN)/.installed $(E2E)/node_modules/.installed chromium lint test-embedded test-services
 

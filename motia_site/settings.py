@@ -20,12 +20,53 @@ def env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated variable as a list, blanks dropped."""
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+# --- Security -------------------------------------------------------------------------------
+
+# On by default so that `make run` and the tests need no environment; every deployment turns it
+# off, and then the server refuses to start without a secret key and host names of its own.
 DEBUG = env_flag("DJANGO_DEBUG", default=True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+# Public in this repository: anyone could forge sessions and stream tokens signed with it.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or (DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+
+def insecure_settings() -> list[str]:
+    """Why this process must not serve with DEBUG off (empty when it may)."""
+    problems = []
+    if not SECRET_KEY:
+        problems.append(
+            "DJANGO_SECRET_KEY is not set (make one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    elif SECRET_KEY == DEV_SECRET_KEY:
+        problems.append("DJANGO_SECRET_KEY is the development key published in the repository")
+    if not ALLOWED_HOSTS:
+        problems.append("DJANGO_ALLOWED_HOSTS is not set (the host names the site answers to)")
+    return problems
+
+
+if not DEBUG and insecure_settings():
+    # One line, no traceback, whatever starts first: manage.py, uvicorn, celery.
+    raise SystemExit("refusing to start with DJANGO_DEBUG off: " + "; ".join(insecure_settings()))
+
+# The site is served over HTTPS only (TLS ends at the load balancer or proxy, which tells the
+# scheme in X-Forwarded-Proto: uvicorn's --proxy-headers hands it to Django for the addresses
+# in FORWARDED_ALLOW_IPS). On with DEBUG off; a deployment on plain HTTP turns it off.
+HTTPS = env_flag("DJANGO_HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# A year, as the HSTS preload list asks; start lower (3600) until HTTPS is known to work.
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", default=True)
 
 INSTALLED_APPS = [
     "daphne",  # first, so that `runserver` serves HTTP and WebSocket through ASGI
@@ -167,6 +208,15 @@ CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, n
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 EMBEDDED_WORKER_THREADS = int(os.environ.get("EMBEDDED_WORKER_THREADS", 4))
 CELERY_EMBEDDED_BEAT = env_flag("CELERY_EMBEDDED_BEAT", default=True)
+# Every worker records a heartbeat this often (seconds) while it consumes (steps.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("WORKER_HEARTBEAT_INTERVAL", 5))
+
+# --- Health (GET /healthz) ------------------------------------------------------------------
+
+# Seconds each check may take before it counts as down: the answer never takes longer.
+HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", 2))
+# A worker whose last heartbeat is older than this (seconds) counts as down.
+HEALTH_WORKER_MAX_AGE = float(os.environ.get("HEALTH_WORKER_MAX_AGE", 30))
 
 # --- Streams --------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Path
 from ninja.errors import ValidationError
+from ninja.security import APIKeyCookie
 
 from streams.auth import session_user
 from streams.broadcast import published
@@ -43,7 +44,7 @@ from .models import StepRun
 from .openapi import complete_document
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
-from .responses import ResponseChecker
+from .responses import ErrorBody, ResponseChecker
 from .runs import step_run
 from .sending import sender
 
@@ -333,6 +334,19 @@ def add_error_handlers(api: NinjaAPI) -> None:
         return _errors_response(error.status, error.message)
 
 
+class StaffSession(APIKeyCookie):
+    """The dashboard's rule (the admin's): the session of a signed-in, active staff user.
+
+    The flows describe the project's inner workings (every step, topic and schema name), which
+    is not for visitors; the step endpoints themselves stay as their steps make them."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = request.user
+        return user if user.is_active and user.is_staff else None
+
+
 class StepsAPI(NinjaAPI):
     """The API of the step endpoints; its OpenAPI document tells each step's request body and
     responses (:mod:`steps.openapi`)."""
@@ -377,10 +391,12 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
         summary="Flows",
         tags=["flows"],
         operation_id="flows_overview",
-        response={200: dict[str, Any]},
+        response={200: dict[str, Any], 401: ErrorBody},
+        auth=StaffSession(),
     )
     def flows(request: HttpRequest) -> HttpResponse:
-        """The steps by flow, with their triggers and topic edges (for the dashboard)."""
+        """The steps by flow, with their triggers and topic edges, as the dashboard shows them:
+        for staff only, as the dashboard (401 otherwise)."""
         return json_response(flows_overview(steps))
 
     return api

@@ -56,3 +56,20 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_name}: {self.error[:60]}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one worker process, recorded while it consumes tasks.
+
+    In the database because every server reads it there, on any topology: it is the one store
+    each process of a deployment shares. ``GET /healthz`` reads the newest (steps.health)."""
+
+    # ``<celery hostname>/<pid>``: two workers named alike on one machine are still two.
+    worker = models.CharField(max_length=255, unique=True)
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.worker} at {self.last_seen:%Y-%m-%d %H:%M:%S}"

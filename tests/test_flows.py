@@ -230,9 +230,23 @@ def test_manage_py_steps_json_is_the_overview() -> None:
     assert todo["CreateTodo"]["triggers"][0]["bodySchema"] == "Body"
 
 
-def test_get_api_flows_returns_the_overview(client: Client) -> None:
-    response = client.get("/api/flows")
+@pytest.mark.django_db
+def test_get_api_flows_returns_the_overview_to_staff(admin_client: Client) -> None:
+    response = admin_client.get("/api/flows")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == flows_overview(project_steps)
     assert set(TODO_ROUTES) <= set(steps_of(response.json(), "todo"))
+
+
+@pytest.mark.django_db
+def test_get_api_flows_is_for_staff_only_as_the_dashboard(
+    client: Client, django_user_model: Any
+) -> None:
+    anonymous = client.get("/api/flows")
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"detail": "Unauthorized"}
+    assert client.get("/dashboard/").status_code == 302  # to the admin's login
+    client.force_login(django_user_model.objects.create_user("visitor", password="x"))
+    assert client.get("/api/flows").status_code == 401
+    assert client.get("/dashboard/").status_code == 302

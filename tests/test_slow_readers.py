@@ -19,6 +19,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.deployment import LOCAL_PLAIN_HTTP
 from tests.rawsocket import CLOSE, Frame, RawWebSocket
 from tests.server import ServerProcess, TestDatabase
 
@@ -30,7 +31,7 @@ RSS_BOUND = 120 * 1024 * 1024
 WAIT = 60.0
 # Production-like: DEBUG off (Django keeps every query's SQL while it is on), and a fixed
 # malloc threshold, so that frames freed go back to the system and RSS shows what is held.
-SERVER_ENV = {"DJANGO_DEBUG": "0", "MALLOC_MMAP_THRESHOLD_": "65536", "LOG_LEVEL": "WARNING"}
+SERVER_ENV = {**LOCAL_PLAIN_HTTP, "MALLOC_MMAP_THRESHOLD_": "65536", "LOG_LEVEL": "WARNING"}
 
 
 def join(stream: str, group: str, item: str | None = None) -> str:

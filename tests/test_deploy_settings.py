@@ -1,0 +1,118 @@
+"""Secure defaults: with DEBUG off the processes refuse to start on the development secret key
+or without host names, in one line; ``check --deploy`` is clean with the production settings
+the README documents; behind the load balancer, pages go to HTTPS and ``/healthz`` does not.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+from motia_site.settings import DEV_SECRET_KEY
+from tests.deployment import DEPLOYED, SECRET_KEY
+from tests.server import ROOT, ServerProcess, TestDatabase
+
+EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
+
+
+def run(
+    command: list[str], env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environment.update(env)
+    return subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+MANAGE = [sys.executable, "manage.py"]
+
+
+def test_check_deploy_is_clean_with_the_documented_production_settings() -> None:
+    result = run([*MANAGE, "check", "--deploy", "--fail-level", "WARNING"], DEPLOYED)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_check_deploy_says_what_plain_http_gives_up() -> None:
+    result = run([*MANAGE, "check", "--deploy"], {**DEPLOYED, "DJANGO_HTTPS": "0"})
+    assert result.returncode == 0, result.stderr
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "app.example.com"}, "DJANGO_SECRET_KEY is not set"),
+        (
+            {"DJANGO_ALLOWED_HOSTS": "app.example.com", "DJANGO_SECRET_KEY": DEV_SECRET_KEY},
+            "DJANGO_SECRET_KEY is the development key published in the repository",
+        ),
+        ({"DJANGO_SECRET_KEY": SECRET_KEY}, "DJANGO_ALLOWED_HOSTS is not set"),
+        ({"DJANGO_SECRET_KEY": SECRET_KEY, "DJANGO_ALLOWED_HOSTS": " , "}, "DJANGO_ALLOWED_HOSTS"),
+    ],
+)
+def test_debug_off_refuses_to_start_in_one_line(env: dict[str, str], reason: str) -> None:
+    result = run([*MANAGE, "check"], {"DJANGO_DEBUG": "0", **env})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("refusing to start with DJANGO_DEBUG off: ")
+    assert reason in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [*MANAGE, "migrate", "--noinput"],
+        [sys.executable, "-m", "uvicorn", "motia_site.asgi:application", "--port", "0"],
+        [sys.executable, "-m", "celery", "-A", "motia_site", "worker"],
+        [sys.executable, "-m", "celery", "-A", "motia_site", "beat"],
+    ],
+    ids=["migrate", "uvicorn", "celery-worker", "celery-beat"],
+)
+def test_every_process_refuses_the_missing_key(command: list[str]) -> None:
+    result = run(command, {"DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "app.example.com"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("refusing to start with DJANGO_DEBUG off: DJANGO_SECRET_KEY is not set")
+
+
+def test_debug_on_needs_no_environment() -> None:
+    result = run([*MANAGE, "check"], {})
+    assert result.returncode == 0, result.stderr
+
+
+def test_behind_the_load_balancer_pages_go_to_https_and_healthz_answers(
+    tmp_path: Path,
+) -> None:
+    """A load balancer ends TLS and forwards with X-Forwarded-Proto (trusted from 127.0.0.1 by
+    uvicorn's --proxy-headers); its health checks come over plain HTTP, by address."""
+    with (
+        TestDatabase(tmp_path) as database,
+        ServerProcess(database, {**DEPLOYED, **EMBEDDED}, production=True) as server,
+    ):
+        page = httpx.get(f"{server.http_url}/", headers={"Host": "app.example.com"})
+        assert page.status_code == 301
+        assert page.headers["location"] == "https://app.example.com/"
+
+        secure = httpx.get(
+            f"{server.http_url}/",
+            headers={"Host": "app.example.com", "X-Forwarded-Proto": "https"},
+        )
+        assert secure.status_code == 200
+        hsts = secure.headers["strict-transport-security"]
+        assert hsts == "max-age=31536000; includeSubDomains; preload"
+
+        # Not one of ALLOWED_HOSTS: refused for pages ...
+        assert httpx.get(f"{server.http_url}/").status_code == 400
+        # ... but the load balancer's health check is answered, over HTTP, by address.
+        health = httpx.get(f"{server.http_url}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert health.json()["status"] == "ok"

@@ -1,0 +1,308 @@
+"""``GET /healthz``: 200 when the database, the channel layer, the broker and a worker are up,
+503 when one is down, never slower than its timeout, never telling a secret.
+
+In this process (Django's test client) and against real servers and workers: a PostgreSQL
+database that refuses connections (the services pass), a Redis server of the test's own that
+is stopped (wherever ``redis-server`` is installed; CI has it), and a worker that dies.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from steps import health
+from steps.heartbeat import Beat, heartbeats
+from steps.worker import start_worker_thread
+from tests.server import (
+    ServerProcess,
+    TestDatabase,
+    WorkerProcess,
+    free_port,
+    logs_on_failure,
+)
+
+CHECKS = {"database", "channel_layer", "broker", "worker"}
+WAIT = 30.0  # seconds for a server or a worker to become healthy (or not)
+# Servers and workers of the end-to-end tests: quick heartbeats, a short tolerance.
+FAST = {"WORKER_HEARTBEAT_INTERVAL": "0.5", "HEALTH_WORKER_MAX_AGE": "3"}
+
+
+def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = probe()
+        if outcome:
+            return outcome
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+# --- in this process ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker() -> None:
+    """This process's worker (the embedded one, or one on Redis in the services pass)."""
+    start_worker_thread(beat=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_healthy_process_answers_200_with_every_check(client: Client, worker: None) -> None:
+    response = eventually(
+        lambda: (r := client.get("/healthz")).status_code == 200 and r, "a heartbeat"
+    )
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == CHECKS
+    assert all(check["status"] == "ok" for check in body["checks"].values())
+    worker_check = body["checks"]["worker"]
+    assert worker_check["workers"] >= 1
+    assert 0 <= worker_check["age_seconds"] < 30
+    assert body["checks"]["database"]["vendor"] in {"sqlite", "postgresql"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checks_limits_the_answer(client: Client) -> None:
+    response = client.get("/healthz?checks=database,channel_layer")
+    assert response.status_code == 200
+    assert set(response.json()["checks"]) == {"database", "channel_layer"}
+    unknown = client.get("/healthz?checks=database,disk")
+    assert unknown.status_code == 400
+    assert "disk" in unknown.json()["detail"]
+    assert client.post("/healthz").status_code == 405
+    assert client.head("/healthz?checks=database").status_code == 200
+
+
+def test_a_check_that_hangs_is_down_once_the_timeout_passes(
+    client: Client, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.HEALTH_CHECK_TIMEOUT = 0.3
+    monkeypatch.setitem(health.CHECKS, "database", lambda: time.sleep(3) or {})
+    monkeypatch.setitem(health.CHECKS, "worker", lambda: {})
+    started = time.monotonic()
+    response = client.get("/healthz?checks=database,worker")
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == {
+        "status": "unavailable",
+        "error": "no answer within 0.3 s",
+    }
+    assert body["checks"]["worker"] == {"status": "ok"}
+
+
+def test_errors_are_named_by_kind_not_by_what_they_say(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise ConnectionError("redis://:hunter2@10.0.0.7:6379 refused")
+
+    monkeypatch.setitem(health.CHECKS, "broker", broken)
+    response = client.get("/healthz?checks=broker")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == {
+        "status": "unavailable",
+        "error": "ConnectionError",
+    }
+    assert b"hunter2" not in response.content and b"10.0.0.7" not in response.content
+
+
+def test_a_heartbeat_older_than_the_max_age_is_a_worker_down(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CELERY_EMBEDDED_WORKER = True  # this process's own heartbeat, not the database's
+    settings.HEALTH_WORKER_MAX_AGE = 30
+    monkeypatch.setattr(heartbeats, "last", Beat("w@h/1", timezone.now() - timedelta(seconds=45)))
+    with pytest.raises(health.Down) as down:
+        health.check_worker()
+    assert down.value.reason == "no worker heartbeat within 30 s"
+    assert down.value.detail["workers"] == 0
+    assert 45 <= down.value.detail["age_seconds"] < 60
+    monkeypatch.setattr(heartbeats, "last", Beat("w@h/1", timezone.now() - timedelta(seconds=5)))
+    assert health.check_worker()["workers"] == 1
+
+
+# --- real servers and workers ---------------------------------------------------------------
+
+
+def healthz(server: ServerProcess, checks: str = "") -> httpx.Response:
+    query = f"?checks={checks}" if checks else ""
+    return httpx.get(f"{server.http_url}/healthz{query}", timeout=10)
+
+
+def services() -> bool:
+    database_url = os.environ.get("DATABASE_URL", "")
+    return database_url.startswith(("postgres", "pgsql")) and bool(os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[TestDatabase]:
+    with TestDatabase(tmp_path) as database:
+        yield database
+
+
+Start = Callable[[Any], Any]
+
+
+@pytest.fixture
+def start(request: pytest.FixtureRequest) -> Iterator[Start]:
+    """``start(ServerProcess(...))``: started now, stopped after the test (logs shown if it
+    failed)."""
+    started: list[Any] = []
+    with contextlib.ExitStack() as stack, logs_on_failure(request, started):
+
+        def enter(process: Any) -> Any:
+            started.append(process)
+            return stack.enter_context(process)
+
+        yield enter
+
+
+def test_a_healthy_server_answers_200(database: TestDatabase, start: Start) -> None:
+    """The embedded default (the server's own worker), or a server and a `celery worker` on
+    Redis in the services pass."""
+    env = {**FAST, "CELERY_QUEUE": f"steps-{database.name}"}
+    server = start(ServerProcess(database, env))
+    if os.environ.get("REDIS_URL"):
+        start(WorkerProcess(database, env))
+    response = eventually(lambda: (r := healthz(server)).status_code == 200 and r, "200")
+    body = response.json()
+    assert set(body["checks"]) == CHECKS
+    assert body["checks"]["worker"]["workers"] == 1
+    # Nothing of the configuration shows: no URL, no user, no password.
+    for secret in (os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL"), "postgres@"):
+        if secret:
+            assert secret not in response.text
+
+
+@pytest.mark.skipif(not services(), reason="needs PostgreSQL (the services pass of make test)")
+def test_a_database_that_refuses_connections_is_503(database: TestDatabase, start: Start) -> None:
+    env = {**FAST, "CELERY_QUEUE": f"steps-{database.name}"}
+    server = start(ServerProcess(database, env))
+    start(WorkerProcess(database, env))
+    eventually(lambda: healthz(server).status_code == 200, "200 before the outage")
+    database.refuse_connections()
+    try:
+        started = time.monotonic()
+        response = healthz(server)
+        assert time.monotonic() - started < 2 + 1.5  # HEALTH_CHECK_TIMEOUT, and some
+        assert response.status_code == 503
+        checks = response.json()["checks"]
+        assert checks["database"]["status"] == "unavailable"
+        assert checks["worker"]["status"] == "unavailable"  # its heartbeats are there too
+        assert checks["channel_layer"]["status"] == checks["broker"]["status"] == "ok"
+    finally:
+        database.accept_connections()
+    eventually(lambda: healthz(server).status_code == 200, "200 once the database is back")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port (never the machine's)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        eventually(self._answers, f"redis-server on port {self.port}", timeout=10)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait(5)
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_redis_down_is_503_and_back_is_200(
+    database: TestDatabase, start: Start, own_redis: RedisServer
+) -> None:
+    env = {**FAST, "REDIS_URL": own_redis.url, "CELERY_BROKER_URL": own_redis.url}
+    server = start(ServerProcess(database, env))
+    start(WorkerProcess(database, env))
+    eventually(lambda: healthz(server).status_code == 200, "200 with Redis up")
+
+    own_redis.stop()
+    started = time.monotonic()
+    response = healthz(server, "database,channel_layer,broker")
+    assert time.monotonic() - started < 2 + 1.5
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["channel_layer"]["status"] == checks["broker"]["status"] == "unavailable"
+    assert checks["database"]["status"] == "ok"
+
+    own_redis.start()  # on the same port
+    eventually(lambda: healthz(server).status_code == 200, "200 once Redis is back")
+
+
+def test_a_worker_that_dies_is_503_after_the_max_age(
+    database: TestDatabase, start: Start, own_redis: RedisServer
+) -> None:
+    env = {**FAST, "REDIS_URL": own_redis.url, "CELERY_BROKER_URL": own_redis.url}
+    server = start(ServerProcess(database, env))
+    worker = start(WorkerProcess(database, env))
+    eventually(lambda: healthz(server).status_code == 200, "200 with a worker")
+
+    os.kill(worker.pid, signal.SIGKILL)  # no goodbye: only its heartbeats stop
+    response = eventually(
+        lambda: (r := healthz(server)).status_code == 503 and r, "503", timeout=3 + 5
+    )
+    body = response.json()["checks"]["worker"]
+    assert body["error"] == "no worker heartbeat within 3 s"
+    assert body["workers"] == 0
+    assert body["age_seconds"] >= 3
+
+    # A worker that stops as it should deletes its heartbeat: no wait for the max age.
+    second = start(WorkerProcess(database, env, name="w2"))
+    eventually(lambda: healthz(server).status_code == 200, "200 with the second worker")
+    second.stop()
+    assert database.query("SELECT worker FROM steps_workerheartbeat WHERE worker LIKE 'w2@%'") == []
