@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,10 +25,10 @@ from steps import health
 from steps.heartbeat import Beat, heartbeats
 from steps.worker import start_worker_thread
 from tests.server import (
+    RedisServer,
     ServerProcess,
     TestDatabase,
     WorkerProcess,
-    free_port,
     logs_on_failure,
 )
 
@@ -209,44 +208,6 @@ def test_a_database_that_refuses_connections_is_503(database: TestDatabase, star
     finally:
         database.accept_connections()
     eventually(lambda: healthz(server).status_code == 200, "200 once the database is back")
-
-
-class RedisServer:
-    """A redis-server of the test's own on a free port (never the machine's)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        eventually(self._answers, f"redis-server on port {self.port}", timeout=10)
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            process.kill()
-            process.wait(5)
-
-    def _answers(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
 
 
 @pytest.fixture
