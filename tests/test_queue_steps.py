@@ -374,7 +374,12 @@ def test_stream_triggered_runs_sent_together_share_one_message(
         ("trace-bad", "retrying"),
         ("trace-c", "succeeded"),
     ]
-    (retried,) = [r for r in runs("Batched") if r.attempt == 1]
+
+    def retried_and_recorded() -> list[StepRun]:
+        flush_runs()  # the handler's change may be seen before its run is over
+        return [r for r in runs("Batched") if r.attempt == 1 and r.status != "running"]
+
+    (retried,) = wait_for(retried_and_recorded, what="the retried run, recorded")
     assert (retried.trace_id, retried.status) == ("trace-bad", "succeeded")
     assert retried.task_id != first[0].task_id
     assert DeadLetter.objects.count() == 0
