@@ -227,9 +227,7 @@ STREAMS = {
     "TOKEN_VERIFIER": os.environ.get("STREAMS_TOKEN_VERIFIER", "streams.tokens.verify_token"),
     # Origins of pages on other hosts that may open stream sockets (`*`: any); pages served
     # from one of ALLOWED_HOSTS may always. Clients that send no Origin are not browsers.
-    "ALLOWED_ORIGINS": [
-        o.strip() for o in os.environ.get("STREAMS_ALLOWED_ORIGINS", "").split(",") if o.strip()
-    ],
+    "ALLOWED_ORIGINS": env_list("STREAMS_ALLOWED_ORIGINS"),
     "MAX_FRAME_BYTES": int(os.environ.get("STREAMS_MAX_FRAME_BYTES", 64 * 1024)),
     "MAX_SUBSCRIPTIONS": int(os.environ.get("STREAMS_MAX_SUBSCRIPTIONS", 500)),
     "MAX_ITEM_BYTES": int(os.environ.get("STREAMS_MAX_ITEM_BYTES", 1024 * 1024)),

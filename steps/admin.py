@@ -1,10 +1,10 @@
-"""Admin for step runs and dead letters; dead letters can be re-driven from here."""
+"""Admin for step runs, dead letters (re-driven from here) and worker heartbeats."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import DeadLetter, StepRun
+from .models import DeadLetter, StepRun, WorkerHeartbeat
 from .tasks import redrive
 
 
@@ -48,3 +48,19 @@ class DeadLetterAdmin(admin.ModelAdmin):
         for letter in letters:
             redrive(letter)
         self.message_user(request, f"Re-drove {len(letters)} message(s).", messages.SUCCESS)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """The workers that beat lately: which are alive, as ``GET /healthz`` sees them."""
+
+    list_display = ("worker", "last_seen")
+    search_fields = ("worker",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: WorkerHeartbeat | None = None
+    ) -> bool:
+        return False
