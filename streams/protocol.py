@@ -20,6 +20,11 @@ EventType = Literal[
 ]
 
 
+# The largest version a group can reach (a 64-bit column); a larger sinceVersion is refused
+# before the database sees it.
+MAX_VERSION = 2**63 - 1
+
+
 class ProtocolError(ValueError):
     """A client frame that is not valid; answered with an ``error`` frame."""
 
@@ -89,8 +94,10 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
     if subscription_id is not None and not isinstance(subscription_id, str):
         raise ProtocolError("invalid_frame", "'data.subscriptionId' must be a string")
     since = data.get("sinceVersion")
-    if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
-        raise ProtocolError("invalid_frame", "'data.sinceVersion' must be a non-negative integer")
+    if since is not None and (
+        not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_VERSION
+    ):
+        raise ProtocolError("invalid_frame", "'data.sinceVersion' must be a version (an integer)")
     subscription = Subscription(
         stream_name=_required_string(data, "streamName"),
         group_id=_required_string(data, "groupId"),

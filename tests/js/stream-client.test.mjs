@@ -446,6 +446,57 @@ describe('the connection, on fake sockets', () => {
     assert.equal(connection.disconnected.length, 2)
   })
 
+  test('versions: a re-join carries the last one; a frame taken twice is dropped', async () => {
+    const client = new StreamClient({ url: 'ws://fake', WebSocket: FakeWebSocket })
+    const group = client.group('s', 'g')
+    const seen = record(group)
+    const connecting = client.connect()
+    FakeWebSocket.last.open()
+    await connecting
+    const frame = (version, id, event) => ({
+      type: 'stream',
+      timestamp: 1000 + version,
+      streamName: 's',
+      groupId: 'g',
+      id,
+      version,
+      event,
+    })
+    const ping = (n) => frame(n, null, { type: 'event', event: { type: 'ping', data: n } })
+    const socket = FakeWebSocket.last
+    socket.receive(frame(3, null, { type: 'sync', data: [] }))
+    socket.receive(frame(5, 'a', { type: 'create', data: { id: 'a' } }))
+    socket.receive(ping(4)) // released late: it falls in a gap
+    for (const again of [ping(4), ping(2), frame(5, 'a', { type: 'delete', data: { id: 'a' } })]) {
+      socket.receive(again) // taken already, or in the sync
+    }
+    socket.receive(frame(9, null, { type: 'replayed' }))
+    assert.deepEqual(
+      seen.event.map((event) => event.data),
+      [4],
+    )
+    assert.deepEqual(group.getState(), [{ id: 'a' }])
+    assert.equal(seen.delete.length, 0)
+
+    // Lost and re-opened: the join says where the subscription got to.
+    socket.readyState = 3
+    socket.onclose({ code: 1006, reason: '' })
+    client.connect()
+    FakeWebSocket.last.open()
+    assert.deepEqual(FakeWebSocket.last.sent, [
+      {
+        type: 'join',
+        data: {
+          streamName: 's',
+          groupId: 'g',
+          subscriptionId: group.subscriptionId,
+          sinceVersion: 9,
+        },
+      },
+    ])
+    client.disconnect()
+  })
+
   test('connect() while waiting to reconnect tries at once', async () => {
     const client = new StreamClient({
       url: 'ws://fake',
