@@ -175,11 +175,14 @@ class ItemState:
             return None
         if not _take_version(self.versions, message):
             return None
+        synced = message.version if message.kind == "sync" else None
         if message.timestamp <= self.last_timestamp:
+            if synced is not None:  # the item is as fresh as the sync: so as of its version
+                self.versions.take(synced)
             return None
         self.last_timestamp = message.timestamp
-        if message.kind == "sync" and message.version is not None:
-            self.versions.reset(message.version)
+        if synced is not None:
+            self.versions.reset(synced)
         if message.kind in ("sync", "create", "update"):
             self.state = message.data
             return Change(message.kind, message.data, True)

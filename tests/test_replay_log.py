@@ -124,6 +124,13 @@ def test_an_item_state_ignores_the_end_of_a_replay_for_its_timestamps() -> None:
     assert state.state == {"id": "a", "n": 1}
 
 
+def test_an_item_sync_dropped_as_not_newer_still_moves_the_version_on() -> None:
+    state = ItemState()
+    state.apply(message("update", 5, 20, id="a", data={"id": "a", "n": 1}))
+    assert state.apply(message("sync", 8, 20, id="a", data={"id": "a", "n": 1})) is None
+    assert (state.versions.last, state.state) == (8, {"id": "a", "n": 1})
+
+
 def test_frames_without_versions_follow_motia_rules_alone() -> None:
     state = GroupState()
     state.apply(message("sync", None, 10, data=[]))

@@ -300,12 +300,17 @@ export class StreamItemSubscription extends StreamSubscription {
   [RECEIVE](message) {
     const { event, timestamp } = message
     if (!takeVersion(this._versions, message)) return
+    const synced = event.type === 'sync' && Number.isInteger(message.version)
     // Every frame of the item counts, custom events too: Motia's rule.
-    if (timestamp <= this._lastTimestamp) return
+    if (timestamp <= this._lastTimestamp) {
+      // The item is as fresh as the sync already: so as of its version too.
+      if (synced) this._versions.take(message.version)
+      return
+    }
     this._lastTimestamp = timestamp
     switch (event.type) {
       case 'sync':
-        if (Number.isInteger(message.version)) this._versions.reset(message.version)
+        if (synced) this._versions.reset(message.version)
         this._change(event.data ?? null, 'sync', event.data ?? null)
         return
       case 'create':
