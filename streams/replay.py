@@ -8,7 +8,8 @@ when it cannot.
 
 Where the log lives: a database table (:class:`~streams.models.StreamLogEntry`), one row per
 frame, written in the same transaction as the change it records, by the same write path
-(:mod:`streams.store`): one multi-row insert per batch, not a round trip per change. Why there:
+(:mod:`streams.store`): a multi-row insert per batch (of up to 150 frames), not a round trip
+per change. Why there:
 
 - any server process reads it (a client re-joins wherever the load balancer sends it), in
   embedded mode and with Redis alike: one mechanism, not a Redis list plus an in-memory one;
@@ -17,6 +18,10 @@ frame, written in the same transaction as the change it records, by the same wri
   process that dies in between, and a client replayed from it would silently miss them);
 - a group's versions in it are contiguous, so whether it still reaches back to a client's
   version is a question about the versions read, answered by :func:`replay_frames`.
+
+Rows are keyed by the group's names, not by its row: a group deleted (in the admin) and made
+again continues its versions from its log, so a version a client kept never names a change
+of the group's earlier life.
 
 It is bounded per group: a batch that takes a group past a multiple of
 :func:`prune_step` deletes the rows more than :func:`log_size` versions old
