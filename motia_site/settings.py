@@ -236,6 +236,8 @@ STREAMS = {
     "MAX_PENDING_FRAMES": int(os.environ.get("STREAMS_MAX_PENDING_FRAMES", 10_000)),
     "MAX_PENDING_BYTES": int(os.environ.get("STREAMS_MAX_PENDING_BYTES", 8 * 1024 * 1024)),
     "SLOW_READER_TIMEOUT": float(os.environ.get("STREAMS_SLOW_READER_TIMEOUT", 10)),
+    # Frames of each group kept for clients that re-join with the last version they saw.
+    "REPLAY_LOG_SIZE": int(os.environ.get("STREAMS_REPLAY_LOG_SIZE", 1000)),
 }
 
 # --- Step endpoints -------------------------------------------------------------------------

@@ -52,16 +52,22 @@ def _item_event(kind: str, item: StreamItem) -> StreamEvent:
     )
 
 
+def _event_of(kind: str, item: StreamItem) -> StreamEvent:
+    # The Stream API's instances carry their event as logged for replays: the same frame.
+    event = getattr(item, "stream_event", None)
+    return event if event is not None else _item_event(kind, item)
+
+
 @receiver(post_save, sender=StreamItem, dispatch_uid="streams.broadcast.saved")
 def item_saved(sender: type, instance: StreamItem, created: bool, raw: bool, **_: Any) -> None:
     if raw:  # loading fixtures is not a live change
         return
-    emit(_item_event("create" if created else "update", instance))
+    emit(_event_of("create" if created else "update", instance))
 
 
 @receiver(post_delete, sender=StreamItem, dispatch_uid="streams.broadcast.deleted")
 def item_deleted(sender: type, instance: StreamItem, **_: Any) -> None:
-    emit(_item_event("delete", instance))
+    emit(_event_of("delete", instance))
 
 
 # --- 2. on commit -----------------------------------------------------------------------------

@@ -38,8 +38,9 @@ What it does:
   ``group()`` and ``item()`` made later join at once. Each join is answered with a ``sync``.
 - One background task per client reads the frames and hands each to the subscriptions of its
   group or item. When the connection drops, the client emits ``'disconnected'``, reconnects with
-  exponential backoff and jitter, emits ``'connected'`` and re-joins every open subscription;
-  the server's ``sync`` replies bring their states up to date.
+  exponential backoff and jitter, emits ``'connected'`` and re-joins every open subscription
+  with the last version it took: the server replays the frames it missed (each listener is
+  called as if they had come live), or sends a ``sync`` when its log no longer reaches back.
 - Callbacks may be plain functions or coroutine functions. They run in the reader task, in
   frame order (a coroutine is awaited before the next frame is taken), so keep them short; an
   exception in a callback is logged and does not stop the client.
@@ -174,12 +175,16 @@ class _Subscription(Generic[S]):
     def room(self) -> RoomKey:
         return room_key(self.stream_name, self.group_id, self.id)
 
-    def join_data(self) -> dict[str, Any]:
-        """The ``data`` of this subscription's ``join`` and ``leave`` frames."""
+    def join_data(self, *, since: bool = False) -> dict[str, Any]:
+        """The ``data`` of this subscription's ``join`` and ``leave`` frames; with ``since``,
+        a join's, with the last version taken (if any), so that the server replays what the
+        subscription missed instead of sending a ``sync``."""
         data: dict[str, Any] = {"streamName": self.stream_name, "groupId": self.group_id}
         if self.id is not None:
             data["id"] = self.id
         data["subscriptionId"] = self.subscription_id
+        if since and self._state.versions.last is not None:
+            data["sinceVersion"] = self._state.versions.last
         return data
 
     # --- listeners ----------------------------------------------------------------------------
@@ -497,7 +502,8 @@ class StreamClient:
             if ws is not self._ws:
                 return  # it closed meanwhile; the reader reconnects and joins again
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(json.dumps({"type": "join", "data": subscription.join_data()}))
+                data = subscription.join_data(since=True)
+                await ws.send(json.dumps({"type": "join", "data": data}))
 
     async def _run(self, ws: ClientConnection) -> None:
         """The reader: take frames until the socket closes, then reconnect (or stop)."""
@@ -603,7 +609,7 @@ class StreamClient:
         ws = self._ws
         if ws is None:
             return None  # a join waits for connect(); a leave is moot without a socket
-        text = json.dumps({"type": kind, "data": subscription.join_data()})
+        text = json.dumps({"type": kind, "data": subscription.join_data(since=kind == "join")})
 
         async def send() -> None:
             with contextlib.suppress(ConnectionClosed):  # the reconnect re-joins anyway

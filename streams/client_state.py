@@ -15,6 +15,13 @@ Python client (:mod:`streams.client`) follows so that both end in the same state
   last one seen for that ``id``; ``delete`` removes by ``id``;
 - custom ``event`` frames leave the state alone and go to event listeners.
 
+On top of those rules, frames carry their group's ``version`` (:class:`Versions`): each
+subscription remembers the versions it took, drops a frame it already took (a replay after a
+reconnection may send one again, through another subscription of the same group), and re-joins
+with the last one (``sinceVersion``), so that the server replays what it missed instead of
+sending a ``sync``. A ``sync`` brings a subscription to the version it carries, and so does the
+``replayed`` frame that ends a replay; both go to their own room only.
+
 Two kinds of frame are notices rather than changes, and take no timestamp: ``unauthorized``
 (a join refused by ``on_join``) and ``error`` (a frame the server could not use; its ``id`` is
 always null). Motia's item subscriptions would count an ``unauthorized`` frame's timestamp as
@@ -53,6 +60,7 @@ class StreamMessage:
     id: str | None
     data: Any = None
     event: Any = None
+    version: int | None = None
 
     @classmethod
     def from_json(cls, message: Any) -> "StreamMessage":
@@ -66,6 +74,9 @@ class StreamMessage:
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             timestamp = 0
         item_id = message.get("id")
+        version = message.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            version = None
         return cls(
             kind=event["type"],
             timestamp=int(timestamp),
@@ -74,6 +85,7 @@ class StreamMessage:
             id=item_id if isinstance(item_id, str) and item_id else None,
             data=event.get("data"),
             event=event.get("event"),
+            version=version,
         )
 
 
@@ -85,7 +97,7 @@ def rooms_for(message: StreamMessage) -> list[RoomKey]:
     if message.id is None:
         return [group]
     rooms = [room_key(message.stream_name, message.group_id, message.id)]
-    if message.kind != "sync":
+    if message.kind not in ("sync", "replayed"):  # about the item's subscription alone
         rooms.append(group)
     return rooms
 
@@ -108,12 +120,52 @@ def _item_id(item: Any) -> Any:
     return item.get("id") if isinstance(item, dict) else None
 
 
+MAX_GAPS = 64
+
+
+class Versions:
+    """The group versions a subscription took: the last one, and the gaps below it.
+
+    Frames of a group reach a subscription in version order, save two exceptions: one the
+    server released late (it waits only so long for a missing version), which must still be
+    taken, and one a replay sends again, which must not. A gap is a run of versions skipped
+    (other items' frames, updates a slow reader's outbox superseded, a late frame): a frame
+    below the last version is new only if it falls in one. At most :data:`MAX_GAPS` gaps are
+    kept, the oldest forgotten first.
+    """
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.gaps: list[tuple[int, int]] = []  # inclusive ranges, oldest first
+
+    def take(self, version: int) -> bool:
+        """Record a frame's version; False if it was taken already."""
+        if self.last is None or version > self.last:
+            if self.last is not None and version > self.last + 1:
+                self.gaps.append((self.last + 1, version - 1))
+                del self.gaps[:-MAX_GAPS]
+            self.last = version
+            return True
+        for index, (low, high) in enumerate(self.gaps):
+            if low <= version <= high:
+                rest = [(low, version - 1), (version + 1, high)]
+                self.gaps[index : index + 1] = [(a, b) for a, b in rest if a <= b]
+                return True
+        return False
+
+    def reset(self, version: int) -> None:
+        """A ``sync`` as of ``version``: every earlier change is in it."""
+        self.last = version
+        self.gaps = []
+
+
 class ItemState:
     """The state of an item subscription: the item, or ``None`` while it does not exist."""
 
     def __init__(self) -> None:
         self.state: dict[str, Any] | None = None
         self.last_timestamp = 0
+        self.versions = Versions()
 
     def apply(self, message: StreamMessage) -> Change | None:
         """Take one frame routed to this subscription; ``None`` when it changes nothing."""
@@ -121,9 +173,16 @@ class ItemState:
             return Change("unauthorized", None, False)
         if message.kind == "error":
             return None
+        if not _take_version(self.versions, message):
+            return None
+        synced = message.version if message.kind == "sync" else None
         if message.timestamp <= self.last_timestamp:
+            if synced is not None:  # the item is as fresh as the sync: so as of its version
+                self.versions.take(synced)
             return None
         self.last_timestamp = message.timestamp
+        if synced is not None:
+            self.versions.reset(synced)
         if message.kind in ("sync", "create", "update"):
             self.state = message.data
             return Change(message.kind, message.data, True)
@@ -142,6 +201,7 @@ class GroupState:
         self.state: list[dict[str, Any]] = []
         self.last_timestamp = 0
         self.item_timestamps: dict[Any, int] = {}
+        self.versions = Versions()
 
     def apply(self, message: StreamMessage) -> Change | None:
         """Take one frame routed to this subscription; ``None`` when it changes nothing.
@@ -149,9 +209,13 @@ class GroupState:
         A new list is made on every change, so a list returned earlier never changes.
         """
         kind = message.kind
+        if not _take_version(self.versions, message):
+            return None
         if kind == "sync":
             if message.timestamp < self.last_timestamp:
                 return None
+            if message.version is not None:
+                self.versions.reset(message.version)
             self.item_timestamps = {}
             self.last_timestamp = message.timestamp
             self.state = list(message.data) if isinstance(message.data, list) else []
@@ -187,3 +251,15 @@ class GroupState:
             # (an item's refusal reaches the group's room too, but is not about the group)
             return Change("unauthorized", None, False)
         return None
+
+
+def _take_version(versions: Versions, message: StreamMessage) -> bool:
+    """Record the version of a frame that carries one; False for a frame to drop: one already
+    taken, or the end of a replay (which only moves the version on)."""
+    if message.kind == "replayed":
+        if message.version is not None:
+            versions.take(message.version)  # any frame of its own up to there came before it
+        return False
+    if message.version is None or message.kind == "sync":
+        return True
+    return versions.take(message.version)

@@ -27,6 +27,8 @@ from .transports import ServerSocket, close_on_protocol_errors, server_socket
 logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
+# A frame held while a join is answered: its message, group, item and version.
+Held = tuple[Message, GroupKey, str | None, int]
 
 # Close codes (README: Wire protocol): a client frame over MAX_FRAME_BYTES, and a client
 # that cannot keep up with its frames (a private-use code).
@@ -56,8 +58,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.subscriptions: dict[Subscription, None] = {}
         self.outbox: Outbox | None = None  # made when a send has to wait
-        self.held: list[tuple[Message, ItemKey | None]] | None = None
-        self.syncing = asyncio.Lock()  # one snapshot at a time: they share ``held``
+        self.held: list[Held] | None = None
+        # The last replay of each group: (the version it reached, its item or None for the
+        # whole group), until a later frame of the group comes.
+        self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
+        self.syncing = asyncio.Lock()  # one answer at a time: they share ``held``
         self.resyncs: set[asyncio.Task[None]] = set()
         self.writer: asyncio.Task[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None  # for the send that waits
@@ -149,18 +154,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self._send_error(error.code, error.message)
             return
         if frame.type == "join":
-            await self._join(frame.subscription)
+            await self._join(frame.subscription, frame.since_version)
         else:
             await self._leave(frame.subscription)
 
-    async def _join(self, subscription: Subscription) -> None:
+    async def _join(self, subscription: Subscription, since: int | None = None) -> None:
         if subscription.stream_name not in registry:
             self._send_error(
                 "unknown_stream", f"unknown stream {subscription.stream_name!r}", subscription
             )
             return
         if subscription in self.subscriptions:
-            await self._send_sync(subscription)  # a re-join: just bring the client up to date
+            await self._answer(subscription, since)  # a re-join: bring the client up to date
             return
         limit = settings.STREAMS["MAX_SUBSCRIPTIONS"]
         if len(self.subscriptions) >= limit:
@@ -174,22 +179,31 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.closed:  # closed while on_join ran: nothing left to subscribe for
             return
         self.subscriptions[subscription] = None
-        assert self.hub is not None
-        await self.hub.subscribe(self, _group_key(subscription), subscription.id)
-        await self._send_sync(subscription)
+        await self._answer(subscription, since, subscribe=True)
 
-    async def _send_sync(self, subscription: Subscription) -> None:
-        """Send the snapshot (the hub already routes the group's frames here): frames arriving
+    async def _answer(
+        self, subscription: Subscription, since: int | None, subscribe: bool = False
+    ) -> None:
+        """Send the join's answer, a snapshot or the frames missed since version ``since``,
+        once the hub routes the group's frames here (``subscribe``: from now): frames arriving
         meanwhile are held and follow it, so none is lost and none is overwritten by an older
-        snapshot."""
+        snapshot. Those a replay already sent are not sent twice, held or still on their
+        way."""
         async with self.syncing:
             self.held = []
             try:
-                self._send(await snapshot_reads().frame(subscription))
+                if subscribe:
+                    assert self.hub is not None
+                    await self.hub.subscribe(self, _group_key(subscription), subscription.id)
+                frames, replayed_to = await snapshot_reads().answer(subscription, since)
+                if replayed_to is not None:
+                    self.replayed[_group_key(subscription)] = (replayed_to, subscription.id)
+                for frame in frames:
+                    self._send(frame)
             finally:
                 held, self.held = self.held, None
-                for message, item in held:
-                    self._enqueue(message, item)
+                for message, key, item_id, version in held:
+                    self.deliver(message, key, item_id, version)
 
     def resync(self, key: GroupKey) -> None:
         """Called by the hub: frames of the group may have been lost; send a fresh ``sync``
@@ -204,7 +218,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         for subscription in subscriptions:
             if subscription in self.subscriptions and not self.closed:
                 try:
-                    await self._send_sync(subscription)
+                    await self._answer(subscription, None)
                 except Exception:
                     logger.exception("could not re-sync %r", subscription)
 
@@ -250,12 +264,26 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- outgoing frames ----------------------------------------------------------------------
 
-    def deliver(self, message: Message, item: ItemKey | None = None) -> None:
-        """Called by the hub: send a frame's message (a change of ``item``, if given)."""
+    def deliver(self, message: Message, key: GroupKey, item_id: str | None, version: int) -> None:
+        """Called by the hub: send a frame's message (a change of ``item_id`` of group
+        ``key``, if given)."""
         if self.held is not None:
-            self.held.append((message, item))
-        else:
-            self._enqueue(message, item)
+            self.held.append((message, key, item_id, version))
+        elif not (self.replayed and self._was_replayed(key, item_id, version)):
+            self._enqueue(message, _item_key(key, item_id))
+
+    def _was_replayed(self, key: GroupKey, item_id: str | None, version: int) -> bool:
+        """Whether a replay on this socket already sent this frame. The hub hands a group's
+        frames over in version order, so once one past the replay comes, no earlier one will
+        (save one it released late, which a client of ours drops if it took it)."""
+        replayed = self.replayed.get(key)
+        if replayed is None:
+            return False
+        reached, scope = replayed
+        if version > reached:
+            del self.replayed[key]
+            return False
+        return scope is None or scope == item_id
 
     def _send_error(
         self, code: str, message: str, subscription: Subscription | None = None
@@ -321,6 +349,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
 def _group_key(subscription: Subscription) -> GroupKey:
     return (subscription.stream_name, subscription.group_id)
+
+
+def _item_key(key: GroupKey, item_id: str | None) -> ItemKey | None:
+    # Which item a frame is about, so that a slow reader's pending updates coalesce.
+    return None if item_id is None else (key[0], key[1], item_id)
 
 
 def _stream_logger(stream_name: str) -> FlowLogger:

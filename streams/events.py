@@ -40,13 +40,14 @@ class StreamEvent:
 
     @cached_property
     def frame(self) -> str:
-        """The wire frame, encoded once however many subscribers receive it."""
+        """The wire frame, encoded once however many subscribers receive it (and however many
+        replays send it again: the log keeps this text)."""
         if self.type == "event":
             payload = {"type": "event", "event": self.data}
         else:
             payload = {"type": self.type, "data": self.data}
         return protocol.stream_frame(
-            self.stream_name, self.group_id, self.item_id, self.timestamp, payload
+            self.stream_name, self.group_id, self.item_id, self.timestamp, payload, self.version
         )
 
 

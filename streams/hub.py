@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .events import LAYER_MESSAGE_TYPE, RESYNC_MESSAGE_TYPE, StreamEvent, layer_group_name
-from .outbox import ItemKey
 from .sequencing import GroupSequencer
 
 logger = logging.getLogger("streams.hub")
@@ -36,11 +35,14 @@ LOST_AFTER_SECONDS = 2.0
 class Connection(Protocol):
     """A local socket as the hub sees it."""
 
-    def deliver(self, message: dict[str, Any], item: ItemKey | None = None) -> None:
-        """Send a ``websocket.send`` message (shared by every socket that gets the frame);
-        ``item`` names the item the frame is about, if any."""
+    def deliver(
+        self, message: dict[str, Any], key: GroupKey, item_id: str | None, version: int
+    ) -> None:
+        """Send a ``websocket.send`` message (shared by every socket that gets the frame) of
+        the group ``key``, about its item ``item_id`` (None for the whole group), at the
+        group's ``version``."""
 
-    def resync(self, key: "GroupKey") -> None:
+    def resync(self, key: GroupKey) -> None:
         """Frames of the group may have been lost on the way: send fresh snapshots of what
         the socket watches in it."""
 
@@ -63,7 +65,7 @@ class Hub:
         self._items: dict[GroupKey, dict[str, dict[Connection, int]]] = {}
         self._joined: set[GroupKey] = set()
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._sequencers: dict[GroupKey, GroupSequencer[tuple[str | None, str]]] = {}
+        self._sequencers: dict[GroupKey, GroupSequencer[tuple[int, str | None, str]]] = {}
         # Versions the sequencers stopped waiting for, not seen since (see _check_lost).
         self._missing: dict[GroupKey, set[int]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -164,8 +166,8 @@ class Hub:
         if sequencer is None:
             sequencer = self._sequencers[key] = GroupSequencer()
         was_waiting = sequencer.waiting
-        for ready_item_id, ready_frame in sequencer.push(version, (item_id, frame)):
-            self._fan_out(key, ready_item_id, ready_frame)
+        for ready in sequencer.push(version, (version, item_id, frame)):
+            self._fan_out(key, *ready)
         if sequencer.waiting and not was_waiting:
             self.loop.call_later(REORDER_WAIT_SECONDS, self._give_up_waiting, key, sequencer)
 
@@ -173,8 +175,8 @@ class Hub:
         if self._sequencers.get(key) is not sequencer or not sequencer.waiting:
             return
         skipped = sequencer.gaps()
-        for item_id, frame in sequencer.flush():
-            self._fan_out(key, item_id, frame)
+        for ready in sequencer.flush():
+            self._fan_out(key, *ready)
         # A version that still has not come a while later was lost on the way (the layer was
         # down): the group's sockets re-sync then. One that comes late is delivered as usual.
         self._missing.setdefault(key, set()).update(skipped)
@@ -198,22 +200,20 @@ class Hub:
         for connection in watchers:
             connection.resync(key)
 
-    def _fan_out(self, key: GroupKey, item_id: str | None, frame: str) -> None:
+    def _fan_out(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
         # One message for every socket: the ASGI server only reads it.
         message = {"type": "websocket.send", "text": frame}
-        # Which item the frame is about, so that a slow reader's pending updates coalesce.
-        item = None if item_id is None else (key[0], key[1], item_id)
         group = self._groups.get(key)
         if group:
             for connection in tuple(group):
-                connection.deliver(message, item)
+                connection.deliver(message, key, item_id, version)
         if item_id is None:
             return
         watchers = self._items.get(key, {}).get(item_id)
         if watchers:
             for connection in tuple(watchers):
                 if not group or connection not in group:  # one frame a socket, whatever it joined
-                    connection.deliver(message, item)
+                    connection.deliver(message, key, item_id, version)
 
 
 def _forget(watchers: dict[Any, dict[Connection, int]], key: Any, connection: Connection) -> None:

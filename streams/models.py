@@ -49,3 +49,30 @@ class StreamItem(models.Model):
     @property
     def stream_name(self) -> str:
         return self.group.stream_name
+
+
+class StreamLogEntry(models.Model):
+    """One frame of a group's replay log (:mod:`streams.replay`): the frame of the change (or
+    custom event) that took the group to ``version``, as it was sent.
+
+    Keyed by the group's names, not by its row: a group deleted and made again continues its
+    versions from here, so a client's last version never names a change of another life of
+    the group.
+    """
+
+    stream_name = models.CharField(max_length=200)
+    group_id = models.CharField(max_length=255)
+    version = models.BigIntegerField()
+    item_id = models.CharField(max_length=255, null=True)
+    timestamp = models.BigIntegerField()
+    frame = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream_name", "group_id", "version"], name="unique_stream_log_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_name} / {self.group_id} @ {self.version}"

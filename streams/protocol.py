@@ -3,6 +3,11 @@
 Client frames are ``join`` and ``leave``; every server frame is a ``stream`` frame whose
 ``event`` says what happened (the README's "Wire protocol"). Frames are encoded with orjson,
 once per event.
+
+On top of Motia's protocol, and ignored by its clients: change, custom event and ``sync``
+frames carry the group's ``version``; a ``join`` may carry ``sinceVersion``, the last version
+the client took, which the server answers with the frames missed since, then a ``replayed``
+frame (or with a ``sync`` when its log no longer reaches back; :mod:`streams.replay`).
 """
 
 from dataclasses import dataclass
@@ -10,7 +15,14 @@ from typing import Any, Literal
 
 import orjson
 
-EventType = Literal["sync", "create", "update", "delete", "event", "unauthorized", "error"]
+EventType = Literal[
+    "sync", "create", "update", "delete", "event", "unauthorized", "error", "replayed"
+]
+
+
+# The largest version a group can reach (a 64-bit column); a larger sinceVersion is refused
+# before the database sees it.
+MAX_VERSION = 2**63 - 1
 
 
 class ProtocolError(ValueError):
@@ -46,10 +58,12 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class ClientFrame:
-    """A parsed ``join`` or ``leave``."""
+    """A parsed ``join`` or ``leave``; ``since_version`` is a join's ``sinceVersion``, not part
+    of the subscription (a leave names the subscription without it)."""
 
     type: Literal["join", "leave"]
     subscription: Subscription
+    since_version: int | None = None
 
 
 def _required_string(data: dict[str, Any], field: str) -> str:
@@ -79,13 +93,18 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
     subscription_id = data.get("subscriptionId")
     if subscription_id is not None and not isinstance(subscription_id, str):
         raise ProtocolError("invalid_frame", "'data.subscriptionId' must be a string")
+    since = data.get("sinceVersion")
+    if since is not None and (
+        not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_VERSION
+    ):
+        raise ProtocolError("invalid_frame", "'data.sinceVersion' must be a version (an integer)")
     subscription = Subscription(
         stream_name=_required_string(data, "streamName"),
         group_id=_required_string(data, "groupId"),
         id=item_id,
         subscription_id=subscription_id,
     )
-    return ClientFrame(type=kind, subscription=subscription)
+    return ClientFrame(type=kind, subscription=subscription, since_version=since)
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -98,28 +117,47 @@ def stream_frame(
     item_id: str | None,
     timestamp: int,
     event: dict[str, Any],
+    version: int | None = None,
 ) -> str:
-    """Encode one server frame."""
-    return encode(
-        {
-            "type": "stream",
-            "timestamp": timestamp,
-            "streamName": stream_name,
-            "groupId": group_id,
-            "id": item_id,
-            "event": event,
-        }
-    )
+    """Encode one server frame; ``version`` (the group's, when the frame has one) comes
+    before ``event``, so that the event's type stays the first ``"event":{"type":`` of the
+    text (:func:`streams.outbox.event_type`)."""
+    frame: dict[str, Any] = {
+        "type": "stream",
+        "timestamp": timestamp,
+        "streamName": stream_name,
+        "groupId": group_id,
+        "id": item_id,
+    }
+    if version is not None:
+        frame["version"] = version
+    frame["event"] = event
+    return encode(frame)
 
 
-def sync_frame(subscription: Subscription, timestamp: int, data: Any) -> str:
-    """The reply to an accepted join: the group's items, or the item (or None)."""
+def sync_frame(subscription: Subscription, timestamp: int, data: Any, version: int) -> str:
+    """The reply to an accepted join: the group's items, or the item (or None), as of the
+    group's ``version``."""
     return stream_frame(
         subscription.stream_name,
         subscription.group_id,
         subscription.id,
         timestamp,
         {"type": "sync", "data": data},
+        version,
+    )
+
+
+def replayed_frame(subscription: Subscription, timestamp: int, version: int) -> str:
+    """The end of a replay: the frames sent before it brought the subscription to the group's
+    ``version``."""
+    return stream_frame(
+        subscription.stream_name,
+        subscription.group_id,
+        subscription.id,
+        timestamp,
+        {"type": "replayed"},
+        version,
     )
 
 

@@ -6,7 +6,9 @@ once with its final state, whatever number of changes the item took (see
 statements themselves; so that every change still reaches whatever listens to the model,
 :func:`send_signal` sends ``post_save`` or ``post_delete`` for each change, in order, with an
 instance that carries that change's data, version and timestamp: the broadcast
-(:mod:`streams.broadcast`) hears every change of a batch as it hears any save.
+(:mod:`streams.broadcast`) hears every change of a batch as it hears any save. The frames
+of a batch's changes go to their groups' replay logs (:mod:`streams.replay`) in the same
+transaction, in a statement or two.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ from django.db import connection
 from django.db.models import signals
 from django.utils import timezone
 
+from . import replay
 from .changes import Effect, GroupKey, GroupState, ItemKey, ItemState
-from .events import current_trace_id
-from .models import StreamGroup, StreamItem
+from .events import StreamEvent, current_trace_id
+from .models import StreamGroup, StreamItem, StreamLogEntry
 
 _DATA = StreamItem._meta.get_field("data")
 _CHUNK = 500  # item ids per IN (...) list
+_LOG_CHUNK = 150  # log rows per INSERT (6 parameters each: under SQLite's old limit of 999)
 
 
 @cache
 def _statements() -> dict[str, str]:
     group, item = StreamGroup._meta.db_table, StreamItem._meta.db_table
+    log = StreamLogEntry._meta.db_table
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return {
         # SQLite needs no row lock: a write transaction holds the whole database.
@@ -51,15 +56,29 @@ def _statements() -> dict[str, str]:
             " WHERE id = %s"
         ),
         "delete": f"DELETE FROM {item} WHERE id = %s",
-        # Reads. One statement each, so that a group's timestamp and its items come from the
-        # same snapshot of the database.
+        "log": (
+            f"INSERT INTO {log} (stream_name, group_id, version, item_id, timestamp, frame) VALUES "
+        ),
+        "prune": f"DELETE FROM {log} WHERE stream_name = %s AND group_id = %s AND version <= %s",
+        # Where a group made again (after the admin deleted it) takes up its versions.
+        "log_end": (
+            f"SELECT MAX(version), MAX(timestamp) FROM {log}"
+            " WHERE stream_name = %s AND group_id = %s"
+        ),
+        # Reads. One statement each, so that a group's version and timestamp and its items
+        # (or its log) come from the same snapshot of the database.
         "group_items": (
-            f"SELECT g.last_timestamp, i.data FROM {group} g LEFT JOIN {item} i"
+            f"SELECT g.last_timestamp, g.version, i.data FROM {group} g LEFT JOIN {item} i"
             " ON i.group_id = g.id WHERE g.stream_name = %s AND g.group_id = %s ORDER BY i.id"
         ),
         "group_item": (
-            f"SELECT g.last_timestamp, i.data FROM {group} g LEFT JOIN {item} i"
+            f"SELECT g.last_timestamp, g.version, i.data FROM {group} g LEFT JOIN {item} i"
             " ON i.group_id = g.id AND i.item_id = %s WHERE g.stream_name = %s AND g.group_id = %s"
+        ),
+        "group_log": (
+            f"SELECT g.last_timestamp, g.version, l.version, l.item_id, l.frame FROM {group} g"
+            f" LEFT JOIN {log} l ON l.stream_name = g.stream_name AND l.group_id = g.group_id"
+            " AND l.version > %s WHERE g.stream_name = %s AND g.group_id = %s ORDER BY l.version"
         ),
         "groups": (
             f"SELECT g.group_id FROM {group} g WHERE g.stream_name = %s"
@@ -76,26 +95,40 @@ def _load(data: Any) -> Any:
 # --- reads ------------------------------------------------------------------------------------
 
 
-def read_group(stream_name: str, group_id: str) -> tuple[int | None, list[dict[str, Any]]]:
-    """A group's last timestamp (None if the group does not exist) and its items, in insertion
-    order."""
+def read_group(stream_name: str, group_id: str) -> tuple[int | None, int, list[dict[str, Any]]]:
+    """A group's last timestamp (None if the group does not exist), its version and its items,
+    in insertion order."""
     with connection.cursor() as cursor:
         cursor.execute(_statements()["group_items"], [stream_name, group_id])
         rows = cursor.fetchall()
     if not rows:
-        return None, []
-    return rows[0][0], [_load(data) for _, data in rows if data is not None]
+        return None, 0, []
+    return rows[0][0], rows[0][1], [_load(data) for _, _, data in rows if data is not None]
 
 
-def read_item(stream_name: str, group_id: str, item_id: str) -> tuple[int | None, Any]:
-    """A group's last timestamp (None if the group does not exist) and one of its items (None
-    if it does not exist)."""
+def read_item(stream_name: str, group_id: str, item_id: str) -> tuple[int | None, int, Any]:
+    """A group's last timestamp (None if the group does not exist), its version and one of its
+    items (None if it does not exist)."""
     with connection.cursor() as cursor:
         cursor.execute(_statements()["group_item"], [item_id, stream_name, group_id])
         row = cursor.fetchone()
     if row is None:
-        return None, None
-    return row[0], None if row[1] is None else _load(row[1])
+        return None, 0, None
+    return row[0], row[1], None if row[2] is None else _load(row[2])
+
+
+def read_log(
+    stream_name: str, group_id: str, since: int
+) -> tuple[int, int, list[replay.LogEntry]] | None:
+    """A group's last timestamp, its version and its log rows after version ``since``, in
+    order; None if the group does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statements()["group_log"], [since, stream_name, group_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    entries = [replay.LogEntry(v, i, f) for _, _, v, i, f in rows if v is not None]
+    return rows[0][0], rows[0][1], entries
 
 
 def read_group_ids(stream_name: str) -> list[str]:
@@ -122,9 +155,21 @@ def lock_groups(keys: Iterable[GroupKey], create: set[GroupKey]) -> dict[GroupKe
             cursor.execute(sql, list(key))
             row = cursor.fetchone()
             if row is None and key in create:
+                # A group made again goes on from its last logged version and timestamp, so
+                # that a client's version never names a change of the group's earlier life.
+                cursor.execute(_statements()["log_end"], list(key))
+                version, timestamp = cursor.fetchone()
                 # Two writers may create the same group at once: one insert wins.
                 StreamGroup.objects.bulk_create(
-                    [StreamGroup(stream_name=key[0], group_id=key[1])], ignore_conflicts=True
+                    [
+                        StreamGroup(
+                            stream_name=key[0],
+                            group_id=key[1],
+                            version=version or 0,
+                            last_timestamp=timestamp or 0,
+                        )
+                    ],
+                    ignore_conflicts=True,
                 )
                 cursor.execute(sql, list(key))
                 row = cursor.fetchone()
@@ -225,6 +270,29 @@ def _write_item(
     return {id(effect): start_pk if which == "start" else new_pk for effect, which in rows_of}
 
 
+def log_events(events: list[StreamEvent], before: Mapping[GroupKey, int]) -> None:
+    """Add the frames of a batch's events to their groups' replay logs, and prune each group
+    whose version crossed a pruning step; ``before`` is each group's version before the batch.
+    A few statements a batch, whatever its number of changes."""
+    size = replay.log_size()
+    if size <= 0 or not events:
+        return
+    statements = _statements()
+    rows = [(e.stream_name, e.group_id, e.version, e.item_id, e.timestamp, e.frame) for e in events]
+    after: dict[GroupKey, int] = {}
+    for event in events:
+        after[(event.stream_name, event.group_id)] = event.version
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _LOG_CHUNK):
+            chunk = rows[start : start + _LOG_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(statements["log"] + values, [v for row in chunk for v in row])
+        for key, version in after.items():
+            below = replay.prune_below(size, before.get(key, 0), version)
+            if below is not None:
+                cursor.execute(statements["prune"], [key[0], key[1], below])
+
+
 def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:
     """The group as a model instance, for the items' signals (no query)."""
     instance = StreamGroup(
@@ -235,14 +303,19 @@ def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:
     return instance
 
 
-def send_signal(effect: Effect, pk: int | None, group: StreamGroup) -> None:
-    """``post_save`` (or ``post_delete``) for one item change, as ``Model.save()`` sends it."""
+def send_signal(
+    effect: Effect, pk: int | None, group: StreamGroup, event: StreamEvent | None = None
+) -> None:
+    """``post_save`` (or ``post_delete``) for one item change, as ``Model.save()`` sends it;
+    the instance carries ``event``, the change's event as logged, for the broadcast to
+    publish (its frame already encoded)."""
     change = effect.change
     data = effect.new if effect.new is not None else effect.old
     item = StreamItem(
         pk, group.pk, change.item_id, data, effect.timestamp, effect.version, None, None
     )
     item._state.fields_cache["group"] = group
+    item.stream_event = event  # type: ignore[attr-defined]
     item._state.adding = False
     item._state.db = connection.alias
     token = current_trace_id.set(change.trace_id)

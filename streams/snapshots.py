@@ -1,10 +1,12 @@
-"""Sync frames for joins: one database read serves every join of a group that waits for it.
+"""The answers to joins: one database read serves every join of a group that waits for it.
 
-A join subscribes to its group first, then asks for the snapshot; the snapshot must be read
-after that, or a change committed in between would be in neither. So a join never takes a read
-already under way: it waits for the next one, which starts as soon as the current one ends and
-serves every join that asked meanwhile. Five thousand clients joining one group at once cost a
-few reads, not five thousand, and the frame is encoded once per read.
+A join subscribes to its group first, then asks for its answer (a ``sync``, or a replay of the
+frames missed since the version it gives; :func:`streams.store.join_answer`); the answer must
+be read after that, or a change committed in between would be in neither. So a join never
+takes a read already under way: it waits for the next one, which starts as soon as the current
+one ends and serves every join that asked the same meanwhile. Five thousand clients joining one
+group at once (or re-joining from the same version after a restart) cost a few reads, not five
+thousand, and the frames are encoded once per read.
 """
 
 from __future__ import annotations
@@ -14,24 +16,28 @@ import weakref
 from typing import Any
 
 from . import db
-from .protocol import Subscription, sync_frame
-from .store import snapshot
+from .protocol import Subscription
+from .store import join_answer
 
-SnapshotKey = tuple[str, str, str | None]
+# (stream name, group id, item id, version the join replays from)
+SnapshotKey = tuple[str, str, str | None, int | None]
+# The frames that answer a join, and the version a replay reached (None for a sync).
+Answer = tuple[list[str], int | None]
 
 
 class SnapshotReads:
-    """The sync frames of one event loop's joins, read in shared reads."""
+    """The answers to one event loop's joins, read in shared reads."""
 
     def __init__(self) -> None:
-        self._waiting: dict[SnapshotKey, list[asyncio.Future[str]]] = {}
+        self._waiting: dict[SnapshotKey, list[asyncio.Future[Answer]]] = {}
         self._reading: set[SnapshotKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # a running task must be referenced
 
-    async def frame(self, subscription: Subscription) -> str:
-        """The sync frame for ``subscription``, from a read that starts after this call."""
-        key = (subscription.stream_name, subscription.group_id, subscription.id)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    async def answer(self, subscription: Subscription, since: int | None = None) -> Answer:
+        """The answer to a join of ``subscription`` (replaying from ``since``, if given), from
+        a read that starts after this call."""
+        key = (subscription.stream_name, subscription.group_id, subscription.id, since)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)
         if key not in self._reading:
             self._reading.add(key)
@@ -44,8 +50,7 @@ class SnapshotReads:
         try:
             while waiters := self._waiting.pop(key, None):
                 try:
-                    timestamp, data = await db.run(snapshot, *key)
-                    outcome: Any = sync_frame(subscription, timestamp, data)
+                    outcome: Any = await db.run(join_answer, subscription, key[3])
                 except Exception as error:
                     outcome = error
                 for waiter in waiters:

@@ -4,8 +4,9 @@ A change is a :class:`~streams.changes.Change`; :func:`apply_changes` applies a 
 one transaction that locks each group once (the lock orders a group's changes, so concurrent
 updates of an item never lose a write) and gives each change its group's next version and a
 strictly increasing timestamp. What a batch does is pure logic (:mod:`streams.changes`), the
-statements are in :mod:`streams.rows`, and the model signals they send publish every change on
-commit (:mod:`streams.broadcast`).
+statements are in :mod:`streams.rows`, each change's frame goes to its group's replay log in
+the same transaction (:mod:`streams.replay`), and the model signals they send publish every
+change on commit (:mod:`streams.broadcast`).
 
 :class:`SyncStream` applies each call on its own, in the caller's thread and transaction.
 :class:`Stream`, the async face handlers use, reads on a database thread (:mod:`streams.db`)
@@ -22,12 +23,13 @@ import orjson
 from django.conf import settings
 from django.db import transaction
 
-from . import db, rows
+from . import db, replay, rows
 from .batching import WriteBatcher
 from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
 from .config import StreamConfig, StreamValidationError
 from .events import StreamEvent, current_trace_id, now_ms
+from .protocol import Subscription, replayed_frame, sync_frame
 from .registry import StreamRegistry, registry
 
 MAX_KEY_LENGTH = 255
@@ -159,30 +161,42 @@ def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
         keys = {change.group_key for change in changes}
         create = {change.group_key for change in changes if change.kind != "delete"}
         groups = rows.lock_groups(keys, create)
+        before = {key: group.version for key, group in groups.items()}
         item_keys = {c.item_key for c in changes if c.kind != "send" and c.group_key in groups}
         items = rows.load_items(groups, item_keys)
         # Only deletes can name a group that does not exist: they have nothing to delete.
         present = [change for change in changes if change.group_key in groups]
         result = plan(present, groups, items, _prepare, now_ms())
-        pks = rows.write(result.effects, groups, items)
+        effects = result.effects
+        pks = rows.write(effects, groups, items)
+        events = [_event(effect) for effect in effects]
+        rows.log_events(events, before)
         instances = {key: rows.group_instance(key, group) for key, group in groups.items()}
-        for effect in result.effects:
+        for effect, event in zip(effects, events, strict=True):
             if effect.change.kind == "send":
-                emit(_custom_event(effect))
+                emit(event)
             else:
-                rows.send_signal(effect, pks[id(effect)], instances[effect.change.group_key])
+                group = instances[effect.change.group_key]
+                rows.send_signal(effect, pks[id(effect)], group, event)
     outcomes = iter(result.outcomes)
     return [next(outcomes) if c.group_key in groups else {"old_value": None} for c in changes]
 
 
-def _custom_event(effect: Effect) -> StreamEvent:
+def _event(effect: Effect) -> StreamEvent:
+    """The event of one change: what its frame says, logged and published."""
     change = effect.change
+    if change.kind == "send":
+        kind, data = "event", change.value
+    elif effect.new is None:
+        kind, data = "delete", effect.old
+    else:
+        kind, data = ("create" if effect.old is None else "update"), effect.new
     return StreamEvent(
-        type="event",
+        type=kind,  # type: ignore[arg-type]
         stream_name=change.stream_name,
         group_id=change.group_id,
         item_id=change.item_id,
-        data=change.value,
+        data=data,
         timestamp=effect.timestamp,
         version=effect.version,
         trace_id=change.trace_id,
@@ -226,30 +240,51 @@ def get_item(config: StreamConfig, group_id: str, item_id: str) -> dict[str, Any
     # No item can have a key the store refuses (and PostgreSQL errors on a NUL in a query).
     if key_problem(group_id) or key_problem(item_id):
         return None
-    return rows.read_item(config.name, group_id, item_id)[1]
+    return rows.read_item(config.name, group_id, item_id)[2]
 
 
 def list_items(config: StreamConfig, group_id: str) -> list[dict[str, Any]]:
     if key_problem(group_id):
         return []
-    return rows.read_group(config.name, group_id)[1]
+    return rows.read_group(config.name, group_id)[2]
 
 
 def list_groups(config: StreamConfig) -> list[str]:
     return rows.read_group_ids(config.name)
 
 
-def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int, Any]:
-    """What a new subscriber starts from: ``(timestamp, items or item)``, read in one
-    statement, so that any change not in the snapshot has a greater timestamp (and is not
-    dropped by the client after the sync)."""
+def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int, int, Any]:
+    """What a new subscriber starts from: ``(timestamp, version, items or item)``, read in one
+    statement, so that any change not in the snapshot has a greater timestamp and version (and
+    is not dropped by the client after the sync)."""
     if item_id is None:
-        last, data = rows.read_group(stream_name, group_id)
+        last, version, data = rows.read_group(stream_name, group_id)
     else:
-        last, data = rows.read_item(stream_name, group_id, item_id)
+        last, version, data = rows.read_item(stream_name, group_id, item_id)
     # 1, not 0, for a group never written: clients drop a frame whose timestamp is not above
     # 0 (the last they saw), and every real change is stamped with the wall clock, far above 1.
-    return last or 1, data
+    return last or 1, version, data
+
+
+def join_answer(subscription: Subscription, since: int | None) -> tuple[list[str], int | None]:
+    """The frames that answer a join, and the version a replay brought the subscription to
+    (None for a ``sync``).
+
+    With ``since`` (the last version the client took) and a log that still reaches back to it,
+    they are the frames missed since, each as it was sent, then a ``replayed`` frame; otherwise
+    a ``sync``.
+    """
+    key = (subscription.stream_name, subscription.group_id)
+    if since is not None and (size := replay.log_size()) > 0:
+        log = rows.read_log(*key, since)
+        if log is not None:
+            last, version, entries = log
+            frames = replay.replay_frames(since, version, entries, subscription.id, size)
+            if frames is not None:
+                frames.append(replayed_frame(subscription, last or 1, version))
+                return frames, version
+    timestamp, version, data = snapshot(*key, subscription.id)
+    return [sync_frame(subscription, timestamp, data, version)], None
 
 
 class SyncStream:

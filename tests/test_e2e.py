@@ -247,14 +247,16 @@ async def join(
 
 def expect_frame(frame: dict[str, Any], event: str, item_id: str | None, data: Any) -> int:
     """Assert a whole ``stream`` frame of the todo group; return its timestamp."""
-    timestamp = frame.get("timestamp")
+    timestamp, version = frame.get("timestamp"), frame.get("version")
     assert isinstance(timestamp, int), frame
+    assert isinstance(version, int), frame
     assert frame == {
         "type": "stream",
         "timestamp": timestamp,
         "streamName": "todo",
         "groupId": "todos",
         "id": item_id,
+        "version": version,
         "event": {"type": event, "data": data},
     }
     return timestamp

@@ -53,6 +53,7 @@ def test_event_frames_match_the_motia_shape() -> None:
         "streamName": "todo",
         "groupId": "todos",
         "id": "t1",
+        "version": 7,
         "event": {"type": "update", "data": {"id": "t1", "x": 1}},
     }
     custom = StreamEvent("event", "n", "g", None, {"type": "custom", "data": {"m": 1}}, 5, 1)
@@ -65,12 +66,20 @@ def test_event_frames_match_the_motia_shape() -> None:
 
 def test_sync_unauthorized_and_error_frames() -> None:
     sub = Subscription("todo", "todos", "t1", "s1")
-    sync = orjson.loads(protocol.sync_frame(sub, 9, None))
+    sync = orjson.loads(protocol.sync_frame(sub, 9, None, 3))
     assert sync["id"] == "t1"
     assert sync["event"] == {"type": "sync", "data": None}
+    assert sync["version"] == 3
+    replayed = orjson.loads(protocol.replayed_frame(sub, 9, 4))
+    assert (replayed["id"], replayed["version"], replayed["event"]) == (
+        "t1",
+        4,
+        {"type": "replayed"},
+    )
     refused = orjson.loads(protocol.unauthorized_frame(sub, 10))
     assert refused["event"] == {"type": "unauthorized"}
     assert refused["groupId"] == "todos"
     error = orjson.loads(protocol.error_frame("invalid_json", "bad", 11, sub))
     assert error["event"] == {"type": "error", "data": {"code": "invalid_json", "message": "bad"}}
     assert error["id"] is None, "an error frame never carries an item id"
+    assert "version" not in error and "version" not in refused, "they change no group"

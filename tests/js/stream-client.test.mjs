@@ -219,7 +219,17 @@ function randomFrame(rng, step) {
   const groupId = rng.next() < 0.85 ? 'g1' : 'g2'
   const item = (id) => ({ id, n: rng.int(1000) })
   const timestamp = 1000 + step + rng.int(7) - 3 // mostly rising, sometimes late or equal
-  const frame = (id, event) => ({ type: 'stream', timestamp, streamName: 's', groupId, id, event })
+  // Versions in order, as the server sends them: Motia's client ignores them, and ours must
+  // then keep the same states.
+  const frame = (id, event) => ({
+    type: 'stream',
+    timestamp,
+    streamName: 's',
+    groupId,
+    id,
+    version: step + 1,
+    event,
+  })
   const kind = rng.pick([
     'sync',
     'syncItem',
@@ -434,6 +444,57 @@ describe('the connection, on fake sockets', () => {
     await sleep(150)
     assert.equal(FakeWebSocket.last, last)
     assert.equal(connection.disconnected.length, 2)
+  })
+
+  test('versions: a re-join carries the last one; a frame taken twice is dropped', async () => {
+    const client = new StreamClient({ url: 'ws://fake', WebSocket: FakeWebSocket })
+    const group = client.group('s', 'g')
+    const seen = record(group)
+    const connecting = client.connect()
+    FakeWebSocket.last.open()
+    await connecting
+    const frame = (version, id, event) => ({
+      type: 'stream',
+      timestamp: 1000 + version,
+      streamName: 's',
+      groupId: 'g',
+      id,
+      version,
+      event,
+    })
+    const ping = (n) => frame(n, null, { type: 'event', event: { type: 'ping', data: n } })
+    const socket = FakeWebSocket.last
+    socket.receive(frame(3, null, { type: 'sync', data: [] }))
+    socket.receive(frame(5, 'a', { type: 'create', data: { id: 'a' } }))
+    socket.receive(ping(4)) // released late: it falls in a gap
+    for (const again of [ping(4), ping(2), frame(5, 'a', { type: 'delete', data: { id: 'a' } })]) {
+      socket.receive(again) // taken already, or in the sync
+    }
+    socket.receive(frame(9, null, { type: 'replayed' }))
+    assert.deepEqual(
+      seen.event.map((event) => event.data),
+      [4],
+    )
+    assert.deepEqual(group.getState(), [{ id: 'a' }])
+    assert.equal(seen.delete.length, 0)
+
+    // Lost and re-opened: the join says where the subscription got to.
+    socket.readyState = 3
+    socket.onclose({ code: 1006, reason: '' })
+    client.connect()
+    FakeWebSocket.last.open()
+    assert.deepEqual(FakeWebSocket.last.sent, [
+      {
+        type: 'join',
+        data: {
+          streamName: 's',
+          groupId: 'g',
+          subscriptionId: group.subscriptionId,
+          sinceVersion: 9,
+        },
+      },
+    ])
+    client.disconnect()
   })
 
   test('connect() while waiting to reconnect tries at once', async () => {
@@ -697,7 +758,7 @@ describe('against a real server', { concurrency: false }, () => {
   )
 
   test(
-    'after a dropped connection it reconnects, re-joins and re-syncs what it missed',
+    'after a dropped connection it reconnects, re-joins and gets what it missed replayed',
     { skip: NO_SERVER, timeout: TEST_TIMEOUT },
     async (t) => {
       const { spy, SpyingWebSocket } = spyingWebSocket()
@@ -722,14 +783,62 @@ describe('against a real server', { concurrency: false }, () => {
 
       await eventually(() => {
         assert.equal(connection.connected, 2)
-        assert.equal(seen.sync.length, 2)
+        assert.deepEqual(seen.create, [missed]) // replayed as it was sent
       })
-      assert.deepEqual(seen.sync[1], [...before, missed])
+      assert.equal(seen.sync.length, 1, 'no re-sync')
       assert.deepEqual(group.getState(), [...before, missed])
-      assert.equal(seen.create.length, 0) // it came with the sync, not as a create
       const joins = spy.sent.filter((frame) => frame.type === 'join')
       assert.equal(joins.length, 2)
-      assert.deepEqual(joins[1], joins[0]) // the same subscription joins again
+      // The same subscription joins again, from the last version it took.
+      const { sinceVersion, ...rejoin } = joins[1].data
+      assert.deepEqual(rejoin, joins[0].data)
+      assert.ok(Number.isInteger(sinceVersion), JSON.stringify(joins[1]))
+      client.disconnect()
+    },
+  )
+
+  test(
+    'changes and custom events made while it was away come replayed in order, no sync',
+    { skip: NO_SERVER, timeout: TEST_TIMEOUT },
+    async (t) => {
+      const roomId = `replay-${randomUUID()}`
+      const client = clientFor(t, { url: WS_URL, WebSocket })
+      const todos = client.group('todo', 'todos')
+      const room = client.group('notifications', roomId)
+      const seenTodos = record(todos)
+      const seenRoom = record(room)
+      await client.connect()
+      await eventually(() => {
+        assert.equal(seenTodos.sync.length, 1)
+        assert.equal(seenRoom.sync.length, 1)
+      })
+      await notify(roomId, 'before')
+      await eventually(() => assert.equal(seenRoom.event.length, 1))
+
+      client.disconnect()
+      const created = []
+      for (let n = 0; n < 5; n += 1) {
+        created.push(await createTodo(`away ${n}`))
+        await notify(roomId, `away ${n}`)
+      }
+      await completeTodo(created[0].id)
+      await deleteTodo(created[1].id)
+      await client.connect()
+
+      await eventually(() => {
+        assert.equal(seenRoom.event.length, 6)
+        assert.equal(seenTodos.delete.length, 1)
+      })
+      assert.deepEqual(
+        seenRoom.event.map((event) => event.data.message),
+        ['before', 'away 0', 'away 1', 'away 2', 'away 3', 'away 4'],
+      )
+      assert.deepEqual(seenTodos.create, created)
+      assert.equal(seenTodos.update.length, 1)
+      assertCompleted(seenTodos.update[0], created[0])
+      assert.equal(seenTodos.delete[0].id, created[1].id)
+      assert.equal(seenTodos.sync.length + seenRoom.sync.length, 2, 'no re-sync')
+      assert.deepEqual(todos.getState(), await listTodos())
       client.disconnect()
     },
   )
@@ -763,14 +872,15 @@ describe('against a real server', { concurrency: false }, () => {
       const answer = await restart
       assert.equal(answer.status, 200, await answer.text())
 
-      await eventually(() => {
-        assert.equal(connection.connected, 2)
-        assert.equal(seenGroup.sync.length, 2)
-      }, 15_000)
+      await eventually(() => assert.equal(connection.connected, 2), 15_000)
       assert.ok(spy.sockets.length >= 2)
-      assert.deepEqual(seenGroup.sync[1], before)
+      // Re-joined from the versions they took: nothing was missed, so nothing is replayed.
+      const rejoins = spy.sent.filter((frame) => frame.type === 'join').slice(2)
+      assert.equal(rejoins.length, 2)
+      assert.ok(rejoins.every((frame) => Number.isInteger(frame.data.sinceVersion)))
+      assert.equal(seenGroup.sync.length, 1)
+      assert.deepEqual(group.getState(), before)
       assert.deepEqual(group.getState(), await listTodos())
-      // The item's re-sync carries no newer timestamp, so Motia's rule drops it: still right.
       assert.deepEqual(item.getState(), kept)
 
       // And live again: a change right after the restart arrives.

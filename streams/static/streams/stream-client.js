@@ -20,12 +20,16 @@
 //   - a group subscription starts `[]`; sync replaces the list unless older than the last
 //     sync; create appends unless the id is there; update replaces the item unless its
 //     timestamp is not newer than the last seen for that id; delete removes by id.
-// On top of that it reconnects with backoff, re-joins every open subscription (the server
-// answers each join with a fresh `sync`), and reports server `error` frames.
+// On top of that it reconnects with backoff, re-joins every open subscription with the last
+// group version it took (`sinceVersion`: the server replays the frames missed since, then
+// sends a `replayed` frame, or answers with a fresh `sync` when its log no longer reaches
+// back), drops a frame it already took (a replay may send one again through another
+// subscription of the group), and reports server `error` frames.
 
 const OPEN = 1 // WebSocket.OPEN; read as a number so that any WebSocket class works
 const DEFAULT_RECONNECT = { initialDelay: 500, maxDelay: 10_000 }
 const DEFAULT_CONNECT_TIMEOUT = 10_000
+const MAX_GAPS = 64
 
 // Keys of the subscriptions' internals: reachable from the client, off their public surface.
 const RECEIVE = Symbol('receive')
@@ -51,6 +55,60 @@ function newSubscriptionId() {
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)]
   return `${parts.join('-')}-${hex.slice(20)}`
+}
+
+/**
+ * The group versions a subscription took: the last one, and the gaps below it. Frames come in
+ * version order, save one the server released late (taken: it falls in a gap) and one a
+ * replay sends again (dropped). At most MAX_GAPS gaps are kept, the oldest forgotten first.
+ */
+class Versions {
+  constructor() {
+    this.last = null
+    this.gaps = [] // inclusive [low, high] ranges, oldest first
+  }
+
+  /** Record a frame's version; false if it was taken already. */
+  take(version) {
+    if (this.last === null || version > this.last) {
+      if (this.last !== null && version > this.last + 1) {
+        this.gaps.push([this.last + 1, version - 1])
+        if (this.gaps.length > MAX_GAPS) this.gaps.splice(0, this.gaps.length - MAX_GAPS)
+      }
+      this.last = version
+      return true
+    }
+    const index = this.gaps.findIndex(([low, high]) => low <= version && version <= high)
+    if (index < 0) return false
+    const [low, high] = this.gaps[index]
+    const rest = [
+      [low, version - 1],
+      [version + 1, high],
+    ].filter(([a, b]) => a <= b)
+    this.gaps.splice(index, 1, ...rest)
+    return true
+  }
+
+  /** A sync as of `version`: every earlier change is in it. */
+  reset(version) {
+    this.last = version
+    this.gaps = []
+  }
+}
+
+/**
+ * Whether a subscription takes a frame, as far as versions go: not one it took already, nor
+ * the `replayed` frame that ends a replay (it only moves the version on).
+ */
+function takeVersion(versions, message) {
+  const { version, event } = message
+  const versioned = Number.isInteger(version)
+  if (event.type === 'replayed') {
+    if (versioned) versions.take(version) // any frame of its own up to there came before it
+    return false
+  }
+  if (!versioned || event.type === 'sync') return true
+  return versions.take(version)
 }
 
 /** Listeners by event name; a throwing listener is reported and never stops the others. */
@@ -103,8 +161,10 @@ class StreamSubscription {
     this.subscriptionId = data.subscriptionId
     this._client = client
     this._state = initialState
+    this._versions = new Versions()
     this._closed = false
-    // The server's answer to the last join: 'waiting', 'joined' (a sync) or 'refused'.
+    // The server's answer to the last join: 'waiting', 'joined' (a sync, or the end of a
+    // replay) or 'refused'.
     this._joinState = 'waiting'
     this._joinSeq = 0 // orders the joins of a room: the server answers them in order
     this._listeners = new Listeners((error, event) => client._reportListenerError(error, event))
@@ -181,9 +241,11 @@ export class StreamGroupSubscription extends StreamSubscription {
 
   [RECEIVE](message) {
     const { event, timestamp } = message
+    if (!takeVersion(this._versions, message)) return
     switch (event.type) {
       case 'sync': {
         if (timestamp < this._lastTimestamp) return
+        if (Number.isInteger(message.version)) this._versions.reset(message.version)
         this._itemTimestamps = new Map()
         this._lastTimestamp = timestamp
         const items = Array.isArray(event.data) ? event.data : []
@@ -237,11 +299,18 @@ export class StreamItemSubscription extends StreamSubscription {
 
   [RECEIVE](message) {
     const { event, timestamp } = message
+    if (!takeVersion(this._versions, message)) return
+    const synced = event.type === 'sync' && Number.isInteger(message.version)
     // Every frame of the item counts, custom events too: Motia's rule.
-    if (timestamp <= this._lastTimestamp) return
+    if (timestamp <= this._lastTimestamp) {
+      // The item is as fresh as the sync already: so as of its version too.
+      if (synced) this._versions.take(message.version)
+      return
+    }
     this._lastTimestamp = timestamp
     switch (event.type) {
       case 'sync':
+        if (synced) this._versions.reset(message.version)
         this._change(event.data ?? null, 'sync', event.data ?? null)
         return
       case 'create':
@@ -454,7 +523,11 @@ export class StreamClient {
     this._joinSeq += 1
     subscription._joinState = 'waiting'
     subscription._joinSeq = this._joinSeq
-    this._send({ type: 'join', data: subscription[JOIN_DATA] })
+    // From the last version it took, if any: the server replays what it missed since.
+    const since = subscription._versions.last
+    const joinData = subscription[JOIN_DATA]
+    const data = since === null ? joinData : { ...joinData, sinceVersion: since }
+    this._send({ type: 'join', data })
   }
 
   _send(frame) {
@@ -614,9 +687,11 @@ export class StreamClient {
       return
     }
     const room = roomKey(streamName, groupId, id)
-    if (event.type === 'unauthorized' || event.type === 'sync') {
-      // The answer to a join. Frames name no subscription, but the server answers the joins
-      // of a socket in order: it is for the oldest join of that group or item still waiting.
+    const answer = event.type === 'sync' || event.type === 'replayed'
+    if (event.type === 'unauthorized' || answer) {
+      // The answer to a join (`replayed` ends a replay). Frames name no subscription, but the
+      // server answers the joins of a socket in order: it is for the oldest join of that group
+      // or item still waiting.
       const answered = this._oldestWaiting(room)
       if (event.type === 'unauthorized') {
         answered?.[UNAUTHORIZED]()
@@ -624,9 +699,10 @@ export class StreamClient {
       }
       if (answered) answered._joinState = 'joined'
     }
-    // Motia's routing: the frame's own room, then its group's for an item frame (not a sync).
+    // Motia's routing: the frame's own room, then its group's for an item frame (not an
+    // answer to the item's join).
     this._deliver(room, message)
-    if (id && event.type !== 'sync') this._deliver(roomKey(streamName, groupId), message)
+    if (id && !answer) this._deliver(roomKey(streamName, groupId), message)
   }
 
   _deliver(room, message) {
