@@ -15,6 +15,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -243,12 +244,18 @@ def stop_all() -> None:
         process.stop()
 
 
+BENCH_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def server_env(base: dict[str, str]) -> dict[str, str]:
     """The caller's environment without the settings the benchmark owns, plus ``base``;
     production flags: no debug, warnings only, no cron (no beat) during the benchmark."""
     env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_OWNED}
     env.update(
         DJANGO_DEBUG="0",
+        # With DEBUG off the server needs a key of its own; loopback HTTP, no HTTPS redirect.
+        DJANGO_SECRET_KEY=BENCH_SECRET_KEY,
+        DJANGO_HTTPS="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
         CELERY_EMBEDDED_BEAT="0",
