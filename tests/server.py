@@ -190,21 +190,13 @@ def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class _ManagedProcess:
-    """A child process of a test with its output in a log file: started by ``start()``,
-    stopped (terminate, then kill) by ``stop()`` or on leaving its ``with`` block."""
-
-    def __init__(
-        self, database: TestDatabase, env: Mapping[str, str] | None, name: str, log_name: str
-    ) -> None:
-        self.database = database
-        self.extra_env = dict(env or {})
-        self.name = name
-        self.log_path = database.directory / f"{log_name}-{uuid.uuid4().hex[:6]}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
+class _Started:
+    """A ``with`` block around ``start()`` and ``stop()``."""
 
     def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
@@ -218,6 +210,21 @@ class _ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class _ManagedProcess(_Started):
+    """A child process of a test with its output in a log file: started by ``start()``,
+    stopped (terminate, then kill) by ``stop()`` or on leaving its ``with`` block."""
+
+    def __init__(
+        self, database: TestDatabase, env: Mapping[str, str] | None, name: str, log_name: str
+    ) -> None:
+        self.database = database
+        self.extra_env = dict(env or {})
+        self.name = name
+        self.log_path = database.directory / f"{log_name}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
 
     def stop(self) -> None:
         """Terminate the process (kill it if it does not exit) and close its log."""
@@ -410,7 +417,7 @@ class WorkerProcess(_ManagedProcess):
         )
 
 
-class RedisServer:
+class RedisServer(_Started):
     """A ``redis-server`` of the test's own, on a free port: a test may stop it and start it
     again (on the same port) without touching the machine's Redis. It keeps its data in an
     append-only file written on every command, as a broker's Redis must (a restart of one that
@@ -426,18 +433,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
