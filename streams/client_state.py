@@ -36,8 +36,6 @@ RoomKey = tuple[str, str, str | None]
 
 ChangeKind = Literal["sync", "create", "update", "delete", "event", "unauthorized"]
 
-STATE_EVENTS = frozenset({"sync", "create", "update", "delete"})
-
 
 def room_key(stream_name: str, group_id: str, item_id: str | None = None) -> RoomKey:
     """The room of a group subscription (no ``item_id``) or of an item subscription."""

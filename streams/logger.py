@@ -36,15 +36,6 @@ class FlowLogger:
         # When given, every entry is also kept here (a step run's logs, for the dashboard).
         self.records = records
 
-    def child(self, **bound: Any) -> "FlowLogger":
-        return FlowLogger(
-            self._logger.name,
-            trace_id=self.trace_id,
-            step=self.step,
-            records=self.records,
-            **{**self.bound, **bound},
-        )
-
     def _log(self, level: int, message: str, fields: Mapping[str, Any] | None, **kw: Any) -> None:
         merged = {**self.bound, **(dict(fields) if fields else {}), **kw}
         if self.records is not None:

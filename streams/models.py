@@ -46,10 +46,6 @@ class StreamItem(models.Model):
     def __str__(self) -> str:
         return self.item_id
 
-    @property
-    def stream_name(self) -> str:
-        return self.group.stream_name
-
 
 class StreamLogEntry(models.Model):
     """One frame of a group's replay log (:mod:`streams.replay`): the frame of the change (or

@@ -15,11 +15,6 @@ from typing import Any, Literal
 
 import orjson
 
-EventType = Literal[
-    "sync", "create", "update", "delete", "event", "unauthorized", "error", "replayed"
-]
-
-
 # The largest version a group can reach (a 64-bit column); a larger sinceVersion is refused
 # before the database sees it.
 MAX_VERSION = 2**63 - 1
@@ -46,14 +41,6 @@ class Subscription:
     @property
     def is_group(self) -> bool:
         return self.id is None
-
-    def as_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"streamName": self.stream_name, "groupId": self.group_id}
-        if self.id is not None:
-            data["id"] = self.id
-        if self.subscription_id is not None:
-            data["subscriptionId"] = self.subscription_id
-        return data
 
 
 @dataclass(frozen=True, slots=True)
