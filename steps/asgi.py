@@ -28,6 +28,8 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import Resolver404, URLResolver, get_resolver
 
+from streams.auth import scope_header
+
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
 # Whether a path is a step route is remembered for paths up to this long.
@@ -50,13 +52,13 @@ class BodyTooLarge(Exception):
 
 def _declared_length(scope: dict[str, Any]) -> int | None:
     """The request's ``Content-Length`` (-1 when it is not a number), None without one."""
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return -1
-    return None
+    value = scope_header(scope, b"content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return -1
 
 
 async def send_error(send: Any, status: int, detail: str) -> None:

@@ -104,8 +104,15 @@ async def session_user(cookies: Mapping[str, str]) -> Any:
     return await db.run(user_from_session, session_key)
 
 
+def scope_header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """The value of the header ``name`` (lowercase, as ASGI gives names) of a request or
+    handshake, None without one."""
+    for header, value in scope.get("headers", ()):
+        if header == name:
+            return value.decode("latin-1")
+    return None
+
+
 def scope_cookies(scope: Mapping[str, Any]) -> dict[str, str]:
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            return parse_cookie(value.decode("latin-1"))
-    return {}
+    cookie = scope_header(scope, b"cookie")
+    return parse_cookie(cookie) if cookie is not None else {}

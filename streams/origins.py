@@ -11,21 +11,16 @@ client) send no ``Origin`` and carry no visitor's cookies: they are let through,
 """
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http.request import validate_host
 
+from .auth import scope_header
+
 logger = logging.getLogger("streams.origins")
-
-
-def origin_header(scope: Mapping[str, Any]) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"origin":
-            return value.decode("latin-1")
-    return None
 
 
 def origin_allowed(
@@ -64,7 +59,7 @@ class OriginCheck:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            origin = origin_header(scope)
+            origin = scope_header(scope, b"origin")
             allowed = origin_allowed(
                 origin, settings.ALLOWED_HOSTS, settings.STREAMS.get("ALLOWED_ORIGINS", ())
             )
