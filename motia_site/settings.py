@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "ninja",
     "streams",
     "steps",
+    # The seed's example flows and the demo page: user code, written with the engine.
+    "examples",
 ]
 
 MIDDLEWARE = [

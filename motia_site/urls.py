@@ -1,12 +1,12 @@
-"""URLs: the demo page and the dashboard, the admin, the health check, then every step's http
-trigger (with OpenAPI docs at /api/docs).
+"""URLs: the example app's demo page, the dashboard, the admin, the health check, then every
+step's http trigger (with OpenAPI docs at /api/docs).
 
 The demo page and the stream WebSocket share ``/``: ASGI routes by protocol (see asgi.py), so
 only HTTP requests reach these patterns.
 """
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from steps.asgi import STEP_URL_NAME_PREFIX
 from steps.health import healthz
@@ -18,7 +18,7 @@ from . import views
 api = build_api(steps)
 
 urlpatterns = [
-    path("", views.demo, name="demo"),
+    path("", include("examples.urls")),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     # Named as a step route so that it is served as step endpoints are (steps/asgi.py), without

@@ -1,6 +1,6 @@
-"""Pages: the live demo (``/``) and the developers' dashboard (``/dashboard/``).
+"""The developers' dashboard (``/dashboard/``).
 
-Both pages are plain templates; their live parts run in the browser on the project's
+The page is a plain template; its live parts run in the browser on the project's
 JavaScript stream client (``/static/streams/stream-client.js``). The dashboard's flow graphs
 are laid out here, by :func:`layout_flow`, and drawn as inline SVG by the template.
 """
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +21,7 @@ from steps.models import DeadLetter, StepRun
 from steps.registry import registry as steps
 from streams.models import StreamGroup
 from streams.registry import registry as streams
-from streams.tokens import issue_token
+from streams.tokens import page_token
 
 RECENT = 20
 """How many dead letters and step runs the dashboard shows."""
@@ -41,20 +40,6 @@ PADDING = 16
 GRID_COLUMNS = 3  # steps with no topic edge are laid out in a grid this wide
 NAME_CHARS = 27
 LINE_CHARS = 32
-
-
-def stream_token(request: HttpRequest) -> str:
-    """A signed stream token for the signed-in user when stream authentication is on (the
-    page passes it to the client); empty otherwise: anonymous pages get none."""
-    if not settings.STREAMS.get("AUTHENTICATE") or not request.user.is_authenticated:
-        return ""
-    role = "staff" if request.user.is_staff else "user"
-    return issue_token(request.user.pk, role=role)
-
-
-def demo(request: HttpRequest) -> HttpResponse:
-    """The seed's todo list and parallel merge, live over the stream client."""
-    return render(request, "demo.html", {"stream_token": stream_token(request)})
 
 
 # --- flow graphs --------------------------------------------------------------------------------
@@ -304,6 +289,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "dead_letters": recent_dead_letters(trace),
         "trace": trace,
         "recent": RECENT,
-        "stream_token": stream_token(request),
+        "stream_token": page_token(request),
     }
     return render(request, "dashboard.html", context)

@@ -2,7 +2,7 @@
 
 - Motia's published ``@motiadev/stream-client-node`` (run by ``tests/e2e/motia_node_client.mjs``)
   follows the todo group and one todo through create, complete and delete;
-- the same with token authentication (``motia_site.stream_auth.authenticate_stream``);
+- the same with token authentication (``examples.auth.authenticate_stream``);
 - a raw Python ``websockets`` client checks the exact frames of the wire protocol;
 - with ``REDIS_URL`` set, two server processes on one database: a subscriber on one sees
   writes made through the other.
@@ -35,7 +35,7 @@ DRIVER = E2E_DIR / "motia_node_client.mjs"
 NODE_PACKAGE = "@motiadev/stream-client-node"
 NODE_PACKAGE_VERSION = "0.17.6-beta.187"
 WAIT = 5.0  # seconds for any one expected frame or state
-AUTHENTICATE = "motia_site.stream_auth.authenticate_stream"
+AUTHENTICATE = "examples.auth.authenticate_stream"
 # RFC 7230 token characters: all a WebSocket subprotocol may contain (browsers, ws, websockets).
 SUBPROTOCOL_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSEEN = object()

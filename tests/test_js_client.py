@@ -3,7 +3,7 @@
 ``node --test tests/js/`` runs ``tests/js/stream-client.test.mjs`` against real servers
 started here: one plain server, which the Node tests may ask to restart (``POST /restart``
 on a small control server of ours; it comes back on the same port and database), and one
-that authenticates every handshake with a token (``motia_site.stream_auth``). Their URLs
+that authenticates every handshake with a token (``examples.auth``). Their URLs
 and a valid token reach Node through the environment. A test of Node's fails this test,
 with Node's output and the servers' logs.
 
@@ -39,7 +39,7 @@ JS_TESTS = ROOT / "tests" / "js"
 E2E_DIR = ROOT / "tests" / "e2e"
 CLIENT = ROOT / "streams" / "static" / "streams" / "stream-client.js"
 TYPES = CLIENT.with_suffix(".d.ts")
-AUTHENTICATE = "motia_site.stream_auth.authenticate_stream"
+AUTHENTICATE = "examples.auth.authenticate_stream"
 NODE_TIMEOUT = 240.0  # seconds for the whole Node run (each of its tests has 60)
 
 

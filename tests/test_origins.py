@@ -73,7 +73,7 @@ def server(
     """A server of each kind, with one more allowed origin and ``authenticate_stream`` on."""
     env = {
         "STREAMS_ALLOWED_ORIGINS": "https://spa.other.org",
-        "STREAMS_AUTHENTICATE": "motia_site.stream_auth.authenticate_stream",
+        "STREAMS_AUTHENTICATE": "examples.auth.authenticate_stream",
         "LOG_LEVEL": "INFO",
     }
     production = request.param == "uvicorn"

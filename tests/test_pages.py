@@ -47,14 +47,16 @@ def test_demo_page_renders_the_todo_list_and_the_merge(client: Client) -> None:
     for element in ('id="todo-form"', 'id="todo-list"', 'id="merge-form"', 'id="connection"'):
         assert element in page
     assert 'role="progressbar"' in page
-    assert '<script type="module" src="/static/streams/pages/demo.js">' in page
+    assert '<script type="module" src="/static/examples/demo.js">' in page
     # Every asset is served by this server: no other host is named in a src or href.
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
 def test_the_page_assets_are_static_files_next_to_the_client() -> None:
-    for name in ("site.css", "common.js", "demo.js", "dashboard.js"):
+    for name in ("site.css", "common.js", "dashboard.js"):
         assert finders.find(f"streams/pages/{name}"), name
+    demo = Path(finders.find("examples/demo.js")).read_text()
+    assert "from '../streams/pages/common.js'" in demo
     common = Path(finders.find("streams/pages/common.js")).read_text()
     assert "from '../stream-client.js'" in common
 
@@ -74,7 +76,7 @@ def test_no_stream_token_without_stream_authentication(admin_client: Client) -> 
 def test_signed_in_users_get_a_stream_token_when_streams_authenticate(
     admin_client: Client, client: Client, settings: Any
 ) -> None:
-    authenticate = "motia_site.stream_auth.authenticate_stream"
+    authenticate = "examples.auth.authenticate_stream"
     settings.STREAMS = {**settings.STREAMS, "AUTHENTICATE": authenticate}
     token = re.search(r'data-stream-token="([^"]*)"', admin_client.get("/").content.decode())
     assert token is not None

@@ -32,7 +32,7 @@ from tests.todo_api import complete_todo, create_todo, delete_todo
 
 WAIT = 5.0  # seconds for any one expected state or event
 RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step
-AUTHENTICATE = "motia_site.stream_auth.authenticate_stream"
+AUTHENTICATE = "examples.auth.authenticate_stream"
 
 
 # --- fixtures and helpers -------------------------------------------------------------------

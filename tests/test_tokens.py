@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from motia_site.stream_auth import authenticate_stream, token_from
+from examples.auth import authenticate_stream, token_from
 from streams.auth import StreamAuthRequest
 from streams.context import StreamContext
 from streams.tokens import InvalidToken, issue_token, verify_token

@@ -1,5 +1,5 @@
 """The seed's ``authenticate_stream``, switched on with
-``STREAMS_AUTHENTICATE=motia_site.stream_auth.authenticate_stream``.
+``STREAMS_AUTHENTICATE=examples.auth.authenticate_stream``.
 
 The token comes from the ``Authorization: Bearer`` header, the ``Authorization, <token>``
 subprotocol pair (what browsers can send) or ``?authToken=``; it is checked by the function

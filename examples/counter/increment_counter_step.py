@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from streams.counter_stream import Counter
+from .counter_stream import Counter
 
 
 class Increment(BaseModel):

@@ -1,7 +1,7 @@
 // The live demo: the seed's todo list and parallel merge. The page never edits its own lists:
 // it calls the step endpoints and draws what the streams then send, so every open window
 // shows the same thing.
-import { callStep, connectClient, h, showError } from './common.js'
+import { callStep, connectClient, h, showError } from '../streams/pages/common.js'
 
 const client = connectClient()
 

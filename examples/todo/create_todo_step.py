@@ -5,7 +5,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from steps.fields import StoredText
-from streams.todo_stream import Todo
+
+from .todo_stream import Todo
 
 
 class Body(BaseModel):

@@ -2,7 +2,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from streams.todo_stream import Todo
+from .todo_stream import Todo
 
 
 class TodoList(BaseModel):

@@ -1,0 +1,1 @@
+"""A cron step that records the server's metrics in the ``metrics`` stream."""

@@ -1,0 +1,2 @@
+"""The seed's todo list: a ``todo`` stream whose watchers are counted in ``inbox``, and the
+steps that create, list, complete and delete todos."""

@@ -1,0 +1,11 @@
+"""The live demo page: the seed's todo list and parallel merge, drawn from their streams."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from streams.tokens import page_token
+
+
+def demo(request: HttpRequest) -> HttpResponse:
+    """The page calls the example steps and shows what their streams then push."""
+    return render(request, "examples/demo.html", {"stream_token": page_token(request)})
