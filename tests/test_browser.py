@@ -1,5 +1,5 @@
 """Browser tests: the pages in Chromium (Debian's ``chromium``, headless), driven by Playwright,
-against a real server (``tests/server.py``) on a fresh database.
+against a real server (``tests/helpers/processes.py``) on a fresh database.
 
 - two windows of the demo see each other's todo changes (add, complete, delete);
 - the parallel merge's progress bar, driven by the ``parallelMerge`` stream, reaches 100%;
@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.server import (
+from tests.helpers.processes import (
     PYTHON,
     ROOT,
     ServerProcess,

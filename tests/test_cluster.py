@@ -22,8 +22,14 @@ import pytest
 import websockets
 
 from streams.client import StreamClient
-from tests.balancer import Balancer
-from tests.server import RedisServer, ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+from tests.helpers.balancer import Balancer
+from tests.helpers.processes import (
+    RedisServer,
+    ServerProcess,
+    TestDatabase,
+    WorkerProcess,
+    logs_on_failure,
+)
 
 WAIT = 15.0  # seconds for the frames of a whole scenario to arrive
 

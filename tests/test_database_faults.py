@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+from tests.helpers.processes import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
 
 UNITS = 16  # step.process messages; each runs a second (the seed's simulated work)
 OUTAGE = 30.0  # seconds the database refuses connections: longer than 4 attempts take

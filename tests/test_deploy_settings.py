@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from motia_site.settings import DEV_SECRET_KEY
-from tests.deployment import DEPLOYED, SECRET_KEY
-from tests.server import ROOT, ServerProcess, TestDatabase
+from tests.helpers.deployment import DEPLOYED, SECRET_KEY
+from tests.helpers.processes import ROOT, ServerProcess, TestDatabase
 
 EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
 

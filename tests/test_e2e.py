@@ -27,8 +27,8 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from streams.tokens import issue_token
-from tests.server import ServerProcess, TestDatabase, node_with_packages
-from tests.todo_api import complete_todo, create_todo, delete_todo
+from tests.helpers.processes import ServerProcess, TestDatabase, node_with_packages
+from tests.helpers.todo_api import complete_todo, create_todo, delete_todo
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 DRIVER = E2E_DIR / "motia_node_client.mjs"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from steps.worker import BeatLock
-from tests.server import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
 
 EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}  # whatever the test pass has
 CRON_STEP = "CollectSystemMetrics"  # the project's cron step: every 15 seconds

@@ -24,7 +24,7 @@ from django.utils import timezone
 from steps import health
 from steps.heartbeat import Beat, heartbeats
 from steps.worker import start_worker_thread
-from tests.server import (
+from tests.helpers.processes import (
     RedisServer,
     ServerProcess,
     TestDatabase,

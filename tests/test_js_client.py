@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from streams.tokens import issue_token
-from tests.server import (
+from tests.helpers.processes import (
     ROOT,
     START_TIMEOUT,
     ServerProcess,

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.server import ServerProcess, TestDatabase, _with_database
+from tests.helpers.processes import ServerProcess, TestDatabase, _with_database
 
 CONCURRENCY = 64
 ROUNDS = 3

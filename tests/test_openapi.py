@@ -17,7 +17,7 @@ from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
 from steps.registry import Step, StepRegistry
 from streams import StreamConfig
-from tests.server import ServerProcess, TestDatabase
+from tests.helpers.processes import ServerProcess, TestDatabase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
 from streams.tokens import issue_token
-from tests.server import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
 
 HOSTS = ["127.0.0.1", "localhost", "[::1]", ".example.com"]
 

@@ -27,8 +27,8 @@ import pytest
 import websockets
 from honcho.environ import parse_procfile
 
-from tests.deployment import LOCAL_PLAIN_HTTP
-from tests.server import ROOT, TestDatabase, server_environment
+from tests.helpers.deployment import LOCAL_PLAIN_HTTP
+from tests.helpers.processes import ROOT, TestDatabase, server_environment
 
 BIN = Path(sys.executable).parent
 START_WAIT = 90.0  # seconds for every process to be up: four Django processes on a busy machine

@@ -1,9 +1,10 @@
 """The Python stream client (:mod:`streams.client`) against real servers.
 
-Servers are real ``manage.py runserver`` processes on fresh databases (:mod:`tests.server`);
-changes are made with HTTP calls to the todo and notify steps. A small in-process WebSocket
-server stands in where no real stream behaves as needed (a join refused by ``on_join``), and
-shows the exact frames the client sends. Every wait is bounded.
+Servers are real ``manage.py runserver`` processes on fresh databases
+(:mod:`tests.helpers.processes`); changes are made with HTTP calls to the todo and notify
+steps. A small in-process WebSocket server stands in where no real stream behaves as needed (a
+join refused by ``on_join``), and shows the exact frames the client sends. Every wait is
+bounded.
 """
 
 import asyncio
@@ -27,8 +28,8 @@ from streams.client import (
     StreamServerError,
 )
 from streams.tokens import issue_token
-from tests.server import ROOT, ServerProcess, TestDatabase, free_port, logs_on_failure
-from tests.todo_api import complete_todo, create_todo, delete_todo
+from tests.helpers.processes import ROOT, ServerProcess, TestDatabase, free_port, logs_on_failure
+from tests.helpers.todo_api import complete_todo, create_todo, delete_todo
 
 WAIT = 5.0  # seconds for any one expected state or event
 RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step

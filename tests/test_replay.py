@@ -23,7 +23,7 @@ from streams import StreamConfig
 from streams import snapshots as snapshot_module
 from streams.client import GroupSubscription, StreamClient
 from streams.store import Stream, SyncStream
-from tests.server import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
 
 WAIT = 10.0
 

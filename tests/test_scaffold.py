@@ -31,7 +31,7 @@ from steps.management.scaffolding import (
     step_module,
     stream_module,
 )
-from tests.server import (
+from tests.helpers.processes import (
     PYTHON,
     ROOT,
     ServerProcess,

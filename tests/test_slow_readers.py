@@ -19,9 +19,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.deployment import LOCAL_PLAIN_HTTP
-from tests.rawsocket import CLOSE, Frame, RawWebSocket
-from tests.server import ServerProcess, TestDatabase
+from tests.helpers.deployment import LOCAL_PLAIN_HTTP
+from tests.helpers.processes import ServerProcess, TestDatabase
+from tests.helpers.rawsocket import CLOSE, Frame, RawWebSocket
 
 ITEMS = 1_000
 ITEM_BYTES = 200_000

@@ -31,7 +31,7 @@ import websockets
 from django.conf import settings
 from kombu.transport.redis import Channel as RedisChannel
 
-from tests.server import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+from tests.helpers.processes import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
 
 WAIT = 5.0  # seconds for one frame, one HTTP answer, one step run to start
 MERGE_WAIT = 20.0  # seconds for a whole merge of a few one-second steps

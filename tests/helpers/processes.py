@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 3.0
@@ -489,7 +489,7 @@ def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[_Logged]
             print(process.log())
 
 
-E2E_PACKAGES = Path(__file__).resolve().parent / "e2e"
+E2E_PACKAGES = ROOT / "tests" / "e2e"
 
 
 def node_with_packages(purpose: str) -> str:
