@@ -19,12 +19,16 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 
+from steps.registry import Step
+from steps.registry import registry as project_steps
 from steps.runs import recorder
+from steps.worker import start_worker_thread
 from streams import StreamConfig, db
 from streams.events import StreamEvent
 from streams.hub import _hubs, reset_hubs
 from streams.registry import registry
 from streams.signals import stream_event
+from tests.helpers.step_builder import build_step, nothing
 
 # Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
 # never run each other's tasks.
@@ -130,3 +134,26 @@ def define_stream() -> Iterator[Callable[..., StreamConfig]]:
     yield define
     for name in added:
         registry.unregister(name)
+
+
+@pytest.fixture(scope="session")
+def worker() -> None:
+    """This process's Celery worker (the embedded one, or one on Redis in the services pass),
+    started once for the session, without beat."""
+    start_worker_thread(beat=False)
+
+
+@pytest.fixture
+def define_step() -> Iterator[Callable[..., Step]]:
+    """Put a step in the project's registry for one test (see ``build_step``):
+    ``define_step(handler, name="Tick", triggers=[{"type": "queue", "topic": "tick"}])``."""
+    added: list[str] = []
+
+    def define(handler: Callable[..., Any] = nothing, /, **config: Any) -> Step:
+        step = project_steps.register(build_step(handler, **config))
+        added.append(step.name)
+        return step
+
+    yield define
+    for name in added:
+        project_steps.unregister(name)

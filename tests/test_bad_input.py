@@ -19,12 +19,11 @@ from ninja import NinjaAPI
 from ninja.testing import TestAsyncClient
 
 from steps.asgi import StepHandler
-from steps.config import StepConfig
 from steps.http import build_api
-from steps.registry import Step, StepRegistry
 from streams import StreamConfig
 from streams.models import StreamItem
 from streams.store import StreamKeyError, SyncStream, check_key
+from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -251,19 +250,26 @@ async def fail(request: Any, ctx: Any) -> dict[str, Any]:
 @pytest.fixture
 def api(define_stream: Callable[..., StreamConfig]) -> Iterator[NinjaAPI]:
     define_stream("things")
-    steps = StepRegistry()
-    for name, handler in [
-        ("Set", set_item),
-        ("SetSync", set_item_sync),
-        ("Update", update_item),
-        ("Send", send_event),
-        ("Read", read_item),
-        ("Fail", fail),
-    ]:
-        trigger = {"type": "http", "method": "POST", "path": f"/{name.lower()}"}
-        config = StepConfig.parse({"name": name, "triggers": [trigger]})
-        steps.register(Step(config, handler, __name__ + name))
-    yield build_api(steps)
+    handlers = {
+        "Set": set_item,
+        "SetSync": set_item_sync,
+        "Update": update_item,
+        "Send": send_event,
+        "Read": read_item,
+        "Fail": fail,
+    }
+    yield build_api(
+        step_registry(
+            *(
+                build_step(
+                    handler,
+                    name=name,
+                    triggers=[{"type": "http", "method": "POST", "path": f"/{name.lower()}"}],
+                )
+                for name, handler in handlers.items()
+            )
+        )
+    )
 
 
 @pytest.fixture

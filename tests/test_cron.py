@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from celery.schedules import schedstate
 
-from steps.config import StepConfig
 from steps.cron import (
     MAX_EXPIRES_SECONDS,
     CronSchedule,
@@ -15,7 +14,7 @@ from steps.cron import (
     next_fire_times,
     to_croniter,
 )
-from steps.registry import Step
+from tests.helpers.step_builder import build_step
 
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday
 
@@ -134,27 +133,16 @@ def test_expires_is_the_interval_capped() -> None:
     assert expires_seconds("30 9 * * 1-5", NOON) == MAX_EXPIRES_SECONDS
 
 
-def make_step(config: dict) -> Step:
-    async def handler(input: object, ctx: object) -> None:
-        return None
-
-    return Step(StepConfig.parse(config), handler, "tests.fake_step")
-
-
 def test_beat_schedule_has_one_entry_per_cron_trigger() -> None:
-    ticker = make_step(
-        {
-            "name": "Ticker",
-            "triggers": [
-                {"type": "queue", "topic": "tick"},
-                {"type": "cron", "expression": "*/10 * * * * *"},
-                {"type": "cron", "expression": "30 9 * * 1-5"},
-            ],
-        }
+    ticker = build_step(
+        name="Ticker",
+        triggers=[
+            {"type": "queue", "topic": "tick"},
+            {"type": "cron", "expression": "*/10 * * * * *"},
+            {"type": "cron", "expression": "30 9 * * 1-5"},
+        ],
     )
-    http_only = make_step(
-        {"name": "Api", "triggers": [{"type": "http", "method": "GET", "path": "/x"}]}
-    )
+    http_only = build_step(name="Api", triggers=[{"type": "http", "method": "GET", "path": "/x"}])
     schedule = beat_schedule([ticker, http_only])
     assert list(schedule) == ["Ticker:cron:1", "Ticker:cron:2"]
     entry = schedule["Ticker:cron:1"]

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.test import Client
 from pydantic import BaseModel
 
-from steps.config import StepConfig
 from steps.flows import describe_trigger, flows_overview, format_overview
-from steps.registry import Step, StepRegistry
+from steps.registry import StepRegistry
 from steps.registry import registry as project_steps
+from tests.helpers.step_builder import build_step, step_registry
 
 
 class Body(BaseModel):
@@ -23,17 +23,9 @@ class Job(BaseModel):
     id: str
 
 
-def handler(input: Any, ctx: Any) -> None:
-    """A do-nothing handler for the steps built here."""
-
-
 def make_registry(*configs: dict[str, Any]) -> StepRegistry:
     """A registry of steps built from raw configs (module ``tests.<name>``)."""
-    steps = StepRegistry()
-    for raw in configs:
-        config = StepConfig.parse(raw)
-        steps.register(Step(config, handler, f"tests.{config.name}"))
-    return steps
+    return step_registry(*(build_step(**config) for config in configs))
 
 
 def condition(input: Any, ctx: Any) -> bool:

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from steps import health
 from steps.heartbeat import Beat, heartbeats
-from steps.worker import start_worker_thread
 from tests.helpers.processes import (
     RedisServer,
     ServerProcess,
@@ -49,12 +48,6 @@ def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> An
 
 
 # --- in this process ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def worker() -> None:
-    """This process's worker (the embedded one, or one on Redis in the services pass)."""
-    start_worker_thread(beat=False)
 
 
 @pytest.mark.django_db(transaction=True)

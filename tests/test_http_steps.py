@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
 from steps.models import StepRun
-from steps.registry import Step, StepRegistry
 from steps.runs import flush_runs
 from streams import StreamConfig
+from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,17 +133,20 @@ async def raw_body(request: Any, ctx: Any) -> dict[str, Any]:
 @pytest.fixture
 def api(define_stream: Callable[..., StreamConfig]) -> Iterator[NinjaAPI]:
     define_stream("greetings", schema=Greeting)
-    steps = StepRegistry()
     routes = [
         ("Greet", greet, {"method": "POST", "path": "/rooms/:room/greet", "bodySchema": Greeting}),
         ("StoreBad", store_bad_item, {"method": "POST", "path": "/bad-item"}),
         ("BadOp", bad_op, {"method": "POST", "path": "/bad-op"}),
         ("Raw", raw_body, {"method": "POST", "path": "/raw"}),
     ]
-    for name, handler, trigger in routes:
-        config = StepConfig.parse({"name": name, "triggers": [{"type": "http", **trigger}]})
-        steps.register(Step(config, handler, __name__ + name))
-    yield build_api(steps)
+    yield build_api(
+        step_registry(
+            *(
+                build_step(handler, name=name, triggers=[{"type": "http", **trigger}])
+                for name, handler, trigger in routes
+            )
+        )
+    )
 
 
 async def test_sync_handler_with_path_query_body_and_headers(api: NinjaAPI) -> None:

@@ -15,9 +15,9 @@ from pydantic import BaseModel, create_model
 
 from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
-from steps.registry import Step, StepRegistry
 from streams import StreamConfig
 from tests.helpers.processes import ServerProcess, TestDatabase
+from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,17 +129,25 @@ async def answer(request: Any, ctx: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def api(define_stream: Callable[..., StreamConfig]) -> NinjaAPI:
-    steps = StepRegistry()
-    triggers = {
+    responses = {
         "A": {"response_schema": {200: Wrapped, "204": None}},
         "B": {"responseSchema": {200: OtherWrapped, 201: {"type": "object", "required": ["x"]}}},
         "C": {},
     }
-    for name, extra in triggers.items():
-        trigger = {"type": "http", "method": "POST", "path": f"/{name.lower()}", **extra}
-        config = StepConfig.parse({"name": name, "triggers": [trigger]})
-        steps.register(Step(config, answer, __name__ + name))
-    return build_api(steps)
+    return build_api(
+        step_registry(
+            *(
+                build_step(
+                    answer,
+                    name=name,
+                    triggers=[
+                        {"type": "http", "method": "POST", "path": f"/{name.lower()}", **extra}
+                    ],
+                )
+                for name, extra in responses.items()
+            )
+        )
+    )
 
 
 def test_clashing_nested_schemas_get_the_steps_name(api: NinjaAPI) -> None:

@@ -4,7 +4,7 @@ broker: the in-process one, or Redis in the services pass), with retries and dea
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from itertools import pairwise
 from typing import Any
@@ -19,44 +19,23 @@ from django.test import AsyncClient
 from pydantic import BaseModel
 
 from motia_site.asgi import application
-from steps.config import StepConfig
 from steps.cron import beat_schedule
 from steps.inputs import CronInput, StreamTriggerInput
 from steps.models import DeadLetter, StepRun
 from steps.queue import EnqueueError, enqueue
-from steps.registry import Step, registry
+from steps.registry import Step
 from steps.retry import RetryPolicy
 from steps.runs import flush_runs
 from steps.sending import OutgoingRun, send_runs
 from steps.tasks import redrive
-from steps.worker import start_worker_thread
 from streams import StreamConfig
 from streams.events import StreamEvent
 from streams.registry import registry as registry_streams
 from streams.store import SyncStream
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 
-DefineStep = Callable[..., Step]
-
-
-@pytest.fixture(scope="session")
-def worker() -> None:
-    start_worker_thread(beat=False)
-
-
-@pytest.fixture
-def define_step(worker: None) -> Iterator[DefineStep]:
-    added: list[str] = []
-
-    def define(handler: Callable[..., Any], **config: Any) -> Step:
-        step = registry.register(Step(StepConfig.parse(config), handler, f"tests.{config['name']}"))
-        added.append(step.name)
-        return step
-
-    yield define
-    for name in added:
-        registry.unregister(name)
+DefineStep = Callable[..., Step]  # the define_step fixture (tests/conftest.py)
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
@@ -393,7 +372,7 @@ def change_payload(item_id: str) -> dict[str, Any]:
 # --- the seed's flows -----------------------------------------------------------------------
 
 
-async def test_parallel_merge_counts_every_step_and_completes_once(worker: None) -> None:
+async def test_parallel_merge_counts_every_step_and_completes_once() -> None:
     comm = WebsocketCommunicator(application, "/")
     assert (await comm.connect())[0]
     trace = f"merge-{time.time_ns()}"
@@ -429,7 +408,7 @@ async def test_parallel_merge_counts_every_step_and_completes_once(worker: None)
     assert await sync_to_async(traces)() == {response["X-Trace-Id"]}, "one trace for the flow"
 
 
-async def test_custom_event_reaches_group_subscribers(worker: None) -> None:
+async def test_custom_event_reaches_group_subscribers() -> None:
     comm = WebsocketCommunicator(application, "/")
     assert (await comm.connect())[0]
     join = {"streamName": "notifications", "groupId": "room-1", "subscriptionId": "n"}
@@ -449,7 +428,7 @@ async def test_custom_event_reaches_group_subscribers(worker: None) -> None:
     await comm.disconnect()
 
 
-async def test_multi_trigger_step_announces_todo_changes(worker: None) -> None:
+async def test_multi_trigger_step_announces_todo_changes() -> None:
     comm = WebsocketCommunicator(application, "/")
     assert (await comm.connect())[0]
     join = {"streamName": "notifications", "groupId": "todos", "subscriptionId": "n"}
