@@ -1,4 +1,10 @@
-"""Shared fixtures.
+"""Shared fixtures (the helpers they use are in ``tests/helpers/``).
+
+In this process: ``events`` (committed stream events), ``define_stream`` and ``define_step``
+(a stream or a step in the project's registries for one test), ``worker`` (this process's
+Celery worker). Real processes: ``database`` (a fresh database of the test's own), ``start``
+(a server, worker or Redis started for the test, its log printed if the test failed),
+``server`` and ``auth_server`` (one that checks tokens, shared by a module).
 
 Tests that touch the database from threads or from a WebSocket consumer use
 ``@pytest.mark.django_db(transaction=True)``: the consumer reads in worker threads, which only
@@ -6,10 +12,12 @@ see committed rows. With ``DATABASE_URL``/``REDIS_URL`` set (the services pass o
 test``) the same tests run on PostgreSQL and the Redis pub/sub layer.
 """
 
+import contextlib
 import inspect
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +36,15 @@ from streams.events import StreamEvent
 from streams.hub import _hubs, reset_hubs
 from streams.registry import registry
 from streams.signals import stream_event
+from tests.helpers.processes import (
+    AUTHENTICATE,
+    P,
+    ServerProcess,
+    Start,
+    Started,
+    TestDatabase,
+    logs_on_failure,
+)
 from tests.helpers.step_builder import build_step, nothing
 
 # Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
@@ -157,3 +174,53 @@ def define_step() -> Iterator[Callable[..., Step]]:
     yield define
     for name in added:
         project_steps.unregister(name)
+
+
+# --- real processes (tests.helpers.processes) -----------------------------------------------
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[TestDatabase]:
+    """A fresh, migrated database of the test's own (a SQLite file, or a PostgreSQL database
+    in the services pass)."""
+    with TestDatabase(tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def start(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[Start]:
+    """``start(ServerProcess(database, env))``: a server, worker or Redis started now and
+    stopped when the test is over (before its database is dropped); the logs of all are
+    printed if the test failed."""
+    started: list[Started] = []
+    with contextlib.ExitStack() as stack, logs_on_failure(request, started):
+
+        def enter(process: P) -> P:
+            started.append(process)
+            return stack.enter_context(process)
+
+        yield enter
+
+
+@pytest.fixture
+def server(database: TestDatabase, start: Start) -> ServerProcess:
+    """A server on a fresh database."""
+    return start(ServerProcess(database))
+
+
+@pytest.fixture(scope="module")
+def _auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with (
+        TestDatabase(tmp_path_factory.mktemp("auth")) as database,
+        ServerProcess(database, AUTHENTICATE, name="auth-server") as server,
+    ):
+        yield server
+
+
+@pytest.fixture
+def auth_server(
+    request: pytest.FixtureRequest, _auth_server: ServerProcess
+) -> Iterator[ServerProcess]:
+    """A server (shared by the module) that lets in only handshakes with a valid token."""
+    with logs_on_failure(request, [_auth_server]):
+        yield _auth_server

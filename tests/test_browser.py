@@ -14,7 +14,6 @@ but this server's own URLs (no CDN). With ``REDIS_URL`` set, queue steps run on 
 import os
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tests.helpers.passes import on_redis
 from tests.helpers.processes import (
     PYTHON,
     ROOT,
@@ -32,6 +32,7 @@ from tests.helpers.processes import (
     logs_on_failure,
     server_environment,
 )
+from tests.helpers.waiting import eventually
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -91,7 +92,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server on a fresh database with a staff user; with ``REDIS_URL``, plus a worker."""
     with TestDatabase(tmp_path_factory.mktemp("browser")) as database:
         create_staff_user(database)
-        env = {"CELERY_QUEUE": f"steps-{database.name}"} if os.environ.get("REDIS_URL") else {}
+        env = database.own_queue if on_redis() else {}
         server = ServerProcess(database, env)
         worker = WorkerProcess(database, env) if env else None
         with server:
@@ -272,11 +273,14 @@ def wait_for_merge_runs(site: ServerProcess, page: Page) -> str:
         headers={"X-Trace-Id": trace_id},
     ).raise_for_status()
     done = page.locator(f'#runs tr[data-trace="{trace_id}"]', has_text="succeeded")
-    deadline = time.monotonic() + MERGE_WAIT_MS / 1000
-    while done.count() < 2:
-        assert time.monotonic() < deadline, "the merge's step runs never showed up"
-        page.wait_for_timeout(500)
+
+    def shown() -> bool:
+        if done.count() >= 2:
+            return True
         page.reload()
+        return False
+
+    eventually(shown, "the merge's step runs", MERGE_WAIT_MS / 1000, interval=0.5)
     return trace_id
 
 

@@ -8,40 +8,26 @@ Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pa
 """
 
 import asyncio
-import contextlib
 import json
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from streams.client import StreamClient
 from tests.helpers.balancer import Balancer
-from tests.helpers.processes import (
-    RedisServer,
-    ServerProcess,
-    TestDatabase,
-    WorkerProcess,
-    logs_on_failure,
-)
+from tests.helpers.passes import needs_services
+from tests.helpers.processes import RedisServer, ServerProcess, Start, TestDatabase, WorkerProcess
+from tests.helpers.waiting import eventually_async
+from tests.helpers.wire import Subscriber, subscribed
 
 WAIT = 15.0  # seconds for the frames of a whole scenario to arrive
 
 
-def _postgres() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
-
-
-pytestmark = pytest.mark.skipif(
-    not (_postgres() and os.environ.get("REDIS_URL")),
-    reason="needs PostgreSQL and Redis (the services pass of make test)",
-)
+pytestmark = needs_services
 
 
 @dataclass
@@ -54,62 +40,17 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    with contextlib.ExitStack() as stack:
-        redis = stack.enter_context(RedisServer(tmp_path))
-        database = stack.enter_context(TestDatabase(tmp_path))
-        env = {"REDIS_URL": redis.url, "CELERY_QUEUE": f"steps-{database.name}"}
-        processes: list[Any] = [redis]
-        stack.enter_context(logs_on_failure(request, processes))
-        a = stack.enter_context(ServerProcess(database, env, name="A", production=True))
-        b = stack.enter_context(ServerProcess(database, env, name="B", production=True))
-        worker = stack.enter_context(WorkerProcess(database, env))
-        processes += [a, b, worker]
-        yield Cluster(database, redis, a, b, worker)
+def cluster(tmp_path: Path, database: TestDatabase, start: Start) -> Cluster:
+    redis = start(RedisServer(tmp_path))
+    env = {"REDIS_URL": redis.url, **database.own_queue}
+    a = start(ServerProcess(database, env, name="A", production=True))
+    b = start(ServerProcess(database, env, name="B", production=True))
+    return Cluster(database, redis, a, b, start(WorkerProcess(database, env)))
 
 
-# --- a subscriber that records every frame ---------------------------------------------------
-
-
-@dataclass
-class Subscriber:
-    """A raw WebSocket client joined to one group, recording the frames of each item."""
-
-    ws: websockets.ClientConnection
-    frames: list[dict[str, Any]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    async def _read(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for text in self.ws:
-                self.frames.append(json.loads(text))
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [f for f in self.frames if f["event"]["type"] == kind]
-
-    def ids(self, kind: str) -> set[str]:
-        return {f["id"] for f in self.events(kind)}
-
-    async def wait_until(self, check: Any, what: str, timeout: float = WAIT) -> None:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.05)
-        assert check(), what
-
-
-@contextlib.asynccontextmanager
-async def subscribed(server: ServerProcess, stream: str, group: str) -> AsyncIterator[Subscriber]:
-    async with websockets.connect(server.ws_url, max_size=None) as ws:
-        join = {"streamName": stream, "groupId": group, "subscriptionId": str(uuid.uuid4())}
-        await ws.send(json.dumps({"type": "join", "data": join}))
-        sync = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert sync["event"]["type"] == "sync", sync
-        subscriber = Subscriber(ws)
-        subscriber.task = asyncio.create_task(subscriber._read())
-        try:
-            yield subscriber
-        finally:
-            subscriber.task.cancel()
+def subscribed_on(server: ServerProcess, stream: str, group: str) -> Any:
+    """A subscriber to ``stream``/``group`` on ``server``, recording every frame."""
+    return subscribed(server.ws_url, stream, group, timeout=WAIT)
 
 
 async def _gather_limited(jobs: list[Any], limit: int) -> list[Any]:
@@ -131,8 +72,8 @@ async def test_a_subscriber_on_one_server_gets_every_change_made_elsewhere_in_or
     """500 writes through B (250 creates, then 250 completions) and the worker's increments of a
     parallel merge: A's subscribers get every one, each item's frames in timestamp order."""
     async with (
-        subscribed(cluster.a, "todo", "todos") as todos,
-        subscribed(cluster.a, "parallelMerge", "merge-groups") as merges,
+        subscribed_on(cluster.a, "todo", "todos") as todos,
+        subscribed_on(cluster.a, "parallelMerge", "merge-groups") as merges,
         httpx.AsyncClient(base_url=cluster.b.http_url, timeout=WAIT) as http,
     ):
         merge = await http.post("/stream-parallel-merge", json={"totalSteps": 8})
@@ -150,6 +91,7 @@ async def test_a_subscriber_on_one_server_gets_every_change_made_elsewhere_in_or
         await todos.wait_until(
             lambda: todos.ids("create") >= set(ids) and todos.ids("update") >= set(ids),
             "a create and an update of every todo",
+            WAIT,
         )
         trace_id = merge.json()["traceId"]
         await merges.wait_until(
@@ -158,6 +100,7 @@ async def test_a_subscriber_on_one_server_gets_every_change_made_elsewhere_in_or
                 for f in merges.events("update")
             ),
             "the worker's eighth increment",
+            WAIT,
         )
 
     per_item: dict[str, list[tuple[int, str]]] = {}
@@ -173,7 +116,7 @@ async def test_a_subscriber_on_one_server_gets_every_change_made_elsewhere_in_or
 async def test_concurrent_increments_through_both_servers_add_up(cluster: Cluster) -> None:
     counter = f"c-{uuid.uuid4().hex[:8]}"
     async with (
-        subscribed(cluster.a, "counter", "global") as subscriber,
+        subscribed_on(cluster.a, "counter", "global") as subscriber,
         httpx.AsyncClient(timeout=WAIT) as http,
     ):
         servers = [cluster.a.http_url, cluster.b.http_url]
@@ -188,6 +131,7 @@ async def test_concurrent_increments_through_both_servers_add_up(cluster: Cluste
         await subscriber.wait_until(
             lambda: any(f["event"]["data"]["value"] == 200 for f in subscriber.events("update")),
             "the counter at 200",
+            WAIT,
         )
     (row,) = cluster.database.query(
         "SELECT data FROM streams_streamitem WHERE item_id = '" + counter + "'"
@@ -214,7 +158,7 @@ async def test_a_killed_server_loses_no_acknowledged_write(cluster: Cluster) -> 
     async with (
         Balancer([cluster.b.port, cluster.a.port]) as balancer,
         StreamClient(balancer.url, min_backoff=0.1, max_backoff=0.5) as client,
-        subscribed(cluster.a, "todo", "todos") as subscriber,
+        subscribed_on(cluster.a, "todo", "todos") as subscriber,
         httpx.AsyncClient(base_url=cluster.b.http_url, timeout=WAIT) as http,
     ):
         todos = client.group("todo", "todos")
@@ -237,6 +181,7 @@ async def test_a_killed_server_loses_no_acknowledged_write(cluster: Cluster) -> 
         await subscriber.wait_until(
             lambda: subscriber.ids("create") >= set(acknowledged),
             "A's subscriber to see every acknowledged create",
+            WAIT,
         )
         # The client's state converges on the database's: every stored todo, acknowledged
         # or not (a write whose answer the kill cut off may have committed).
@@ -266,8 +211,8 @@ async def test_a_redis_outage_loses_nothing_committed(cluster: Cluster) -> None:
     reach the subscribers of both servers (or a fresh sync does), their stream-triggered steps
     run, and new writes flow between the servers again."""
     async with (
-        subscribed(cluster.a, "todo", "todos") as on_a,
-        subscribed(cluster.b, "todo", "todos") as on_b,
+        subscribed_on(cluster.a, "todo", "todos") as on_a,
+        subscribed_on(cluster.b, "todo", "todos") as on_b,
         httpx.AsyncClient(timeout=WAIT) as http,
     ):
 
@@ -279,7 +224,7 @@ async def test_a_redis_outage_loses_nothing_committed(cluster: Cluster) -> None:
             return str(response.json()["todo"]["id"])
 
         before = [await create(cluster.b, f"before {n}") for n in range(3)]
-        await on_a.wait_until(lambda: on_a.ids("create") >= set(before), "the first creates")
+        await on_a.wait_until(lambda: on_a.ids("create") >= set(before), "the first creates", WAIT)
         cluster.redis.stop()
         during = [await create(cluster.b, f"during {n}") for n in range(5)]
         await asyncio.sleep(2)
@@ -301,11 +246,11 @@ async def test_a_redis_outage_loses_nothing_committed(cluster: Cluster) -> None:
                 ids |= {todo["id"] for todo in sync["event"]["data"]}
             return ids
 
-        await on_a.wait_until(lambda: seen(on_a) >= everything, "every todo on A", timeout=30)
-        await on_b.wait_until(lambda: seen(on_b) >= everything, "every todo on B", timeout=30)
-    deadline = asyncio.get_running_loop().time() + 30
-    while _announced(cluster.database) < len(everything):
-        assert asyncio.get_running_loop().time() < deadline, (
-            f"{_announced(cluster.database)} of {len(everything)} AnnounceTodoChange runs"
-        )
-        await asyncio.sleep(0.2)
+        await on_a.wait_until(lambda: seen(on_a) >= everything, "every todo on A", 30)
+        await on_b.wait_until(lambda: seen(on_b) >= everything, "every todo on B", 30)
+    await eventually_async(
+        lambda: _announced(cluster.database) >= len(everything),
+        lambda: f"{_announced(cluster.database)} of {len(everything)} AnnounceTodoChange runs",
+        30,
+        interval=0.2,
+    )

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from motia_site.asgi import application
 from streams import StreamConfig, Subscription
 from streams.store import Stream
+from tests.helpers.wire import join_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,11 +20,9 @@ Join = Callable[..., Any]
 
 
 def join_frame(stream: str, group: str, item: str | None = None, kind: str = "join") -> dict:
-    data: dict[str, Any] = {"streamName": stream, "groupId": group, "subscriptionId": "s"}
-    if item is not None:
-        data["id"] = item
-        data["subscriptionId"] = f"s-{item}"
-    return {"type": kind, "data": data}
+    """A join (or leave) whose subscription id is the same for the same group or item."""
+    subscription = "s" if item is None else f"s-{item}"
+    return join_message(stream, group, item, subscription=subscription, kind=kind)
 
 
 async def connect(path: str = "/", **kwargs: Any) -> WebsocketCommunicator:

@@ -11,17 +11,15 @@ both and never neither.
 Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pass skips it.
 """
 
-import contextlib
 import json
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers.processes import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+from tests.helpers.passes import needs_services
+from tests.helpers.processes import ServerProcess, Start, TestDatabase, WorkerProcess
+from tests.helpers.waiting import eventually
 
 UNITS = 16  # step.process messages; each runs a second (the seed's simulated work)
 OUTAGE = 30.0  # seconds the database refuses connections: longer than 4 attempts take
@@ -29,32 +27,16 @@ FINISH_WAIT = 60.0  # seconds for every message to end once the database is back
 POLL = 0.5
 
 
-def _services() -> bool:
-    database_url = os.environ.get("DATABASE_URL", "")
-    return database_url.startswith(("postgres", "pgsql")) and bool(os.environ.get("REDIS_URL"))
+pytestmark = needs_services
 
 
-pytestmark = pytest.mark.skipif(
-    not _services(), reason="needs PostgreSQL and Redis (the services pass of make test)"
-)
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
-    with TestDatabase(tmp_path) as database:
-        yield database
-
-
-@contextlib.contextmanager
-def _processes(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[ServerProcess]:
-    # Queries wait at most a second for a connection, so that runs fail (and are retried, then
-    # dead-lettered) within the outage rather than wait it out.
-    env = {"CELERY_QUEUE": f"steps-{database.name}", "DATABASE_POOL_TIMEOUT": "1"}
-    processes: list[ServerProcess | WorkerProcess] = []
-    with contextlib.ExitStack() as stack, logs_on_failure(request, processes):
-        processes.append(stack.enter_context(ServerProcess(database, env)))
-        processes.append(stack.enter_context(WorkerProcess(database, env, concurrency=4)))
-        yield processes[0]  # type: ignore[misc]
+def _processes(database: TestDatabase, start: Start) -> ServerProcess:
+    """A server and a worker; queries wait at most a second for a connection, so that runs
+    fail (and are retried, then dead-lettered) within the outage rather than wait it out."""
+    env = {**database.own_queue, "DATABASE_POOL_TIMEOUT": "1"}
+    server = start(ServerProcess(database, env))
+    start(WorkerProcess(database, env, concurrency=4))
+    return server
 
 
 def _terminal_runs(database: TestDatabase) -> list[tuple[str, list[dict[str, object]]]]:
@@ -92,31 +74,36 @@ def _unit(logs: list[dict[str, object]]) -> int:
 
 @pytest.mark.timeout(180)
 def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
-    request: pytest.FixtureRequest, database: TestDatabase
+    database: TestDatabase, start: Start
 ) -> None:
-    with _processes(request, database) as server:
-        response = httpx.post(
-            f"{server.http_url}/stream-parallel-merge", json={"totalSteps": UNITS}, timeout=10
-        )
-        assert response.status_code == 200, response.text
-        trace_id = response.json()["traceId"]
+    server = _processes(database, start)
+    response = httpx.post(
+        f"{server.http_url}/stream-parallel-merge", json={"totalSteps": UNITS}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    trace_id = response.json()["traceId"]
 
-        time.sleep(1.5)  # the first runs are in their second of work
-        database.refuse_connections()
-        try:
-            time.sleep(OUTAGE)
-        finally:
-            database.accept_connections()
+    time.sleep(1.5)  # the first runs are in their second of work
+    database.refuse_connections()
+    try:
+        time.sleep(OUTAGE)
+    finally:
+        database.accept_connections()
 
-        deadline = time.monotonic() + FINISH_WAIT
-        while True:
-            runs, letters = _terminal_runs(database), _dead_letters(database)
-            if len(runs) >= UNITS and len(letters) == sum(s == "failed" for s, _ in runs):
-                break
-            assert time.monotonic() < deadline, (
-                f"after {FINISH_WAIT}s: {len(runs)} messages ended, {len(letters)} dead letters"
-            )
-            time.sleep(POLL)
+    def every_message_ended() -> tuple[list, list] | None:
+        runs, letters = _terminal_runs(database), _dead_letters(database)
+        ended = len(runs) >= UNITS and len(letters) == sum(s == "failed" for s, _ in runs)
+        return (runs, letters) if ended else None
+
+    runs, letters = eventually(
+        every_message_ended,
+        lambda: (
+            f"{len(_terminal_runs(database))} messages ended, "
+            f"{len(_dead_letters(database))} dead letters"
+        ),
+        FINISH_WAIT,
+        interval=POLL,
+    )
 
     succeeded = sorted(_unit(logs) for status, logs in runs if status == "succeeded")
     dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)  # type: ignore[index]

@@ -14,9 +14,7 @@ import pytest
 
 from motia_site.settings import DEV_SECRET_KEY
 from tests.helpers.deployment import DEPLOYED, SECRET_KEY
-from tests.helpers.processes import ROOT, ServerProcess, TestDatabase
-
-EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
+from tests.helpers.processes import EMBEDDED, ROOT, ServerProcess, TestDatabase
 
 
 def run(

@@ -14,10 +14,8 @@ logs of its servers.
 import asyncio
 import contextlib
 import json
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,77 +25,29 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from streams.tokens import issue_token
-from tests.helpers.processes import ServerProcess, TestDatabase, node_with_packages
-from tests.helpers.todo_api import complete_todo, create_todo, delete_todo
+from tests.helpers.node import node_with_packages
+from tests.helpers.passes import needs_redis
+from tests.helpers.processes import ServerProcess, Start, TestDatabase
+from tests.helpers.todo_api import complete_todo, completed, create_todo, delete_todo
+from tests.helpers.wire import join, recv_frame
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 DRIVER = E2E_DIR / "motia_node_client.mjs"
 NODE_PACKAGE = "@motiadev/stream-client-node"
 NODE_PACKAGE_VERSION = "0.17.6-beta.187"
 WAIT = 5.0  # seconds for any one expected frame or state
-AUTHENTICATE = "examples.auth.authenticate_stream"
 # RFC 7230 token characters: all a WebSocket subprotocol may contain (browsers, ws, websockets).
 SUBPROTOCOL_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSEEN = object()
 
 
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _logs_on_failure(request: pytest.FixtureRequest, *servers: ServerProcess) -> Iterator[None]:
-    """Print the servers' logs when the test fails (pytest shows them with the failure, as
-    "Captured stdout teardown")."""
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        for server in servers:
-            print(f"----- log of {server.name} ({server.http_url}) -----")
-            print(server.log())
-
-
-@contextlib.contextmanager
-def _servers(
-    directory: Path, count: int = 1, env: dict[str, str] | None = None
-) -> Iterator[list[ServerProcess]]:
-    """``count`` servers on one fresh database."""
-    with TestDatabase(directory) as database, contextlib.ExitStack() as stack:
-        yield [
-            stack.enter_context(ServerProcess(database, env, name=f"server-{chr(65 + i)}"))
-            for i in range(count)
-        ]
+# --- fixtures (server, auth_server: tests/conftest.py) ----------------------------------------
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server on a fresh database."""
-    with _servers(tmp_path) as (only,), _logs_on_failure(request, only):
-        yield only
-
-
-@pytest.fixture(scope="module")
-def _auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("auth")
-    with _servers(directory, env={"STREAMS_AUTHENTICATE": AUTHENTICATE}) as (only,):
-        yield only
-
-
-@pytest.fixture
-def auth_server(
-    request: pytest.FixtureRequest, _auth_server: ServerProcess
-) -> Iterator[ServerProcess]:
-    """A server (shared by the module) that authenticates every handshake with a token."""
-    with _logs_on_failure(request, _auth_server):
-        yield _auth_server
-
-
-@pytest.fixture
-def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[ServerProcess]]:
+def two_servers(database: TestDatabase, start: Start) -> list[ServerProcess]:
     """Two server processes on one database (and, through REDIS_URL, one channel layer)."""
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("REDIS_URL is not set: the in-memory channel layer cannot cross processes")
-    with _servers(tmp_path, count=2) as servers, _logs_on_failure(request, *servers):
-        yield servers
+    return [start(ServerProcess(database, name=f"server-{name}")) for name in "AB"]
 
 
 @pytest.fixture(scope="session")
@@ -220,31 +170,6 @@ def item_spec(item_id: str, group: str = "todos") -> dict[str, Any]:
     return {"sub": "item", "stream": "todo", "group": group, "id": item_id}
 
 
-async def recv_frame(ws: websockets.ClientConnection, timeout: float = WAIT) -> dict[str, Any]:
-    """The next server frame, decoded; fails if none comes in time."""
-    text = None
-    with contextlib.suppress(TimeoutError):
-        text = await asyncio.wait_for(ws.recv(), timeout)
-    if text is None:
-        pytest.fail(f"no frame within {timeout}s")
-    return json.loads(text)
-
-
-async def join(
-    ws: websockets.ClientConnection, item_id: str | None = None, group: str = "todos"
-) -> dict[str, Any]:
-    """Send a Motia join for the todo group (or one of its items); return its data."""
-    data: dict[str, Any] = {
-        "streamName": "todo",
-        "groupId": group,
-        "subscriptionId": str(uuid.uuid4()),
-    }
-    if item_id is not None:
-        data["id"] = item_id
-    await ws.send(json.dumps({"type": "join", "data": data}))
-    return data
-
-
 def expect_frame(frame: dict[str, Any], event: str, item_id: str | None, data: Any) -> int:
     """Assert a whole ``stream`` frame of the todo group; return its timestamp."""
     timestamp, version = frame.get("timestamp"), frame.get("version")
@@ -262,21 +187,12 @@ def expect_frame(frame: dict[str, Any], event: str, item_id: str | None, data: A
     return timestamp
 
 
-def completed(todo: dict[str, Any]) -> bool:
-    """Whether a todo carries what PATCH /todos/<id>/complete writes."""
-    return bool(todo.get("completedAt")) and todo.get("metadata") == {"completedBy": "user-123"}
-
-
-def http_client(server: ServerProcess) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.http_url, timeout=WAIT)
-
-
 # --- the published Node client --------------------------------------------------------------
 
 
 async def test_node_client_follows_todo_changes(server: ServerProcess, node_driver: Path) -> None:
     """The group and item states of Motia's Node client follow create, complete and delete."""
-    async with http_client(server) as http:
+    async with server.http_client(WAIT) as http:
         first = await create_todo(http, "write the e2e tests")
         async with node_client(
             node_driver, server.ws_url, group_spec(), item_spec(first["id"])
@@ -329,7 +245,7 @@ async def test_node_client_with_token_in_query(
     token = issue_token("u1", "user")
     url = f"{auth_server.ws_url}?{httpx.QueryParams(authToken=token)}"
     async with (
-        http_client(auth_server) as http,
+        auth_server.http_client(WAIT) as http,
         node_client(node_driver, url, group_spec()) as client,
     ):
         before = await client.wait_for("group", lambda state: isinstance(state, list))
@@ -366,8 +282,8 @@ async def test_python_client_needs_a_valid_token(auth_server: ServerProcess) -> 
         additional_headers={"Authorization": f"Bearer {token}"},
         open_timeout=WAIT,
     ) as ws:
-        await join(ws, group="auth-python")
-        frame = await recv_frame(ws)
+        await join(ws, "todo", "auth-python")
+        frame = await recv_frame(ws, WAIT)
         assert frame["event"] == {"type": "sync", "data": []}
         assert frame["groupId"] == "auth-python"
 
@@ -377,42 +293,42 @@ async def test_python_client_needs_a_valid_token(auth_server: ServerProcess) -> 
 
 async def test_python_client_gets_exact_frames(server: ServerProcess) -> None:
     """The wire frames for create, complete and delete, with increasing timestamps."""
-    async with http_client(server) as http:
+    async with server.http_client(WAIT) as http:
         first = await create_todo(http, "first")
         async with websockets.connect(
             server.ws_url, subprotocols=["Authorization", "motia-e2e"], open_timeout=WAIT
         ) as ws:
             assert ws.subprotocol == "Authorization"  # the first offer is echoed
 
-            await join(ws)
-            expect_frame(await recv_frame(ws), "sync", None, [first])
-            await join(ws, first["id"])
-            stamps = [expect_frame(await recv_frame(ws), "sync", first["id"], first)]
+            await join(ws, "todo", "todos")
+            expect_frame(await recv_frame(ws, WAIT), "sync", None, [first])
+            await join(ws, "todo", "todos", first["id"])
+            stamps = [expect_frame(await recv_frame(ws, WAIT), "sync", first["id"], first)]
 
             # One frame per event and socket, though it holds the group and the item.
             second = await create_todo(http, "second")
-            expect_frame(await recv_frame(ws), "create", second["id"], second)
+            expect_frame(await recv_frame(ws, WAIT), "create", second["id"], second)
 
             await complete_todo(http, first["id"])
-            frame = await recv_frame(ws)
+            frame = await recv_frame(ws, WAIT)
             done = frame["event"]["data"]
             assert completed(done), frame
             assert {k: v for k, v in done.items() if k not in ("completedAt", "metadata")} == first
             stamps.append(expect_frame(frame, "update", first["id"], done))
 
             await delete_todo(http, first["id"])
-            stamps.append(expect_frame(await recv_frame(ws), "delete", first["id"], done))
+            stamps.append(expect_frame(await recv_frame(ws, WAIT), "delete", first["id"], done))
             assert stamps == sorted(set(stamps)), f"item timestamps not increasing: {stamps}"
 
             # Nothing for a todo that is gone: the next frame is the next create.
             assert (await http.patch(f"/todos/{first['id']}/complete")).status_code == 404
             await delete_todo(http, first["id"])
             third = await create_todo(http, "third")
-            expect_frame(await recv_frame(ws), "create", third["id"], third)
+            expect_frame(await recv_frame(ws, WAIT), "create", third["id"], third)
 
             # A fresh join sees the group as it is now.
-            await join(ws, group="todos")
-            expect_frame(await recv_frame(ws), "sync", None, [second, third])
+            await join(ws, "todo", "todos")
+            expect_frame(await recv_frame(ws, WAIT), "sync", None, [second, third])
 
 
 async def test_subprotocol_offer_is_echoed_at_streams_path(server: ServerProcess) -> None:
@@ -423,13 +339,14 @@ async def test_subprotocol_offer_is_echoed_at_streams_path(server: ServerProcess
         open_timeout=WAIT,
     ) as ws:
         assert ws.subprotocol == "Authorization"
-        await join(ws)
-        expect_frame(await recv_frame(ws), "sync", None, [])
+        await join(ws, "todo", "todos")
+        expect_frame(await recv_frame(ws, WAIT), "sync", None, [])
 
 
 # --- several server processes ---------------------------------------------------------------
 
 
+@needs_redis
 async def test_subscriber_on_one_server_sees_writes_through_another(
     two_servers: list[ServerProcess],
 ) -> None:
@@ -438,27 +355,29 @@ async def test_subscriber_on_one_server_sees_writes_through_another(
     async with (
         websockets.connect(server_a.ws_url, open_timeout=WAIT) as on_a,
         websockets.connect(server_b.ws_url, open_timeout=WAIT) as on_b,
-        http_client(server_a) as http_a,
-        http_client(server_b) as http_b,
+        server_a.http_client(WAIT) as http_a,
+        server_b.http_client(WAIT) as http_b,
     ):
         for ws in (on_a, on_b):
-            await join(ws)
-            expect_frame(await recv_frame(ws), "sync", None, [])
+            await join(ws, "todo", "todos")
+            expect_frame(await recv_frame(ws, WAIT), "sync", None, [])
 
         todo = await create_todo(http_b, "written through B")
         stamps = [
-            expect_frame(await recv_frame(ws), "create", todo["id"], todo) for ws in (on_a, on_b)
+            expect_frame(await recv_frame(ws, WAIT), "create", todo["id"], todo)
+            for ws in (on_a, on_b)
         ]
 
         await complete_todo(http_a, todo["id"])
-        frames = [await recv_frame(ws) for ws in (on_a, on_b)]
+        frames = [await recv_frame(ws, WAIT) for ws in (on_a, on_b)]
         done = frames[0]["event"]["data"]
         assert completed(done), frames[0]
         stamps += [expect_frame(frame, "update", todo["id"], done) for frame in frames]
 
         await delete_todo(http_b, todo["id"])
         stamps += [
-            expect_frame(await recv_frame(ws), "delete", todo["id"], done) for ws in (on_a, on_b)
+            expect_frame(await recv_frame(ws, WAIT), "delete", todo["id"], done)
+            for ws in (on_a, on_b)
         ]
 
         # Both servers sent each event with the same timestamp, and they rise per item.

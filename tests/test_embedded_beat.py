@@ -3,20 +3,16 @@ fires each cron step once, not twice, and a process left waiting takes over when
 ran the beat ends.
 """
 
-import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import pytest
-
 from steps.worker import BeatLock
-from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import EMBEDDED, ServerProcess, Start, TestDatabase
+from tests.helpers.waiting import eventually
 
-EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}  # whatever the test pass has
 CRON_STEP = "CollectSystemMetrics"  # the project's cron step: every 15 seconds
 PERIOD = 15
 WORKER_STARTED = "in-process Celery worker started"
@@ -61,53 +57,36 @@ def cron_runs(database: TestDatabase) -> list[datetime]:
     ]
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[TestDatabase]:
-    with TestDatabase(tmp_path) as database:
-        yield database
-
-
-def test_uvicorn_workers_fire_each_cron_step_once(
-    request: pytest.FixtureRequest, database: TestDatabase
-) -> None:
-    server = MultiWorkerServer(database, EMBEDDED, production=True)
-    with contextlib.ExitStack() as stack, logs_on_failure(request, [server]):
-        stack.enter_context(server)
-        deadline = time.monotonic() + 60
-        while server.log().count(WORKER_STARTED) < 2:
-            assert time.monotonic() < deadline, "both processes never started their workers"
-            time.sleep(0.2)
-        # One fire time of the 15-second step: two beats would both fire it, within a second.
-        deadline = time.monotonic() + PERIOD + 10
-        while not cron_runs(database) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(3)  # a second process's run of the same fire time would be recorded by now
-        runs = cron_runs(database)
-        slots = Counter(int(run.timestamp()) // PERIOD for run in runs)
-        assert runs, "the cron step never ran"
-        assert max(slots.values()) == 1, f"a fire time ran more than once: {sorted(runs)}"
-        assert server.log().count(STARTED) == 1
-        assert server.log().count(STANDING_BY) == 1
+def test_uvicorn_workers_fire_each_cron_step_once(database: TestDatabase, start: Start) -> None:
+    server = start(MultiWorkerServer(database, EMBEDDED, production=True))
+    eventually(
+        lambda: server.log().count(WORKER_STARTED) >= 2,
+        "both processes to start their workers",
+        60,
+        interval=0.2,
+    )
+    # One fire time of the 15-second step: two beats would both fire it, within a second.
+    eventually(lambda: cron_runs(database), "a run of the cron step", PERIOD + 10, interval=0.5)
+    time.sleep(3)  # a second process's run of the same fire time would be recorded by now
+    runs = cron_runs(database)
+    slots = Counter(int(run.timestamp()) // PERIOD for run in runs)
+    assert max(slots.values()) == 1, f"a fire time ran more than once: {sorted(runs)}"
+    assert server.log().count(STARTED) == 1
+    assert server.log().count(STANDING_BY) == 1
 
 
 def test_the_waiting_process_takes_over_when_the_beat_holder_ends(
-    request: pytest.FixtureRequest, database: TestDatabase
+    database: TestDatabase, start: Start
 ) -> None:
-    first = ServerProcess(database, EMBEDDED, name="first")
-    second = ServerProcess(database, EMBEDDED, name="second")
-    with contextlib.ExitStack() as stack, logs_on_failure(request, [first, second]):
-        stack.enter_context(first)
-        stack.enter_context(second)
-        wait_for_line(first, STARTED)
-        wait_for_line(second, STANDING_BY)
-        assert STARTED not in second.log()
-        first.stop()
-        wait_for_line(second, TOOK_OVER)
-        wait_for_line(second, STARTED)
+    first = start(ServerProcess(database, EMBEDDED, name="first"))
+    second = start(ServerProcess(database, EMBEDDED, name="second"))
+    wait_for_line(first, STARTED)
+    wait_for_line(second, STANDING_BY)
+    assert STARTED not in second.log()
+    first.stop()
+    wait_for_line(second, TOOK_OVER)
+    wait_for_line(second, STARTED)
 
 
-def wait_for_line(server: ServerProcess, text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in server.log():
-        assert time.monotonic() < deadline, f"{server.name} never logged {text!r}"
-        time.sleep(0.2)
+def wait_for_line(server: ServerProcess, text: str) -> None:
+    eventually(lambda: text in server.log(), f"{server.name} to log {text!r}", 30, interval=0.2)

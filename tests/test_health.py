@@ -6,12 +6,10 @@ database that refuses connections (the services pass), a Redis server of the tes
 is stopped (wherever ``redis-server`` is installed; CI has it), and a worker that dies.
 """
 
-import contextlib
 import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,28 +21,14 @@ from django.utils import timezone
 
 from steps import health
 from steps.heartbeat import Beat, heartbeats
-from tests.helpers.processes import (
-    RedisServer,
-    ServerProcess,
-    TestDatabase,
-    WorkerProcess,
-    logs_on_failure,
-)
+from tests.helpers.passes import needs_services
+from tests.helpers.processes import RedisServer, ServerProcess, Start, TestDatabase, WorkerProcess
+from tests.helpers.waiting import eventually
 
 CHECKS = {"database", "channel_layer", "broker", "worker"}
 WAIT = 30.0  # seconds for a server or a worker to become healthy (or not)
 # Servers and workers of the end-to-end tests: quick heartbeats, a short tolerance.
 FAST = {"WORKER_HEARTBEAT_INTERVAL": "0.5", "HEALTH_WORKER_MAX_AGE": "3"}
-
-
-def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = probe()
-        if outcome:
-            return outcome
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 # --- in this process ------------------------------------------------------------------------
@@ -53,7 +37,7 @@ def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> An
 @pytest.mark.django_db(transaction=True)
 def test_a_healthy_process_answers_200_with_every_check(client: Client, worker: None) -> None:
     response = eventually(
-        lambda: (r := client.get("/healthz")).status_code == 200 and r, "a heartbeat"
+        lambda: (r := client.get("/healthz")).status_code == 200 and r, "a heartbeat", WAIT
     )
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
@@ -137,42 +121,14 @@ def healthz(server: ServerProcess, checks: str = "") -> httpx.Response:
     return httpx.get(f"{server.http_url}/healthz{query}", timeout=10)
 
 
-def services() -> bool:
-    database_url = os.environ.get("DATABASE_URL", "")
-    return database_url.startswith(("postgres", "pgsql")) and bool(os.environ.get("REDIS_URL"))
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[TestDatabase]:
-    with TestDatabase(tmp_path) as database:
-        yield database
-
-
-Start = Callable[[Any], Any]
-
-
-@pytest.fixture
-def start(request: pytest.FixtureRequest) -> Iterator[Start]:
-    """``start(ServerProcess(...))``: started now, stopped after the test (logs shown if it
-    failed)."""
-    started: list[Any] = []
-    with contextlib.ExitStack() as stack, logs_on_failure(request, started):
-
-        def enter(process: Any) -> Any:
-            started.append(process)
-            return stack.enter_context(process)
-
-        yield enter
-
-
 def test_a_healthy_server_answers_200(database: TestDatabase, start: Start) -> None:
     """The embedded default (the server's own worker), or a server and a `celery worker` on
     Redis in the services pass."""
-    env = {**FAST, "CELERY_QUEUE": f"steps-{database.name}"}
+    env = {**FAST, **database.own_queue}
     server = start(ServerProcess(database, env))
     if os.environ.get("REDIS_URL"):
         start(WorkerProcess(database, env))
-    response = eventually(lambda: (r := healthz(server)).status_code == 200 and r, "200")
+    response = eventually(lambda: (r := healthz(server)).status_code == 200 and r, "200", WAIT)
     body = response.json()
     assert set(body["checks"]) == CHECKS
     assert body["checks"]["worker"]["workers"] == 1
@@ -182,12 +138,12 @@ def test_a_healthy_server_answers_200(database: TestDatabase, start: Start) -> N
             assert secret not in response.text
 
 
-@pytest.mark.skipif(not services(), reason="needs PostgreSQL (the services pass of make test)")
+@needs_services
 def test_a_database_that_refuses_connections_is_503(database: TestDatabase, start: Start) -> None:
-    env = {**FAST, "CELERY_QUEUE": f"steps-{database.name}"}
+    env = {**FAST, **database.own_queue}
     server = start(ServerProcess(database, env))
     start(WorkerProcess(database, env))
-    eventually(lambda: healthz(server).status_code == 200, "200 before the outage")
+    eventually(lambda: healthz(server).status_code == 200, "200 before the outage", WAIT)
     database.refuse_connections()
     try:
         started = time.monotonic()
@@ -200,21 +156,16 @@ def test_a_database_that_refuses_connections_is_503(database: TestDatabase, star
         assert checks["channel_layer"]["status"] == checks["broker"]["status"] == "ok"
     finally:
         database.accept_connections()
-    eventually(lambda: healthz(server).status_code == 200, "200 once the database is back")
+    eventually(lambda: healthz(server).status_code == 200, "200 once the database is back", WAIT)
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+def own_redis(tmp_path: Path, start: Start) -> RedisServer:
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed")
         pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return start(RedisServer(tmp_path))
 
 
 def test_redis_down_is_503_and_back_is_200(
@@ -223,7 +174,7 @@ def test_redis_down_is_503_and_back_is_200(
     env = {**FAST, "REDIS_URL": own_redis.url, "CELERY_BROKER_URL": own_redis.url}
     server = start(ServerProcess(database, env))
     start(WorkerProcess(database, env))
-    eventually(lambda: healthz(server).status_code == 200, "200 with Redis up")
+    eventually(lambda: healthz(server).status_code == 200, "200 with Redis up", WAIT)
 
     own_redis.stop()
     started = time.monotonic()
@@ -235,7 +186,7 @@ def test_redis_down_is_503_and_back_is_200(
     assert checks["database"]["status"] == "ok"
 
     own_redis.start()  # on the same port
-    eventually(lambda: healthz(server).status_code == 200, "200 once Redis is back")
+    eventually(lambda: healthz(server).status_code == 200, "200 once Redis is back", WAIT)
 
 
 def test_a_worker_that_dies_is_503_after_the_max_age(
@@ -244,7 +195,7 @@ def test_a_worker_that_dies_is_503_after_the_max_age(
     env = {**FAST, "REDIS_URL": own_redis.url, "CELERY_BROKER_URL": own_redis.url}
     server = start(ServerProcess(database, env))
     worker = start(WorkerProcess(database, env))
-    eventually(lambda: healthz(server).status_code == 200, "200 with a worker")
+    eventually(lambda: healthz(server).status_code == 200, "200 with a worker", WAIT)
 
     os.kill(worker.pid, signal.SIGKILL)  # no goodbye: only its heartbeats stop
     response = eventually(
@@ -257,6 +208,6 @@ def test_a_worker_that_dies_is_503_after_the_max_age(
 
     # A worker that stops as it should deletes its heartbeat: no wait for the max age.
     second = start(WorkerProcess(database, env, name="w2"))
-    eventually(lambda: healthz(server).status_code == 200, "200 with the second worker")
+    eventually(lambda: healthz(server).status_code == 200, "200 with the second worker", WAIT)
     second.stop()
     assert database.query("SELECT worker FROM steps_workerheartbeat WHERE worker LIKE 'w2@%'") == []

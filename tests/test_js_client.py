@@ -16,8 +16,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,53 +24,30 @@ import httpx
 import pytest
 
 from streams.tokens import issue_token
+from tests.helpers.node import node_with_packages
 from tests.helpers.processes import (
+    AUTHENTICATE,
     ROOT,
-    START_TIMEOUT,
     ServerProcess,
     TestDatabase,
     logs_on_failure,
-    node_with_packages,
 )
 
 JS_TESTS = ROOT / "tests" / "js"
 E2E_DIR = ROOT / "tests" / "e2e"
 CLIENT = ROOT / "streams" / "static" / "streams" / "stream-client.js"
 TYPES = CLIENT.with_suffix(".d.ts")
-AUTHENTICATE = "examples.auth.authenticate_stream"
 NODE_TIMEOUT = 240.0  # seconds for the whole Node run (each of its tests has 60)
 
 
 # --- servers --------------------------------------------------------------------------------
 
 
-class RestartableServer(ServerProcess):
-    """A server that can be stopped and started again on the same port and database."""
-
-    def restart(self) -> None:
-        port = self.port
-        self.stop()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            log_size = len(self.log())
-            self.port = port
-            self._spawn()
-            try:
-                self._wait_until_ready()
-                return
-            except RuntimeError:
-                self.stop()
-                # The old socket may linger a moment; anything else is a real failure.
-                if "already in use" not in self.log()[log_size:] or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-
 class ControlServer:
     """``POST /restart`` restarts ``server`` and answers once it is up again (200), or
     with the error (500). Runs in a thread while Node runs."""
 
-    def __init__(self, server: RestartableServer) -> None:
+    def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.restarts = 0
         control = self
@@ -118,24 +93,19 @@ class ControlServer:
         self.thread.join(5)
 
 
-def _server_env() -> dict[str, str]:
-    # Stream-triggered steps enqueue tasks; with REDIS_URL set no worker of ours takes them, so
-    # they go to a queue of their own rather than to one that other runs' workers consume.
-    return {"CELERY_QUEUE": f"js-client-{uuid.uuid4().hex[:8]}"}
-
-
 @pytest.fixture
 def servers(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[RestartableServer, ServerProcess]]:
-    """A plain, restartable server and a token-checking one, each on a fresh database."""
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """A plain server (which Node may restart) and a token-checking one, each on a fresh
+    database. Stream-triggered steps enqueue tasks: with REDIS_URL set no worker of ours takes
+    them, so they go to a queue of their own rather than to one that other runs' workers
+    consume."""
     with (
         TestDatabase(tmp_path / "plain") as plain_db,
         TestDatabase(tmp_path / "auth") as auth_db,
-        RestartableServer(plain_db, _server_env(), name="server") as plain,
-        ServerProcess(
-            auth_db, {**_server_env(), "STREAMS_AUTHENTICATE": AUTHENTICATE}, name="auth-server"
-        ) as auth,
+        ServerProcess(plain_db, plain_db.own_queue, name="server") as plain,
+        ServerProcess(auth_db, {**auth_db.own_queue, **AUTHENTICATE}, name="auth-server") as auth,
         logs_on_failure(request, [plain, auth]),
     ):
         yield plain, auth
@@ -176,7 +146,7 @@ def run_node_tests(node: str, env: dict[str, str]) -> tuple[int, str]:
 
 @pytest.mark.timeout(NODE_TIMEOUT + 120)
 def test_js_client_against_real_servers(
-    servers: tuple[RestartableServer, ServerProcess], node: str
+    servers: tuple[ServerProcess, ServerProcess], node: str
 ) -> None:
     plain, auth = servers
     with ControlServer(plain) as control:
@@ -197,16 +167,15 @@ def test_js_client_against_real_servers(
     assert control.restarts == 1, output
 
 
-def test_client_module_and_types_are_static_files(tmp_path: Path) -> None:
+def test_client_module_and_types_are_static_files(server: ServerProcess) -> None:
     """runserver (DEBUG) serves the module to browsers with a JavaScript type, as written."""
-    with TestDatabase(tmp_path) as database, ServerProcess(database, _server_env()) as server:
-        module = httpx.get(f"{server.http_url}/static/streams/stream-client.js", timeout=5)
-        assert module.status_code == 200, server.log()
-        assert module.headers["content-type"].split(";")[0] in {
-            "text/javascript",
-            "application/javascript",
-        }
-        assert module.content == CLIENT.read_bytes()
-        types = httpx.get(f"{server.http_url}/static/streams/stream-client.d.ts", timeout=5)
-        assert types.status_code == 200
-        assert types.content == TYPES.read_bytes()
+    module = httpx.get(f"{server.http_url}/static/streams/stream-client.js", timeout=5)
+    assert module.status_code == 200, server.log()
+    assert module.headers["content-type"].split(";")[0] in {
+        "text/javascript",
+        "application/javascript",
+    }
+    assert module.content == CLIENT.read_bytes()
+    types = httpx.get(f"{server.http_url}/static/streams/stream-client.d.ts", timeout=5)
+    assert types.status_code == 200
+    assert types.content == TYPES.read_bytes()

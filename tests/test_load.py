@@ -2,7 +2,6 @@
 succeeds, nothing is lost, and on PostgreSQL the server keeps to its connection limit."""
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.helpers.processes import ServerProcess, TestDatabase, _with_database
+from tests.helpers.processes import ServerProcess, TestDatabase
+from tests.helpers.sampling import sampled
 
 CONCURRENCY = 64
 ROUNDS = 3
@@ -22,28 +22,19 @@ POOL_SIZE = 6  # DATABASE_POOL_SIZE of the server: at most this many connections
 def connections_counted(database: TestDatabase) -> Iterator[list[int]]:
     """Sample the server's connections to its database (from the admin database, so that the
     sampling connection is not counted) until the block ends."""
-    samples: list[int] = []
     if not database.is_postgres:
-        yield samples
+        yield []
         return
-    assert database.base_url is not None
-    stop = threading.Event()
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+    with psycopg.connect(database.admin_url, autocommit=True, connect_timeout=5) as connection:
 
-    def sample() -> None:
-        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-        admin = _with_database(database.base_url, "postgres")
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
-            while not stop.is_set():
-                samples.append(connection.execute(sql, [database.name]).fetchone()[0])
-                stop.wait(0.02)
+        def count() -> int:
+            row = connection.execute(sql, [database.name]).fetchone()
+            assert row is not None
+            return int(row[0])
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        sampler.join(10)
+        with sampled(count, every=0.02) as samples:
+            yield samples
 
 
 @pytest.mark.timeout(120)

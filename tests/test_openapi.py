@@ -1,6 +1,5 @@
 """The OpenAPI document of the step endpoints tells the truth, and schemathesis agrees."""
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,7 +15,8 @@ from pydantic import BaseModel, create_model
 from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
 from streams import StreamConfig
-from tests.helpers.processes import ServerProcess, TestDatabase
+from tests.helpers.passes import on_redis
+from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -213,24 +213,22 @@ def test_invalid_response_schemas_are_clear_errors(response_schema: Any, message
 # --- schemathesis ---------------------------------------------------------------------------
 
 
-def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(tmp_path: Path, database: TestDatabase, start: Start) -> None:
     """Every check schemathesis has, on every step operation: no 5xx, only documented
     statuses, content types, headers and bodies, bad data refused and good data accepted.
     Bounded (examples per operation, a fixed seed) to stay quick and repeatable."""
     st = Path(sys.executable).with_name("st")
-    with TestDatabase(tmp_path) as database:
-        # On Redis, the merges it starts go to a queue of their own (no worker takes them).
-        env = {"CELERY_QUEUE": f"steps-{database.name}"} if os.environ.get("REDIS_URL") else {}
-        with ServerProcess(database, env) as server:
-            result = subprocess.run(
-                [
-                    *(str(st), "run", f"{server.http_url}/api/openapi.json", "--checks", "all"),
-                    *("--max-examples", "40", "--seed", "1", "--workers", "1"),
-                    *("--request-timeout", "10", "--no-color"),
-                ],
-                cwd=tmp_path,  # its example database and cache stay out of the project
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-            assert result.returncode == 0, result.stdout + result.stderr + server.log()[-5000:]
+    # On Redis, the merges it starts go to a queue of their own (no worker takes them).
+    server = start(ServerProcess(database, database.own_queue if on_redis() else {}))
+    result = subprocess.run(
+        [
+            *(str(st), "run", f"{server.http_url}/api/openapi.json", "--checks", "all"),
+            *("--max-examples", "40", "--seed", "1", "--workers", "1"),
+            *("--request-timeout", "10", "--no-color"),
+        ],
+        cwd=tmp_path,  # its example database and cache stay out of the project
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,8 +6,6 @@ against real servers, runserver and uvicorn, with a real WebSocket client that s
 """
 
 import asyncio
-import json
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -18,7 +16,8 @@ from websockets.exceptions import InvalidStatus
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
 from streams.tokens import issue_token
-from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import AUTHENTICATE, ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.wire import join, recv_frame
 
 HOSTS = ["127.0.0.1", "localhost", "[::1]", ".example.com"]
 
@@ -71,11 +70,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A server of each kind, with one more allowed origin and ``authenticate_stream`` on."""
-    env = {
-        "STREAMS_ALLOWED_ORIGINS": "https://spa.other.org",
-        "STREAMS_AUTHENTICATE": "examples.auth.authenticate_stream",
-        "LOG_LEVEL": "INFO",
-    }
+    env = {**AUTHENTICATE, "STREAMS_ALLOWED_ORIGINS": "https://spa.other.org", "LOG_LEVEL": "INFO"}
     production = request.param == "uvicorn"
     with (
         TestDatabase(tmp_path_factory.mktemp(request.param)) as database,
@@ -92,9 +87,8 @@ def _url(server: ServerProcess, token: str) -> str:
 async def _synced(url: str, origin: str | None) -> dict[str, object]:
     """Connect with ``origin`` (None: no header), join the todo group, return the sync frame."""
     async with websockets.connect(url, origin=origin, open_timeout=10) as ws:  # type: ignore[arg-type]
-        join = {"streamName": "todo", "groupId": "todos", "subscriptionId": str(uuid.uuid4())}
-        await ws.send(json.dumps({"type": "join", "data": join}))
-        return json.loads(await asyncio.wait_for(ws.recv(), 10))
+        await join(ws, "todo", "todos")
+        return await recv_frame(ws, 10)
 
 
 @pytest.mark.parametrize(

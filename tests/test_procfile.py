@@ -8,27 +8,26 @@ Procfile runs everywhere.
 """
 
 import asyncio
-import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from honcho.environ import parse_procfile
 
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
-from tests.helpers.processes import ROOT, TestDatabase, server_environment
+from tests.helpers.passes import needs_services
+from tests.helpers.processes import ROOT, Start, Started, TestDatabase, server_environment
+from tests.helpers.waiting import eventually
+from tests.helpers.wire import join, next_event
 
 BIN = Path(sys.executable).parent
 START_WAIT = 90.0  # seconds for every process to be up: four Django processes on a busy machine
@@ -54,16 +53,6 @@ def test_the_procfile_names_the_topology() -> None:
     assert "celery -A motia_site beat" in processes["beat"]
 
 
-def services() -> bool:
-    database_url = os.environ.get("DATABASE_URL", "")
-    return database_url.startswith(("postgres", "pgsql")) and bool(os.environ.get("REDIS_URL"))
-
-
-needs_services = pytest.mark.skipif(
-    not services(), reason="needs PostgreSQL and Redis (the services pass of make test)"
-)
-
-
 def two_free_ports() -> int:
     """A port P such that P and P + 1 are free (honcho gives web.1 P, web.2 P + 1)."""
     for _ in range(50):
@@ -79,8 +68,10 @@ def two_free_ports() -> int:
     raise RuntimeError("no two free ports in a row")
 
 
-class Honcho:
+class Honcho(Started):
     """``honcho start -c web=2`` on the Procfile, in a session of its own, its output in a file."""
+
+    name = "honcho"
 
     def __init__(self, directory: Path, env: dict[str, str]) -> None:
         self.port = two_free_ports()
@@ -97,9 +88,6 @@ class Honcho:
     @property
     def urls(self) -> list[str]:
         return [f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.port + 1}"]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self) -> None:
         with self.log_path.open("wb") as log:
@@ -134,51 +122,33 @@ class Honcho:
                 os.killpg(pid, signal.SIGKILL)
 
 
-@contextmanager
-def topology(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Honcho]:
-    with TestDatabase(tmp_path) as database:
-        env = server_environment(
-            {
-                **database.env,
-                **LOCAL_PLAIN_HTTP,
-                "CELERY_QUEUE": f"steps-{database.name}",
-                "WORKER_HEARTBEAT_INTERVAL": "1",
-            }
-        )
-        honcho = Honcho(tmp_path, env)
-        failed_before = request.session.testsfailed
-        honcho.start()
-        try:
-            yield honcho
-        finally:
-            honcho.stop()
-            if request.session.testsfailed > failed_before:
-                print("----- honcho -----\n" + honcho.log())
+def topology(directory: Path, database: TestDatabase) -> Honcho:
+    """The Procfile's processes on the test's database, not started yet."""
+    env = {
+        **database.env,
+        **LOCAL_PLAIN_HTTP,
+        **database.own_queue,
+        "WORKER_HEARTBEAT_INTERVAL": "1",
+    }
+    return Honcho(directory, server_environment(env))
 
 
 def wait_healthy(honcho: Honcho) -> dict[str, Any]:
     """Both servers' health once it is 200 (the worker's first heartbeat included)."""
-    deadline = time.monotonic() + START_WAIT
     bodies: dict[str, Any] = {}
-    while len(bodies) < 2:
+
+    def both() -> dict[str, Any] | None:
         assert honcho.process is not None and honcho.process.poll() is None, (
             "honcho ended early:\n" + honcho.log()
         )
-        assert time.monotonic() < deadline, "the servers never answered /healthz with 200"
         for url in honcho.urls:
             with suppress(httpx.TransportError):
                 response = httpx.get(f"{url}/healthz", timeout=WAIT)
                 if response.status_code == 200:
                     bodies[url] = response.json()
-        time.sleep(0.5)
-    return bodies
+        return bodies if len(bodies) == 2 else None
 
-
-async def next_event(ws: Any, kind: str) -> dict[str, Any]:
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        if frame["event"]["type"] == kind:
-            return frame
+    return eventually(both, "the servers to answer /healthz with 200", START_WAIT, interval=0.5)
 
 
 async def across_servers(honcho: Honcho) -> None:
@@ -186,16 +156,14 @@ async def across_servers(honcho: Honcho) -> None:
     ws_url = second.replace("http://", "ws://") + "/"
     trace_id = str(uuid.uuid4())
     async with websockets.connect(ws_url, open_timeout=WAIT) as ws:
-        for sub, data in (
-            ("todos", {"streamName": "todo", "groupId": "todos"}),
-            ("merge", {"streamName": "parallelMerge", "groupId": "merge-groups", "id": trace_id}),
-        ):
-            await ws.send(json.dumps({"type": "join", "data": {**data, "subscriptionId": sub}}))
-            await next_event(ws, "sync")
+        await join(ws, "todo", "todos")
+        await next_event(ws, "sync", WAIT)
+        await join(ws, "parallelMerge", "merge-groups", trace_id)
+        await next_event(ws, "sync", WAIT)
         async with httpx.AsyncClient(base_url=first, timeout=WAIT) as http:
             created = await http.post("/todos", json={"description": "through the first"})
             assert created.status_code == 201, created.text
-            frame = await next_event(ws, "create")
+            frame = await next_event(ws, "create", WAIT)
             assert frame["event"]["data"]["description"] == "through the first"
 
             # Queued steps: the worker runs them; the second server's subscriber sees them.
@@ -203,28 +171,31 @@ async def across_servers(honcho: Honcho) -> None:
                 "/stream-parallel-merge", json={"totalSteps": 2, "traceId": trace_id}
             )
             assert merge.status_code == 200, merge.text
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            frame = await next_event(ws, "update")
-            if frame["id"] == trace_id and frame["event"]["data"].get("completedSteps") == 2:
-                break
-            assert asyncio.get_running_loop().time() < deadline
+
+        async def merged() -> None:
+            while True:
+                frame = await next_event(ws, "update", WAIT)
+                if frame["id"] == trace_id and frame["event"]["data"].get("completedSteps") == 2:
+                    return
+
+        await asyncio.wait_for(merged(), 30)
 
 
 @needs_services
 def test_the_procfile_starts_two_servers_a_worker_and_beat(
-    request: pytest.FixtureRequest, tmp_path: Path
+    tmp_path: Path, database: TestDatabase, start: Start
 ) -> None:
-    with topology(request, tmp_path) as honcho:
-        bodies = wait_healthy(honcho)
-        for body in bodies.values():
-            assert body["status"] == "ok"
-            assert body["checks"]["worker"]["workers"] == 1
-            assert body["checks"]["broker"]["backend"] == "redis"
-        asyncio.run(across_servers(honcho))
-        names = set(re.findall(r"(\w+\.\d+) started", honcho.log()))
-        assert names == {"web.1", "web.2", "worker.1", "beat.1"}
-        assert "beat: Starting" in honcho.log()
+    honcho = start(topology(tmp_path, database))
+    bodies = wait_healthy(honcho)
+    for body in bodies.values():
+        assert body["status"] == "ok"
+        assert body["checks"]["worker"]["workers"] == 1
+        assert body["checks"]["broker"]["backend"] == "redis"
+    asyncio.run(across_servers(honcho))
+    names = set(re.findall(r"(\w+\.\d+) started", honcho.log()))
+    assert names == {"web.1", "web.2", "worker.1", "beat.1"}
+    assert "beat: Starting" in honcho.log()
+    honcho.stop()
     assert "stopped" in honcho.log()
 
 

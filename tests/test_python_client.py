@@ -13,8 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -28,49 +27,15 @@ from streams.client import (
     StreamServerError,
 )
 from streams.tokens import issue_token
-from tests.helpers.processes import ROOT, ServerProcess, TestDatabase, free_port, logs_on_failure
-from tests.helpers.todo_api import complete_todo, create_todo, delete_todo
+from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, free_port
+from tests.helpers.todo_api import complete_todo, completed, create_todo, delete_todo
+from tests.helpers.waiting import eventually_async
 
 WAIT = 5.0  # seconds for any one expected state or event
 RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step
-AUTHENTICATE = "examples.auth.authenticate_stream"
 
 
-# --- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server on a fresh database."""
-    with (
-        TestDatabase(tmp_path) as database,
-        ServerProcess(database) as only,
-        logs_on_failure(request, [only]),
-    ):
-        yield only
-
-
-@pytest.fixture(scope="module")
-def _auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("auth")
-    with (
-        TestDatabase(directory) as database,
-        ServerProcess(database, {"STREAMS_AUTHENTICATE": AUTHENTICATE}, name="auth") as only,
-    ):
-        yield only
-
-
-@pytest.fixture
-def auth_server(
-    request: pytest.FixtureRequest, _auth_server: ServerProcess
-) -> Iterator[ServerProcess]:
-    """A server (shared by the module) that lets in only handshakes with a valid token."""
-    with logs_on_failure(request, [_auth_server]):
-        yield _auth_server
-
-
-def http_client(server: ServerProcess) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.http_url, timeout=WAIT)
+# --- helpers (server, auth_server: tests/conftest.py) -----------------------------------------
 
 
 async def notify(http: httpx.AsyncClient, group_id: str, message: str) -> None:
@@ -78,27 +43,8 @@ async def notify(http: httpx.AsyncClient, group_id: str, message: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def completed(todo: dict[str, Any] | None) -> bool:
-    """Whether a todo carries what PATCH /todos/<id>/complete writes."""
-    return (
-        todo is not None
-        and bool(todo.get("completedAt"))
-        and todo.get("metadata") == {"completedBy": "user-123"}
-    )
-
-
 def ids(todos: list[dict[str, Any]]) -> list[str]:
     return [todo["id"] for todo in todos]
-
-
-async def eventually(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> None:
-    """Wait until ``condition()`` is true; fail with ``what`` if it is not within ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.02)
 
 
 def record(log: list[tuple[str, Any]], event: str) -> Callable[[Any], None]:
@@ -119,7 +65,7 @@ def record_all(subscription: Any) -> list[tuple[str, Any]]:
 
 async def test_group_and_item_follow_todo_changes(server: ServerProcess) -> None:
     """States and listener calls of a group and an item through create, complete, delete."""
-    async with http_client(server) as http:
+    async with server.http_client(WAIT) as http:
         first = await create_todo(http, "write the client")
         async with StreamClient(server.ws_url) as client:
             assert client.connected
@@ -176,21 +122,21 @@ async def test_group_and_item_follow_todo_changes(server: ServerProcess) -> None
 async def test_custom_events_reach_their_group_only(server: ServerProcess) -> None:
     """POST /notify sends a ``custom`` event: ``'event'`` and ``on_event`` listeners get it,
     the state stays as it is, and another group hears nothing of it."""
-    async with http_client(server) as http, StreamClient(server.ws_url) as client:
+    async with server.http_client(WAIT) as http, StreamClient(server.ws_url) as client:
         alerts = client.group("notifications", "alerts")
         other = client.group("notifications", "other")
         alerts_log, other_log = record_all(alerts), record_all(other)
         typed: list[Any] = []
         alerts.on_event("custom", typed.append)
         alerts.on_event("something-else", typed.append)
-        await eventually(
-            lambda: ("sync", []) in alerts_log and ("sync", []) in other_log, "both synced"
+        await eventually_async(
+            lambda: ("sync", []) in alerts_log and ("sync", []) in other_log, "both synced", WAIT
         )
 
         await notify(http, "alerts", "hello")
-        await eventually(lambda: typed, "the custom event")
+        await eventually_async(lambda: typed, "the custom event", WAIT)
         await notify(http, "other", "for the other group")
-        await eventually(lambda: len(other_log) == 3, "the other group's event")
+        await eventually_async(lambda: len(other_log) == 3, "the other group's event", WAIT)
 
     [(_, event)] = [entry for entry in alerts_log if entry[0] == "event"]
     assert event == {
@@ -211,7 +157,7 @@ async def test_an_unknown_stream_is_reported_as_an_error(server: ServerProcess) 
         errors: list[BaseException] = []
         client.on("error", errors.append)
         client.group("no-such-stream", "g")
-        await eventually(lambda: errors, "an error")
+        await eventually_async(lambda: errors, "an error", WAIT)
         [error] = errors
         assert isinstance(error, StreamServerError)
         assert (error.code, error.stream_name, error.group_id) == (
@@ -230,64 +176,62 @@ async def test_an_unknown_stream_is_reported_as_an_error(server: ServerProcess) 
 
 
 async def test_reconnects_after_a_server_restart_and_resyncs(
-    request: pytest.FixtureRequest, tmp_path: Path
+    database: TestDatabase, start: Start
 ) -> None:
     """Server A stops; while it is down the todos change through server B (same database);
     A starts again on the same port: the client reconnects, re-joins, its states are those of
     the database, and new changes arrive again."""
-    with (
-        TestDatabase(tmp_path) as database,
-        ServerProcess(database, name="server-A") as server_a,
-        ServerProcess(database, name="server-B") as server_b,
-        logs_on_failure(request, [server_a, server_b]),
-    ):
-        async with http_client(server_a) as http_a, http_client(server_b) as http_b:
-            first = await create_todo(http_a, "deleted while away")
-            second = await create_todo(http_a, "completed while away")
+    server_a = start(ServerProcess(database, name="server-A"))
+    server_b = start(ServerProcess(database, name="server-B"))
+    async with server_a.http_client(WAIT) as http_a, server_b.http_client(WAIT) as http_b:
+        first = await create_todo(http_a, "deleted while away")
+        second = await create_todo(http_a, "completed while away")
 
-            client = StreamClient(server_a.ws_url, min_backoff=0.1, max_backoff=0.5)
-            happened: list[str] = []
-            errors: list[BaseException] = []
-            client.on("connected", lambda: happened.append("connected"))
-            client.on("disconnected", lambda: happened.append("disconnected"))
-            client.on("error", errors.append)
-            # Made before connecting: joined by connect().
-            todos = client.group("todo", "todos")
-            gone = client.item("todo", "todos", first["id"])
-            changed = client.item("todo", "todos", second["id"])
+        client = StreamClient(server_a.ws_url, min_backoff=0.1, max_backoff=0.5)
+        happened: list[str] = []
+        errors: list[BaseException] = []
+        client.on("connected", lambda: happened.append("connected"))
+        client.on("disconnected", lambda: happened.append("disconnected"))
+        client.on("error", errors.append)
+        # Made before connecting: joined by connect().
+        todos = client.group("todo", "todos")
+        gone = client.item("todo", "todos", first["id"])
+        changed = client.item("todo", "todos", second["id"])
 
-            async with client:
-                await todos.wait_for(lambda state: state == [first, second], WAIT)
-                await gone.wait_for(lambda state: state == first, WAIT)
-                await changed.wait_for(lambda state: state == second, WAIT)
-                assert happened == ["connected"]
+        async with client:
+            await todos.wait_for(lambda state: state == [first, second], WAIT)
+            await gone.wait_for(lambda state: state == first, WAIT)
+            await changed.wait_for(lambda state: state == second, WAIT)
+            assert happened == ["connected"]
 
-                await asyncio.to_thread(server_a.stop)
-                await eventually(lambda: happened == ["connected", "disconnected"], "disconnected")
-                assert not client.connected
+            await asyncio.to_thread(server_a.stop)
+            await eventually_async(
+                lambda: happened == ["connected", "disconnected"], "disconnected", WAIT
+            )
+            assert not client.connected
 
-                third = await create_todo(http_b, "made while away")
-                await delete_todo(http_b, first["id"])
-                await complete_todo(http_b, second["id"])
+            third = await create_todo(http_b, "made while away")
+            await delete_todo(http_b, first["id"])
+            await complete_todo(http_b, second["id"])
 
-                await asyncio.to_thread(server_a.restart)
-                await eventually(
-                    lambda: happened == ["connected", "disconnected", "connected"],
-                    "reconnected",
-                    RECONNECT_WAIT,
-                )
-                group = await todos.wait_for(
-                    lambda s: ids(s) == [second["id"], third["id"]] and completed(s[0]), WAIT
-                )
-                assert group[1] == third
-                await gone.wait_for(lambda state: state is None, WAIT)
-                await changed.wait_for(completed, WAIT)
+            await asyncio.to_thread(server_a.restart)
+            await eventually_async(
+                lambda: happened == ["connected", "disconnected", "connected"],
+                "reconnected",
+                RECONNECT_WAIT,
+            )
+            group = await todos.wait_for(
+                lambda s: ids(s) == [second["id"], third["id"]] and completed(s[0]), WAIT
+            )
+            assert group[1] == third
+            await gone.wait_for(lambda state: state is None, WAIT)
+            await changed.wait_for(completed, WAIT)
 
-                fourth = await create_todo(http_a, "made after the restart")
-                await todos.wait_for(lambda state: state == [*group, fourth], WAIT)
+            fourth = await create_todo(http_a, "made after the restart")
+            await todos.wait_for(lambda state: state == [*group, fourth], WAIT)
 
-            assert happened == ["connected", "disconnected", "connected", "disconnected"]
-            assert all(isinstance(error, StreamConnectionError) for error in errors), errors
+        assert happened == ["connected", "disconnected", "connected", "disconnected"]
+        assert all(isinstance(error, StreamConnectionError) for error in errors), errors
 
 
 # --- token authentication -------------------------------------------------------------------
@@ -299,7 +243,7 @@ async def test_token_lets_the_client_in(auth_server: ServerProcess, token_in: st
     a bearer header, is accepted; the group syncs and follows a new todo."""
     token = issue_token("u1", "user")
     async with (
-        http_client(auth_server) as http,
+        auth_server.http_client(WAIT) as http,
         StreamClient(auth_server.ws_url, token=token, token_in=token_in) as client,  # type: ignore[arg-type]
     ):
         todos = client.group("todo", "todos")
@@ -387,11 +331,11 @@ async def test_frames_sent_and_refused_joins() -> None:
         refused: list[Any] = []
         secret = client.item("secret", "vault", "k")
         secret.on("unauthorized", refused.append)
-        await eventually(lambda: refused == [secret], "the refusal")
+        await eventually_async(lambda: refused == [secret], "the refusal", WAIT)
 
         await group.close()  # awaitable: the leave has been written
         group.close()  # a second close does nothing
-        await eventually(lambda: len(fake.received) == 4, "the leave")
+        await eventually_async(lambda: len(fake.received) == 4, "the leave", WAIT)
         joins = fake.received[:3]
         assert joins == [
             {
@@ -448,15 +392,17 @@ async def test_without_reconnect_a_lost_connection_stays_lost() -> None:
         todos = client.group("todo", "todos")
         await client.connect()
         await client.connect()  # already connected: nothing happens
-        await eventually(lambda: len(fake.received) == 1, "the join")
+        await eventually_async(lambda: len(fake.received) == 1, "the join", WAIT)
         await fake.connections[0].close()
-        await eventually(lambda: happened == ["connected", "disconnected"], "disconnected")
+        await eventually_async(
+            lambda: happened == ["connected", "disconnected"], "disconnected", WAIT
+        )
         await asyncio.sleep(0.3)
         assert happened == ["connected", "disconnected"]
         assert not client.connected
 
         await client.connect()
-        await eventually(lambda: len(fake.received) == 2, "the re-join")
+        await eventually_async(lambda: len(fake.received) == 2, "the re-join", WAIT)
         assert fake.received[1]["data"]["subscriptionId"] == todos.subscription_id
         await client.disconnect()
         assert happened == ["connected", "disconnected", "connected", "disconnected"]

@@ -32,20 +32,16 @@ from streams import StreamConfig
 from streams.events import StreamEvent
 from streams.registry import registry as registry_streams
 from streams.store import SyncStream
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 
 DefineStep = Callable[..., Step]  # the define_step fixture (tests/conftest.py)
+WAIT = 15.0  # seconds for the worker to have run what a test waits for
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    return eventually(check, what, WAIT, interval=0.05)
 
 
 def runs(step: str) -> list[StepRun]:
@@ -126,7 +122,7 @@ def test_every_subscribing_step_gets_its_own_copy(define_step: DefineStep) -> No
             triggers=[{"type": "queue", "topic": "t.copies"}],
         )
     assert enqueue({"topic": "t.copies", "data": {"n": 7}}, trace_id="trace-7") == 2
-    wait_for(lambda: len(seen.calls) == 2, what="both copies")
+    wait_for(lambda: len(seen.calls) == 2, "both copies")
     assert sorted(seen.calls) == [("CopyA", 7, "trace-7"), ("CopyB", 7, "trace-7")]
 
 
@@ -143,7 +139,7 @@ def test_a_handler_failing_twice_is_retried_with_backoff(define_step: DefineStep
         triggers=[{"type": "queue", "topic": "t.flaky", "config": {"backoff_ms": 200}}],
     )
     enqueue({"topic": "t.flaky", "data": {"x": 1}}, trace_id="tr")
-    wait_for(lambda: any(r.status == "succeeded" for r in runs("Flaky")), what="success")
+    wait_for(lambda: any(r.status == "succeeded" for r in runs("Flaky")), "success")
     attempts = runs("Flaky")
     assert [(r.attempt, r.status) for r in attempts] == [
         (0, "retrying"),
@@ -170,7 +166,7 @@ def test_an_always_failing_handler_ends_as_one_dead_letter_and_can_be_redriven(
         broken, name="Broken", triggers=[{"type": "queue", "topic": "t.broken", "config": config}]
     )
     enqueue({"topic": "t.broken", "data": {"job": "j1"}}, trace_id="trace-b")
-    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
+    letter = wait_for(lambda: DeadLetter.objects.first(), "a dead letter")
     time.sleep(0.5)
     assert DeadLetter.objects.count() == 1
     assert [r.status for r in runs("Broken")] == ["retrying", "retrying", "failed"]
@@ -184,7 +180,7 @@ def test_an_always_failing_handler_ends_as_one_dead_letter_and_can_be_redriven(
 
     healthy.set()
     redrive(letter)
-    wait_for(lambda: runs("Broken")[-1].status == "succeeded", what="the re-driven run")
+    wait_for(lambda: runs("Broken")[-1].status == "succeeded", "the re-driven run")
     letter.refresh_from_db()
     assert letter.redriven_at is not None
     assert DeadLetter.objects.count() == 1
@@ -203,19 +199,19 @@ def test_nul_from_a_client_never_blocks_the_recording_of_runs_and_dead_letters(
     config = {"max_retries": 0}
     define_step(fails, name="Nul", triggers=[{"type": "queue", "topic": "t.nul", "config": config}])
     enqueue({"topic": "t.nul", "data": {"text": "a\x00b"}}, trace_id="trace-nul")
-    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
+    letter = wait_for(lambda: DeadLetter.objects.first(), "a dead letter")
     assert letter.payload["data"] == {"text": "a\ufffdb"}
     assert letter.error == "ValueError: cannot handle a\ufffdb"
     flush_runs()
-    (run,) = wait_for(lambda: runs("Nul"), what="the run")
+    (run,) = wait_for(lambda: runs("Nul"), "the run")
     assert run.status == "failed"
     assert run.error == "ValueError: cannot handle a\ufffdb"
     assert [(r["msg"], r["fields"]) for r in run.logs] == [("got \ufffd", {"text": "a\ufffdb"})]
 
     enqueue({"topic": "t.nul", "data": {"text": "plain"}}, trace_id="trace-after")
-    wait_for(lambda: DeadLetter.objects.count() == 2, what="the second dead letter")
+    wait_for(lambda: DeadLetter.objects.count() == 2, "the second dead letter")
     flush_runs()
-    assert len(wait_for(lambda: len(runs("Nul")) == 2 and runs("Nul"), what="both runs")) == 2
+    assert len(wait_for(lambda: len(runs("Nul")) == 2 and runs("Nul"), "both runs")) == 2
 
 
 def test_redrive_command(define_step: DefineStep) -> None:
@@ -229,7 +225,7 @@ def test_redrive_command(define_step: DefineStep) -> None:
     out = StringIO()
     call_command("redrive", "--all", stdout=out)
     assert "re-drove 1" in out.getvalue()
-    wait_for(lambda: done.calls == [{"n": 1}], what="the re-driven message")
+    wait_for(lambda: done.calls == [{"n": 1}], "the re-driven message")
     letter.refresh_from_db()
     assert letter.redriven_at is not None
     call_command("redrive", "--all", stdout=(out := StringIO()))
@@ -249,8 +245,8 @@ def test_an_invalid_message_goes_straight_to_the_dead_letters(define_step: Defin
     )
     enqueue({"topic": "t.typed", "data": {"n": "many"}}, trace_id="tr")
     enqueue({"topic": "t.typed", "data": {"n": 3}}, trace_id="tr")
-    letter = wait_for(lambda: DeadLetter.objects.first(), what="a dead letter")
-    wait_for(lambda: len(called.calls) == 1, what="the valid message")
+    letter = wait_for(lambda: DeadLetter.objects.first(), "a dead letter")
+    wait_for(lambda: len(called.calls) == 1, "the valid message")
     assert called.calls == [Job(n=3)], "the handler gets the validated model"
     assert letter.attempts == 1
     assert "InvalidInput" in letter.error and "n:" in letter.error
@@ -268,7 +264,10 @@ def test_a_false_queue_condition_skips_the_handler(define_step: DefineStep) -> N
     )
     enqueue({"topic": "t.cond", "data": {"n": 0}}, trace_id="tr")
     enqueue({"topic": "t.cond", "data": {"n": 5}}, trace_id="tr")
-    wait_for(lambda: len(runs("Positive")) == 2 and all(r.finished_at for r in runs("Positive")))
+    wait_for(
+        lambda: len(runs("Positive")) == 2 and all(r.finished_at for r in runs("Positive")),
+        "both runs finished",
+    )
     assert called.calls == [5]
     assert sorted(r.status for r in runs("Positive")) == ["skipped", "succeeded"]
 
@@ -302,8 +301,8 @@ def test_stream_triggers_run_on_matching_committed_changes(
     jobs.update("other", "a", [{"type": "set", "path": "done", "value": True}])
     jobs.send({"groupId": "g", "id": "a"}, {"type": "ping"})
     jobs.delete("g", "a")
-    wait_for(lambda: len(every.calls) == 6, what="all six changes of item a")
-    wait_for(lambda: seen.calls, what="the done job")
+    wait_for(lambda: len(every.calls) == 6, "all six changes of item a")
+    wait_for(lambda: seen.calls, "the done job")
     time.sleep(0.3)
     assert seen.calls == [("update", "a", "g")]
     assert sorted(every.calls) == sorted(
@@ -340,7 +339,7 @@ def test_stream_triggered_runs_sent_together_share_one_message(
         ]
     )
     jobs = SyncStream(registry_streams.get("jobs"))
-    wait_for(lambda: len(jobs.list("handled")) == 4, what="every change handled")
+    wait_for(lambda: len(jobs.list("handled")) == 4, "every change handled")
     assert sorted((item["id"], item["by"]) for item in jobs.list("handled")) == [
         (item_id, f"trace-{item_id}") for item_id in sorted(ids)
     ]
@@ -358,7 +357,7 @@ def test_stream_triggered_runs_sent_together_share_one_message(
         flush_runs()  # the handler's change may be seen before its run is over
         return [r for r in runs("Batched") if r.attempt == 1 and r.status != "running"]
 
-    (retried,) = wait_for(retried_and_recorded, what="the retried run, recorded")
+    (retried,) = wait_for(retried_and_recorded, "the retried run, recorded")
     assert (retried.trace_id, retried.status) == ("trace-bad", "succeeded")
     assert retried.task_id != first[0].task_id
     assert DeadLetter.objects.count() == 0
@@ -397,7 +396,7 @@ async def test_parallel_merge_counts_every_step_and_completes_once() -> None:
     def completions() -> list[str]:
         return [r.status for r in StepRun.objects.filter(step_name="StreamMergeComplete")]
 
-    await sync_to_async(wait_for)(lambda: completions(), what="the completion step")
+    await sync_to_async(wait_for)(lambda: completions(), "the completion step")
     await sync_to_async(time.sleep)(0.5)
     assert await sync_to_async(completions)() == ["succeeded"], "the completion runs once"
 
@@ -469,7 +468,7 @@ def test_dead_letters_are_listed_and_redriven_from_the_admin(
         follow=True,
     )
     assert b"Re-drove 1 message" in response.content
-    wait_for(lambda: done.calls == [{"n": 2}], what="the message re-driven from the admin")
+    wait_for(lambda: done.calls == [{"n": 2}], "the message re-driven from the admin")
     assert admin_client.get("/admin/steps/steprun/").status_code == 200
 
 
@@ -485,7 +484,7 @@ def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep)
     deadline = time.monotonic() + 3.5
     while time.monotonic() < deadline:
         time.sleep(min(scheduler.tick(), 0.2))
-    wait_for(lambda: len(fired.calls) >= 2, what="two runs a second apart")
+    wait_for(lambda: len(fired.calls) >= 2, "two runs a second apart")
     first = fired.calls[0]
     assert isinstance(first, CronInput)
     assert first.expression == "* * * * * *"
@@ -501,7 +500,7 @@ def test_a_run_keeps_what_its_handler_logged(define_step: DefineStep) -> None:
     enqueue({"topic": "t.chatty", "data": {"n": 4}}, trace_id="trace-logs")
     run = wait_for(
         lambda: StepRun.objects.filter(step_name="Chatty", status="succeeded").first(),
-        what="the run",
+        "the run",
     )
     assert run.trace_id == "trace-logs"
     assert [(e["level"], e["msg"], e["fields"]) for e in run.logs] == [

@@ -9,9 +9,7 @@ through ``tests.replay_settings``.
 """
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -23,7 +21,8 @@ from streams import StreamConfig
 from streams import snapshots as snapshot_module
 from streams.client import GroupSubscription, StreamClient
 from streams.store import Stream, SyncStream
-from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
+from tests.helpers.processes import ServerProcess, Start, TestDatabase
+from tests.helpers.wire import join_message
 
 WAIT = 10.0
 
@@ -32,12 +31,9 @@ WAIT = 10.0
 
 
 def join_frame(since: int | None = None, item: str | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"streamName": "notes", "groupId": "g", "subscriptionId": "s"}
-    if item is not None:
-        data["id"] = item
-    if since is not None:
-        data["sinceVersion"] = since
-    return {"type": "join", "data": data}
+    """A join of ``notes``/``g`` (or an item), always the same subscription."""
+    fields = {} if since is None else {"sinceVersion": since}
+    return join_message("notes", "g", item, subscription="s", **fields)
 
 
 def kinds(frames: list[dict[str, Any]]) -> list[tuple[int, str]]:
@@ -162,19 +158,15 @@ async def test_changes_committed_while_the_log_is_read_come_once(
 SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.replay_settings"}
 
 
-@contextlib.contextmanager
 def replay_servers(
-    request: pytest.FixtureRequest, directory: Path, log_size: int
-) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Servers A and B on one fresh database."""
+    database: TestDatabase, start: Start, log_size: int
+) -> tuple[ServerProcess, ServerProcess]:
+    """Servers A and B on the test's database."""
     env = {**SETTINGS, "STREAMS_REPLAY_LOG_SIZE": str(log_size)}
-    with (
-        TestDatabase(directory) as database,
-        ServerProcess(database, env, name="server-A") as server_a,
-        ServerProcess(database, env, name="server-B") as server_b,
-        logs_on_failure(request, [server_a, server_b]),
-    ):
-        yield server_a, server_b
+    return (
+        start(ServerProcess(database, env, name="server-A")),
+        start(ServerProcess(database, env, name="server-B")),
+    )
 
 
 class Recorder:
@@ -206,41 +198,41 @@ async def make_changes(http: httpx.AsyncClient, group: str, changes: int, events
 
 
 async def miss_and_rejoin(
-    request: pytest.FixtureRequest, directory: Path, log_size: int, changes: int, events: int
+    database: TestDatabase, start: Start, log_size: int, changes: int, events: int
 ) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]], list[dict[str, Any]]]:
     """Our Python client follows the group on server A; A stops, and ``changes`` changes and
     ``events`` custom events are made through server B; A starts again and the client
     re-joins. Returns the listener calls since A stopped, what was made meanwhile, and the
     client's final state."""
-    with replay_servers(request, directory, log_size) as (server_a, server_b):
-        async with (
-            StreamClient(server_a.ws_url, min_backoff=0.1, max_backoff=0.5) as client,
-            httpx.AsyncClient(base_url=server_a.http_url, timeout=WAIT) as http_a,
-            httpx.AsyncClient(base_url=server_b.http_url, timeout=WAIT) as http_b,
-        ):
-            group = client.group("probe", "g")
-            recorder = Recorder(group)
-            # Live through A (without Redis, B's changes reach no subscriber of A's).
-            # Items i0 to i4: those made while away create i5 and i6, and update the others.
-            await make_changes(http_a, "g", changes=5, events=0)
-            await group.wait_for(lambda state: len(state) == 5, WAIT)
-            seen_before = len(recorder.calls)
+    server_a, server_b = replay_servers(database, start, log_size)
+    async with (
+        StreamClient(server_a.ws_url, min_backoff=0.1, max_backoff=0.5) as client,
+        server_a.http_client(WAIT) as http_a,
+        server_b.http_client(WAIT) as http_b,
+    ):
+        group = client.group("probe", "g")
+        recorder = Recorder(group)
+        # Live through A (without Redis, B's changes reach no subscriber of A's).
+        # Items i0 to i4: those made while away create i5 and i6, and update the others.
+        await make_changes(http_a, "g", changes=5, events=0)
+        await group.wait_for(lambda state: len(state) == 5, WAIT)
+        seen_before = len(recorder.calls)
 
-            await asyncio.to_thread(server_a.stop)  # the client loses its server
-            missed = await make_changes(http_b, "g", changes, events)
-            final = {item["id"]: item for kind, item in missed if kind != "event"}
-            await asyncio.to_thread(server_a.restart)
+        await asyncio.to_thread(server_a.stop)  # the client loses its server
+        missed = await make_changes(http_b, "g", changes, events)
+        final = {item["id"]: item for kind, item in missed if kind != "event"}
+        await asyncio.to_thread(server_a.restart)
 
-            await group.wait_for(lambda state: {i["id"]: i for i in state} == final, 30)
-            await asyncio.sleep(0.3)  # what follows the last change (an event), and no more
-            return recorder.calls[seen_before:], missed, group.state
+        await group.wait_for(lambda state: {i["id"]: i for i in state} == final, 30)
+        await asyncio.sleep(0.3)  # what follows the last change (an event), and no more
+        return recorder.calls[seen_before:], missed, group.state
 
 
 @pytest.mark.timeout(120)
 async def test_a_client_disconnected_gets_every_missed_change_and_event_in_order(
-    request: pytest.FixtureRequest, tmp_path: Path
+    database: TestDatabase, start: Start
 ) -> None:
-    calls, missed, _ = await miss_and_rejoin(request, tmp_path, 1000, changes=100, events=10)
+    calls, missed, _ = await miss_and_rejoin(database, start, 1000, changes=100, events=10)
     assert len(missed) == 110
     assert {kind for kind, _ in missed} == {"create", "update", "event"}
     assert calls == missed, "exactly the missed frames, in order, and no sync"
@@ -248,8 +240,8 @@ async def test_a_client_disconnected_gets_every_missed_change_and_event_in_order
 
 @pytest.mark.timeout(120)
 async def test_a_client_that_missed_more_than_the_log_holds_gets_a_sync(
-    request: pytest.FixtureRequest, tmp_path: Path
+    database: TestDatabase, start: Start
 ) -> None:
-    calls, _, state = await miss_and_rejoin(request, tmp_path, 50, changes=100, events=10)
+    calls, _, state = await miss_and_rejoin(database, start, 50, changes=100, events=10)
     assert [kind for kind, _ in calls] == ["sync"], calls[:3]
     assert calls[0][1] == state and len(state) == 7

@@ -12,6 +12,7 @@ from streams.models import StreamGroup, StreamLogEntry
 from streams.protocol import ProtocolError, Subscription, parse_client_frame
 from streams.replay import LogEntry, prune_below, replay_frames
 from streams.store import SyncStream, join_answer
+from tests.helpers.wire import join_message
 
 SIZE = 100
 
@@ -143,8 +144,7 @@ def test_frames_without_versions_follow_motia_rules_alone() -> None:
 
 
 def join_text(**extra: object) -> str:
-    data = {"streamName": "s", "groupId": "g", "subscriptionId": "x", **extra}
-    return orjson.dumps({"type": "join", "data": data}).decode()
+    return orjson.dumps(join_message("s", "g", subscription="x", **extra)).decode()
 
 
 def test_a_join_may_carry_the_last_version_taken() -> None:

@@ -14,9 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import websockets
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
@@ -35,10 +33,11 @@ from tests.helpers.processes import (
     PYTHON,
     ROOT,
     ServerProcess,
+    Start,
     TestDatabase,
-    logs_on_failure,
     server_environment,
 )
+from tests.helpers.wire import subscribed
 
 APP = "scaffolded"
 WAIT = 10.0
@@ -206,13 +205,17 @@ def assert_passes_ruff(project: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def with_app(project: Path) -> dict[str, str]:
+    """The environment of a process with ``scaffolded`` (in the folder ``project``) installed."""
+    return {"DJANGO_SETTINGS_MODULE": "tests.scaffold_settings", "SCAFFOLD_PROJECT": str(project)}
+
+
 def manage(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``manage.py ARGS`` in a process with ``scaffolded`` installed."""
-    env = {"DJANGO_SETTINGS_MODULE": "tests.scaffold_settings", "SCAFFOLD_PROJECT": str(project)}
     return subprocess.run(
         [PYTHON, "manage.py", *args],
         cwd=ROOT,
-        env=server_environment(env),
+        env=server_environment(with_app(project)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -221,7 +224,7 @@ def manage(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(180)
 def test_a_scaffolded_stream_and_steps_are_discovered_and_run(
-    request: pytest.FixtureRequest, tmp_path: Path
+    tmp_path: Path, database: TestDatabase, start: Start
 ) -> None:
     """A new stream with its http step, then a queue, a stream and a cron step for it: ruff
     and ``manage.py check`` pass, ``manage.py steps`` lists them, and a PUT to the http step
@@ -268,27 +271,22 @@ def test_a_scaffolded_stream_and_steps_are_discovered_and_run(
         f"{APP}.hourly_step",
     }
 
-    env = {"DJANGO_SETTINGS_MODULE": "tests.scaffold_settings", "SCAFFOLD_PROJECT": str(project)}
-    with (
-        TestDatabase(tmp_path / "database") as database,
-        ServerProcess(database, env) as server,
-        logs_on_failure(request, [server]),
-    ):
-        asyncio.run(put_under_a_subscriber(server))
+    server = start(ServerProcess(database, with_app(project)))
+    asyncio.run(put_under_a_subscriber(server))
 
 
 async def put_under_a_subscriber(server: ServerProcess) -> None:
-    async with websockets.connect(server.ws_url, open_timeout=WAIT) as ws:
-        join = {"streamName": "notes", "groupId": "default", "subscriptionId": "s"}
-        await ws.send(json.dumps({"type": "join", "data": join}))
-        sync = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert sync["event"] == {"type": "sync", "data": []}, sync
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=WAIT) as http:
-            response = await http.put("/notes/n1", json={"text": "hello"})
+    async with (
+        subscribed(server.ws_url, "notes", "default", timeout=WAIT) as subscriber,
+        server.http_client(WAIT) as http,
+    ):
+        assert subscriber.sync["event"]["data"] == []
+        response = await http.put("/notes/n1", json={"text": "hello"})
         assert response.status_code == 200, response.text
         assert response.json() == {"id": "n1", "text": "hello"}
-        frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert (frame["id"], frame["event"]) == (
-            "n1",
-            {"type": "create", "data": {"id": "n1", "text": "hello"}},
-        )
+        await subscriber.wait_until(lambda: subscriber.frames, "the change", WAIT)
+    (frame,) = subscriber.frames
+    assert (frame["id"], frame["event"]) == (
+        "n1",
+        {"type": "create", "data": {"id": "n1", "text": "hello"}},
+    )

@@ -8,10 +8,7 @@ with 4008 (its ``on_leave`` runs at once) and re-syncs when it comes back. A cli
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,8 @@ import websockets
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
 from tests.helpers.processes import ServerProcess, TestDatabase
 from tests.helpers.rawsocket import CLOSE, Frame, RawWebSocket
+from tests.helpers.sampling import sampled
+from tests.helpers.wire import join_message, recv_frame
 
 ITEMS = 1_000
 ITEM_BYTES = 200_000
@@ -35,10 +34,7 @@ SERVER_ENV = {**LOCAL_PLAIN_HTTP, "MALLOC_MMAP_THRESHOLD_": "65536", "LOG_LEVEL"
 
 
 def join(stream: str, group: str, item: str | None = None) -> str:
-    data = {"streamName": stream, "groupId": group, "subscriptionId": f"{stream}-{item}"}
-    if item is not None:
-        data["id"] = item
-    return json.dumps({"type": "join", "data": data})
+    return json.dumps(join_message(stream, group, item))
 
 
 def rss(pid: int) -> int:
@@ -47,25 +43,6 @@ def rss(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
-
-
-@contextmanager
-def peak_rss(pid: int) -> Iterator[list[int]]:
-    """Sample the process's RSS until the block ends; yields [peak]."""
-    peak = [rss(pid)]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.05):
-            peak[0] = max(peak[0], rss(pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        sampler.join(5)
 
 
 async def write_todos(url: str) -> None:
@@ -92,7 +69,7 @@ async def watch(
         await socket.send(join("todo", "todos"))
         await socket.send(join("inbox", "watching", "todos"))
         while len(created) < ITEMS:
-            frame = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
+            frame = await recv_frame(socket, WAIT)
             event = frame["event"]
             if frame["streamName"] == "inbox" and event["type"] in ("sync", "update", "create"):
                 watching.append(event["data"]["watching"])
@@ -131,10 +108,11 @@ def test_a_stalled_reader_is_closed_with_4008_in_bounded_memory(tmp_path: Path) 
             await write_todos(server.http_url)
             return await watcher, watching, await reader, time.monotonic() - started
 
-        before = rss(server.process.pid)
-        with peak_rss(server.process.pid) as peak:
+        pid = server.process.pid
+        before = rss(pid)
+        with sampled(lambda: rss(pid), every=0.05) as samples:
             created, watching, frames, seconds = asyncio.run(run())
-        growth = peak[0] - before
+        growth = max(samples) - before
 
         assert len(created) == ITEMS, "the subscriber that keeps up got every change"
         assert watching[-1] == 1, f"the stalled socket's on_leave ran at once: {watching}"
@@ -148,7 +126,7 @@ def test_a_stalled_reader_is_closed_with_4008_in_bounded_memory(tmp_path: Path) 
         async def rejoin() -> dict[str, Any]:
             async with websockets.connect(server.ws_url, open_timeout=WAIT) as socket:
                 await socket.send(join("todo", "todos", item_id))
-                return dict(json.loads(await asyncio.wait_for(socket.recv(), WAIT)))
+                return await recv_frame(socket, WAIT)
 
         item_id = next(iter(created))
         sync = asyncio.run(rejoin())

@@ -15,29 +15,22 @@ failing test prints the logs of its servers and workers.
 
 import asyncio
 import contextlib
-import json
-import os
-import sqlite3
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-import websockets
 from django.conf import settings
 from kombu.transport.redis import Channel as RedisChannel
 
-from tests.helpers.processes import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
+from tests.helpers.passes import needs_redis
+from tests.helpers.processes import EMBEDDED, ServerProcess, Start, TestDatabase, WorkerProcess
+from tests.helpers.waiting import eventually_async
+from tests.helpers.wire import Subscriber, subscribed
 
 WAIT = 5.0  # seconds for one frame, one HTTP answer, one step run to start
 MERGE_WAIT = 20.0  # seconds for a whole merge of a few one-second steps
 GRACE = 1.5  # seconds to wait for a second completion (or update) that must not come
-POLL = 0.05
-EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}  # the default, whatever we have
 VISIBILITY_TIMEOUT = 3  # CELERY_VISIBILITY_TIMEOUT of the kill test's processes
 
 
@@ -61,53 +54,6 @@ def restore_period() -> float:
 REDELIVERY_WAIT = VISIBILITY_TIMEOUT + restore_period() + 15.0
 
 
-# --- processes ------------------------------------------------------------------------------
-
-
-class Cluster:
-    """Servers and workers on one fresh database, stopped (and their logs printed on failure)
-    when the test is over."""
-
-    def __init__(self, database: TestDatabase, stack: contextlib.ExitStack) -> None:
-        self.database = database
-        self.processes: list[ServerProcess | WorkerProcess] = []
-        self._stack = stack
-
-    @property
-    def redis_env(self) -> dict[str, str]:
-        """Environment for processes that share a queue of their own on Redis."""
-        return {"CELERY_QUEUE": f"steps-{self.database.name}"}
-
-    def server(self, env: dict[str, str]) -> ServerProcess:
-        server = ServerProcess(self.database, env, name=f"server-{len(self.processes)}")
-        self.processes.append(server)
-        return self._stack.enter_context(server)
-
-    def worker(
-        self, env: dict[str, str], name: str, pool: str = "threads", concurrency: int = 4
-    ) -> WorkerProcess:
-        worker = WorkerProcess(self.database, env, name, pool, concurrency)
-        self.processes.append(worker)
-        return self._stack.enter_context(worker)
-
-
-@pytest.fixture
-def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    """A fresh database for the test's servers and workers."""
-    with TestDatabase(tmp_path) as database, contextlib.ExitStack() as stack:
-        cluster = Cluster(database, stack)
-        with logs_on_failure(request, cluster.processes):
-            yield cluster
-
-
-@pytest.fixture
-def redis_cluster(cluster: Cluster) -> Cluster:
-    """The same, for tests that need Celery on Redis."""
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("REDIS_URL is not set: real Celery worker processes need Redis")
-    return cluster
-
-
 # --- step runs ------------------------------------------------------------------------------
 
 
@@ -126,35 +72,26 @@ class Run:
 
 def step_runs(database: TestDatabase) -> list[Run]:
     """Every step run recorded in the test's database, oldest first."""
-    sql = (
-        "SELECT id, step_name, task_id, worker, status, attempt, error"
-        " FROM steps_steprun ORDER BY id"
-    )
-    if database.is_postgres:
-        import psycopg
-
-        assert database.url is not None
-        with psycopg.connect(database.url, connect_timeout=5) as connection:
-            rows = connection.execute(sql).fetchall()
-    else:
-        path = database.env["SQLITE_PATH"]
-        with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection:
-            rows = connection.execute(sql).fetchall()
-    return [Run(*row) for row in rows]
+    return [
+        Run(*row)
+        for row in database.query(
+            "SELECT id, step_name, task_id, worker, status, attempt, error"
+            " FROM steps_steprun ORDER BY id"
+        )
+    ]
 
 
 async def wait_for_runs(
     database: TestDatabase, predicate: Callable[[list[Run]], bool], timeout: float, what: str
 ) -> list[Run]:
     """Poll the step runs until ``predicate`` holds; fail with what was there at the end."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = await asyncio.to_thread(step_runs, database)
-        if predicate(runs):
-            return runs
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {timeout}s; step runs: {runs}")
-        await asyncio.sleep(POLL)
+    seen: list[Run] = []
+
+    async def holds() -> list[Run] | None:
+        seen[:] = await asyncio.to_thread(step_runs, database)
+        return seen if predicate(seen) else None
+
+    return await eventually_async(holds, lambda: f"no {what}; step runs: {seen}", timeout)
 
 
 def runs_of(runs: list[Run], step_name: str) -> list[Run]:
@@ -178,73 +115,42 @@ async def assert_completed_once(database: TestDatabase) -> Run:
 # --- the WebSocket subscriber ---------------------------------------------------------------
 
 
-class MergeSubscriber:
-    """A raw ``websockets`` client following one parallelMerge item; it records the
-    ``completedSteps`` of every frame about the item, the first sync included."""
+def completed_steps(subscriber: Subscriber) -> list[int]:
+    """``completedSteps`` of every frame about the merge item since the sync, in order."""
+    return [f["event"]["data"]["completedSteps"] for f in subscriber.frames if f["event"]["data"]]
 
-    def __init__(self, ws: websockets.ClientConnection, trace_id: str) -> None:
-        self.ws = ws
-        self.trace_id = trace_id
-        self.values: list[int] = []
-        self.events: list[str] = []
-        self.collector: asyncio.Task[None] | None = None
 
-    def record(self, frame: dict[str, Any]) -> None:
-        assert frame.get("type") == "stream", frame
-        assert (frame["streamName"], frame["groupId"], frame["id"]) == (
-            "parallelMerge",
-            "merge-groups",
-            self.trace_id,
-        ), frame
-        event = frame["event"]
-        self.events.append(event["type"])
-        if event["data"] is not None:
-            self.values.append(event["data"]["completedSteps"])
+def event_types(subscriber: Subscriber) -> list[str]:
+    return [subscriber.sync["event"]["type"]] + [f["event"]["type"] for f in subscriber.frames]
 
-    async def collect(self) -> None:
-        async for text in self.ws:
-            self.record(json.loads(text))
 
-    async def wait_for(self, value: int, timeout: float) -> None:
-        """Wait until ``completedSteps`` reached ``value``; fail with what was seen."""
-        deadline = time.monotonic() + timeout
-        while not self.values or self.values[-1] < value:
-            if self.collector is not None and self.collector.done():
-                self.collector.result()  # a bad frame fails here
-                pytest.fail(f"the socket closed; seen: {self.values} ({self.events})")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"completedSteps did not reach {value} within {timeout}s; "
-                    f"seen: {self.values} ({self.events})"
-                )
-            await asyncio.sleep(POLL)
+async def wait_for_merge(subscriber: Subscriber, total: int, timeout: float) -> None:
+    """Wait until ``completedSteps`` reached ``total``; fail with what was seen."""
+
+    def reached() -> bool:
+        steps = completed_steps(subscriber)
+        return bool(steps) and steps[-1] >= total
+
+    def seen() -> str:
+        return f"completedSteps at {total}; seen {completed_steps(subscriber)}"
+
+    await subscriber.wait_until(reached, seen, timeout)
 
 
 @contextlib.asynccontextmanager
-async def subscribe_merge(server: ServerProcess, trace_id: str) -> AsyncIterator[MergeSubscriber]:
-    """Join the merge item (before it exists: the sync says null) and follow it."""
-    async with websockets.connect(server.ws_url, open_timeout=WAIT) as ws:
-        join = {
-            "streamName": "parallelMerge",
-            "groupId": "merge-groups",
-            "id": trace_id,
-            "subscriptionId": "x",
-        }
-        await ws.send(json.dumps({"type": "join", "data": join}))
-        subscriber = MergeSubscriber(ws, trace_id)
-        subscriber.record(json.loads(await asyncio.wait_for(ws.recv(), WAIT)))
-        assert subscriber.events == ["sync"] and subscriber.values == [], "item already exists"
-        subscriber.collector = collector = asyncio.create_task(subscriber.collect())
-        try:
-            yield subscriber
-        finally:
-            collector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await collector  # a bad frame that came last fails here
+async def subscribe_merge(server: ServerProcess, trace_id: str) -> AsyncIterator[Subscriber]:
+    """Join the merge item before it exists (its sync says null) and follow it; every frame
+    must be about the item."""
+    merge = ("parallelMerge", "merge-groups", trace_id)
+    async with subscribed(server.ws_url, *merge, timeout=WAIT) as subscriber:
+        assert subscriber.sync["event"]["data"] is None, "item already exists"
+        yield subscriber
+    for frame in subscriber.frames:
+        assert (frame["streamName"], frame["groupId"], frame["id"]) == merge, frame
 
 
 async def start_merge(server: ServerProcess, trace_id: str, total: int) -> None:
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=WAIT) as http:
+    async with server.http_client(WAIT) as http:
         response = await http.post(
             "/stream-parallel-merge", json={"totalSteps": total, "traceId": trace_id}
         )
@@ -252,16 +158,16 @@ async def start_merge(server: ServerProcess, trace_id: str, total: int) -> None:
     assert response.json() == {"traceId": trace_id, "totalSteps": total}
 
 
-async def run_merge(cluster: Cluster, server: ServerProcess, total: int) -> list[Run]:
+async def run_merge(database: TestDatabase, server: ServerProcess, total: int) -> list[Run]:
     """Start a merge of ``total`` steps and check what the issue asks; return the step runs."""
     trace_id = str(uuid.uuid4())
     async with subscribe_merge(server, trace_id) as subscriber:
         await start_merge(server, trace_id, total)
-        await subscriber.wait_for(total, MERGE_WAIT)
-        await assert_completed_once(cluster.database)  # also time for a stray update to show
-    assert subscriber.values == list(range(total + 1)), subscriber.events
-    assert subscriber.events == ["sync", "create"] + ["update"] * total
-    runs = await asyncio.to_thread(step_runs, cluster.database)
+        await wait_for_merge(subscriber, total, MERGE_WAIT)
+        await assert_completed_once(database)  # also time for a stray update to show
+    assert completed_steps(subscriber) == list(range(total + 1)), event_types(subscriber)
+    assert event_types(subscriber) == ["sync", "create"] + ["update"] * total
+    runs = await asyncio.to_thread(step_runs, database)
     steps = runs_of(runs, "StreamStepProcess")
     assert [run.status for run in steps] == ["succeeded"] * total, steps
     assert len({run.task_id for run in steps}) == total, steps
@@ -271,32 +177,34 @@ async def run_merge(cluster: Cluster, server: ServerProcess, total: int) -> list
 # --- tests ----------------------------------------------------------------------------------
 
 
-async def test_parallel_merge_on_embedded_worker(cluster: Cluster) -> None:
+async def test_parallel_merge_on_embedded_worker(database: TestDatabase, start: Start) -> None:
     """One server and nothing else: its embedded worker runs the steps."""
-    server = cluster.server(EMBEDDED)
-    await run_merge(cluster, server, total=5)
+    server = start(ServerProcess(database, EMBEDDED))
+    await run_merge(database, server, total=5)
 
 
-async def test_parallel_merge_on_redis_worker(redis_cluster: Cluster) -> None:
+@needs_redis
+async def test_parallel_merge_on_redis_worker(database: TestDatabase, start: Start) -> None:
     """A server and a real ``celery worker`` process (4 threads) on Redis."""
-    env = redis_cluster.redis_env
-    server = redis_cluster.server(env)
-    worker = redis_cluster.worker(env, "w1")
-    runs = await run_merge(redis_cluster, server, total=5)
+    server = start(ServerProcess(database, database.own_queue))
+    worker = start(WorkerProcess(database, database.own_queue, "w1"))
+    runs = await run_merge(database, server, total=5)
     on_celery = [r for r in runs if r.step_name in ("StreamStepProcess", "StreamMergeComplete")]
     assert {run.worker for run in on_celery} == {worker.hostname}, runs
 
 
+@needs_redis
 @pytest.mark.timeout(REDELIVERY_WAIT + 60)
-async def test_step_of_killed_worker_runs_again_on_another(redis_cluster: Cluster) -> None:
+async def test_step_of_killed_worker_runs_again_on_another(
+    database: TestDatabase, start: Start
+) -> None:
     """SIGKILL the worker running a step: the step runs again on the other worker (once its
     message is past the visibility timeout) and the merge completes, nothing lost or doubled."""
     total = 4
-    env = {**redis_cluster.redis_env, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
-    server = redis_cluster.server(env)
-    workers = [redis_cluster.worker(env, name, "solo", 1) for name in ("w1", "w2")]
+    env = {**database.own_queue, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
+    server = start(ServerProcess(database, env))
+    workers = [start(WorkerProcess(database, env, name, "solo", 1)) for name in ("w1", "w2")]
     by_host = {worker.hostname: worker for worker in workers}
-    database = redis_cluster.database
 
     trace_id = str(uuid.uuid4())
     async with subscribe_merge(server, trace_id) as subscriber:
@@ -321,10 +229,10 @@ async def test_step_of_killed_worker_runs_again_on_another(redis_cluster: Cluste
         runs = await wait_for_runs(
             database, rerun_succeeded, REDELIVERY_WAIT, f"re-run of task {killed.task_id}"
         )
-        await subscriber.wait_for(total, WAIT)
+        await wait_for_merge(subscriber, total, WAIT)
         await assert_completed_once(database)
 
-    assert subscriber.values == list(range(total + 1)), subscriber.events
+    assert completed_steps(subscriber) == list(range(total + 1)), event_types(subscriber)
     runs = await asyncio.to_thread(step_runs, database)
     reruns = [r for r in runs if r.task_id == killed.task_id and r.id > killed.id]
     assert [(r.worker, r.status) for r in reruns] == [(survivor.hostname, "succeeded")], runs

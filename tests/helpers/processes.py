@@ -9,14 +9,14 @@ answers and stops it again (terminate, then kill). :class:`WorkerProcess` runs a
 same way (or kills it outright). ``REDIS_URL`` passes through to servers and workers; extra
 environment (``STREAMS_AUTHENTICATE``, ``CELERY_QUEUE`` ...) is given per process.
 
-Usage::
+Usage (tests mostly get them from the fixtures of ``tests/conftest.py``: ``database``,
+``start``, ``server``)::
 
     with TestDatabase(tmp_path) as database, ServerProcess(database) as server:
         httpx.post(f"{server.http_url}/todos", json={"description": "x"})
 """
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol, Self
+from typing import IO, Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -42,6 +42,10 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 3.0
 # Environment of the test process that must not leak into a server's own choices.
 _DATABASE_ENV = ("DATABASE_URL", "SQLITE_PATH")
+# A process on the embedded default (in-process broker and worker), whatever the test pass.
+EMBEDDED = {"REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
+# Servers that let in only handshakes with a valid token (the example app's authenticator).
+AUTHENTICATE = {"STREAMS_AUTHENTICATE": "examples.auth.authenticate_stream"}
 
 
 def free_port() -> int:
@@ -107,6 +111,19 @@ class TestDatabase:
     @property
     def is_postgres(self) -> bool:
         return self.url is not None
+
+    @property
+    def own_queue(self) -> dict[str, str]:
+        """Environment that gives the processes on this database a Celery queue of their own,
+        so that workers of other tests sharing a Redis never take their tasks."""
+        return {"CELERY_QUEUE": f"steps-{self.name}"}
+
+    @property
+    def admin_url(self) -> str:
+        """PostgreSQL: the server's ``postgres`` database (connections there are not this
+        database's)."""
+        assert self.base_url is not None
+        return _with_database(self.base_url, "postgres")
 
     def __enter__(self) -> Self:
         try:
@@ -174,9 +191,7 @@ class TestDatabase:
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        assert self.base_url is not None
-        admin_url = _with_database(self.base_url, "postgres")
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as connection:
             connection.execute(sql)  # type: ignore[arg-type]
 
 
@@ -190,14 +205,25 @@ def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class _Started:
-    """A ``with`` block around ``start()`` and ``stop()``."""
+class Started:
+    """A process of a test: a ``with`` block around ``start()`` and ``stop()``; its ``name``
+    and its output, in ``log_path``."""
+
+    name: str
+    log_path: Path
 
     def start(self) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def log(self) -> str:
+        """Everything the process has written so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def __enter__(self) -> Self:
         self.start()
@@ -212,7 +238,16 @@ class _Started:
         self.stop()
 
 
-class _ManagedProcess(_Started):
+P = TypeVar("P", bound=Started)
+
+
+class Start(Protocol):
+    """The ``start`` fixture: ``start(process)`` starts it for the test and returns it."""
+
+    def __call__(self, process: P) -> P: ...
+
+
+class _ManagedProcess(Started):
     """A child process of a test with its output in a log file: started by ``start()``,
     stopped (terminate, then kill) by ``stop()`` or on leaving its ``with`` block."""
 
@@ -241,13 +276,6 @@ class _ManagedProcess(_Started):
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(STOP_TIMEOUT)
 
-    def log(self) -> str:
-        """Everything the process has written so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
 
 class ServerProcess(_ManagedProcess):
     """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
@@ -273,6 +301,10 @@ class ServerProcess(_ManagedProcess):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/"
 
+    def http_client(self, timeout: float) -> httpx.AsyncClient:
+        """An HTTP client of this server (relative URLs), waiting at most ``timeout`` s."""
+        return httpx.AsyncClient(base_url=self.http_url, timeout=timeout)
+
     def start(self, attempts: int = 3) -> None:
         """Start the server and wait until it answers HTTP; retry on a port taken meanwhile."""
         for attempt in range(1, attempts + 1):
@@ -288,15 +320,25 @@ class ServerProcess(_ManagedProcess):
 
     def restart(self) -> None:
         """Start the server again on the port and database it had (stopping it first if it
-        still runs), so that clients reconnecting to the same address find it."""
+        still runs), so that clients reconnecting to the same address find it. The old socket
+        may linger a moment: a port still in use is tried again until ``START_TIMEOUT``."""
         assert self.port, f"{self.name} was never started"
         self.stop()
-        self._spawn()
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            log_size = len(self.log())
+            self._spawn()
+            try:
+                self._wait_until_ready()
+                return
+            except RuntimeError:
+                self.stop()
+                if "already in use" not in self.log()[log_size:] or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+            except BaseException:
+                self.stop()
+                raise
 
     def _spawn(self) -> None:
         env = server_environment({**self.database.env, **self.extra_env})
@@ -389,15 +431,6 @@ class WorkerProcess(_ManagedProcess):
             self.stop()
             raise
 
-    def _command(self) -> list[str]:
-        if not self.production:
-            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
-        return [
-            *(PYTHON, "-m", "uvicorn", "motia_site.asgi:application"),
-            *("--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"),
-            *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
-        ]
-
     def _wait_until_ready(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
@@ -417,7 +450,7 @@ class WorkerProcess(_ManagedProcess):
         )
 
 
-class RedisServer(_Started):
+class RedisServer(Started):
     """A ``redis-server`` of the test's own, on a free port: a test may stop it and start it
     again (on the same port) without touching the machine's Redis. It keeps its data in an
     append-only file written on every command, as a broker's Redis must (a restart of one that
@@ -463,21 +496,9 @@ class RedisServer(_Started):
         if process is not None:
             terminate(process, START_TIMEOUT)
 
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-class _Logged(Protocol):
-    name: str
-
-    def log(self) -> str: ...
-
 
 @contextlib.contextmanager
-def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[_Logged]) -> Iterator[None]:
+def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[Started]) -> Iterator[None]:
     """In a fixture: print the logs of ``processes`` (servers, workers; read when the test is
     over, so a list may still grow) if the test fails. pytest shows them with the failure, as
     "Captured stdout teardown"."""
@@ -487,43 +508,3 @@ def logs_on_failure(request: pytest.FixtureRequest, processes: Iterable[_Logged]
         for process in processes:
             print(f"----- log of {process.name} -----")
             print(process.log())
-
-
-E2E_PACKAGES = ROOT / "tests" / "e2e"
-
-
-def node_with_packages(purpose: str) -> str:
-    """The node binary, with tests/e2e's npm packages installed (``npm ci`` when any is missing
-    or at another version than its lock file pins). Without node and npm the test is skipped,
-    and fails in CI."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = f"node and npm are needed to {purpose}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    if not _node_packages_installed():
-        result = subprocess.run(
-            [npm, "ci", "--prefix", str(E2E_PACKAGES), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci in {E2E_PACKAGES} failed:\n{result.stdout}{result.stderr}")
-        assert _node_packages_installed()
-    return node
-
-
-def _node_packages_installed() -> bool:
-    lock = json.loads((E2E_PACKAGES / "package-lock.json").read_text())
-    for path, entry in lock.get("packages", {}).items():
-        if not path:
-            continue
-        try:
-            installed = json.loads((E2E_PACKAGES / path / "package.json").read_text())
-        except (OSError, ValueError):
-            return False
-        if installed.get("version") != entry.get("version"):
-            return False
-    return True

@@ -1,4 +1,5 @@
-"""The seed's todo endpoints, called over real HTTP by the end-to-end tests."""
+"""The example todo endpoints, called over real HTTP by the end-to-end tests, and what a
+completed todo holds."""
 
 from typing import Any
 
@@ -20,3 +21,12 @@ async def complete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
 async def delete_todo(http: httpx.AsyncClient, todo_id: str) -> None:
     response = await http.delete(f"/todos/{todo_id}")
     assert response.status_code == 204, response.text
+
+
+def completed(todo: dict[str, Any] | None) -> bool:
+    """Whether a todo carries what PATCH /todos/<id>/complete writes."""
+    return (
+        todo is not None
+        and bool(todo.get("completedAt"))
+        and todo.get("metadata") == {"completedBy": "user-123"}
+    )

@@ -1,0 +1,24 @@
+"""Which pass of ``make test`` this is: the embedded default, or PostgreSQL and Redis
+(``DATABASE_URL``, ``REDIS_URL``); marks for the tests that need the services."""
+
+import os
+
+import pytest
+
+
+def on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
+
+
+def on_redis() -> bool:
+    return bool(os.environ.get("REDIS_URL"))
+
+
+needs_services = pytest.mark.skipif(
+    not (on_postgres() and on_redis()),
+    reason="needs PostgreSQL and Redis (the services pass of make test)",
+)
+# Processes share events and tasks only through Redis (the in-memory layer is one process's).
+needs_redis = pytest.mark.skipif(
+    not on_redis(), reason="needs Redis (REDIS_URL): the in-memory layer cannot cross processes"
+)
