@@ -309,14 +309,8 @@ class ServerProcess(_ManagedProcess):
         """Start the server and wait until it answers HTTP; retry on a port taken meanwhile."""
         for attempt in range(1, attempts + 1):
             self.port = free_port()
-            self._spawn()
-            try:
-                self._wait_until_ready()
+            if self._serve(last_try=attempt == attempts):
                 return
-            except RuntimeError:
-                self.stop()
-                if attempt == attempts or "already in use" not in self.log():
-                    raise
 
     def restart(self) -> None:
         """Start the server again on the port and database it had (stopping it first if it
@@ -325,20 +319,25 @@ class ServerProcess(_ManagedProcess):
         assert self.port, f"{self.name} was never started"
         self.stop()
         deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            log_size = len(self.log())
-            self._spawn()
-            try:
-                self._wait_until_ready()
-                return
-            except RuntimeError:
-                self.stop()
-                if "already in use" not in self.log()[log_size:] or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-            except BaseException:
-                self.stop()
+        while not self._serve(last_try=time.monotonic() > deadline):
+            time.sleep(0.2)
+
+    def _serve(self, last_try: bool) -> bool:
+        """Spawn the server on ``self.port`` and wait until it answers (True). A port in use
+        is False, to try again, unless this is the last try: then, as any failure, it raises."""
+        log_size = len(self.log())
+        self._spawn()
+        try:
+            self._wait_until_ready()
+            return True
+        except RuntimeError:
+            self.stop()
+            if last_try or "already in use" not in self.log()[log_size:]:
                 raise
+            return False
+        except BaseException:
+            self.stop()
+            raise
 
     def _spawn(self) -> None:
         env = server_environment({**self.database.env, **self.extra_env})
