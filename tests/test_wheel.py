@@ -1,0 +1,141 @@
+"""The engine as a library: its wheel, installed with pip into a fresh virtual environment,
+serves a project of its own (made by ``django-admin startproject``, plus one app with one
+stream and one step) with nothing of this repository on the path.
+
+It installs the engine's dependencies from the package index (pip's cache makes that quick
+after the first time), so it runs in the embedded pass of ``make test`` only.
+"""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from .server import START_TIMEOUT, free_port, terminate
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILES = Path(__file__).resolve().parent / "wheel_project"
+INSTALL_TIMEOUT = 600
+
+pytestmark = [
+    pytest.mark.timeout(INSTALL_TIMEOUT + 120),
+    pytest.mark.skipif(
+        bool(os.environ.get("DATABASE_URL")),
+        reason="runs once, in the embedded pass (it does not depend on the database)",
+    ),
+]
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A virtual environment with the wheel installed, and a project that uses it."""
+    root = tmp_path_factory.mktemp("wheel")
+    # Nothing of ours may leak in: no settings module, no path to the checkout.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "PYTHONPATH", "DATABASE_URL", "REDIS_URL"}
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(ROOT)],
+        root,
+        env,
+        INSTALL_TIMEOUT,
+    )
+    (wheel,) = root.glob("*.whl")
+    venv = root / "venv"
+    run([sys.executable, "-m", "venv", str(venv)], root, env)
+    python = str(venv / "bin" / "python")
+    run([python, "-m", "pip", "install", "-q", str(wheel)], root, env, INSTALL_TIMEOUT)
+
+    site = root / "site"
+    site.mkdir()
+    run([str(venv / "bin" / "django-admin"), "startproject", "notes_site", str(site)], site, env)
+    shutil.copytree(PROJECT_FILES / "notes", site / "notes")
+    for name in ("urls.py", "asgi.py"):
+        shutil.copy(PROJECT_FILES / "notes_site" / name, site / "notes_site" / name)
+    settings = site / "notes_site" / "settings.py"
+    settings.write_text(
+        settings.read_text() + (PROJECT_FILES / "notes_site" / "settings_engine.py").read_text()
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "notes_site.settings"
+    run([python, "manage.py", "migrate", "--noinput"], site, env)
+    yield site, {**env, "PYTHON": python}
+
+
+def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -> None:
+    site, env = project
+    where = run([env["PYTHON"], "-c", "import streams, steps; print(streams.__file__)"], site, env)
+    assert "site-packages" in where
+    report = run([env["PYTHON"], "manage.py", "check"], site, env)
+    assert "no issues" in report
+    steps = run([env["PYTHON"], "manage.py", "steps"], site, env)
+    assert "AddNote" in steps
+
+
+async def _subscribe_then_post(url: str) -> list[dict[str, object]]:
+    frames = []
+    async with websockets.connect(f"ws://{url}/") as socket:
+        join = {"streamName": "note", "groupId": "all", "subscriptionId": "s1"}
+        await socket.send(orjson.dumps({"type": "join", "data": join}))
+        frames.append(orjson.loads(await asyncio.wait_for(socket.recv(), 10)))
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"http://{url}/notes", json={"id": "n1", "text": "from the wheel"}
+            )
+        assert response.status_code == 201, response.text
+        frames.append(orjson.loads(await asyncio.wait_for(socket.recv(), 10)))
+    return frames
+
+
+def test_a_step_answers_and_a_subscriber_sees_the_change(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    site, env = project
+    port = free_port()
+    server = subprocess.Popen(
+        [env["PYTHON"], "-m", "uvicorn", "notes_site.asgi:application", "--port", str(port)],
+        cwd=site,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"127.0.0.1:{port}"
+        for _ in range(int(START_TIMEOUT * 10)):
+            try:
+                httpx.get(f"http://{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[0].decode()
+                asyncio.run(asyncio.sleep(0.1))
+        sync, create = asyncio.run(_subscribe_then_post(url))
+        assert sync["event"] == {"type": "sync", "data": []}
+        assert create["event"] == {
+            "type": "create",
+            "data": {"id": "n1", "text": "from the wheel"},
+        }
+        # The engine's static files are in the wheel, and served.
+        client = httpx.get(f"http://{url}/static/streams/stream-client.js")
+        assert client.status_code == 200 and "StreamClient" in client.text
+        docs = httpx.get(f"http://{url}/api/openapi.json").json()
+        assert "/notes" in docs["paths"]
+    finally:
+        terminate(server, 5)
