@@ -1,5 +1,6 @@
 """The pages, server side: the demo at ``/`` (the examples app) and the engine's staff-only
-dashboard (``steps.dashboard``).
+dashboard (``steps.dashboard``), both on the engine's page chrome (``steps/base.html``) as the
+site overrides it.
 
 The browser tests (``test_browser.py``) run the same pages live in Chromium; the dashboard's
 layout and view models are tested alone in ``test_dashboard_*.py``."""
@@ -74,6 +75,48 @@ def test_signed_in_users_get_a_stream_token_when_streams_authenticate(
     assert token is not None
     assert verify_token(token.group(1))["role"] == "staff"
     assert 'data-stream-token=""' in client.get("/").content.decode()  # anonymous: none
+
+
+# --- the page chrome: the engine's, with the site's link to the demo ----------------------------
+
+
+def nav_links(page: str) -> list[tuple[str, str]]:
+    """(href, text) of each link of the top bar's nav."""
+    nav = re.search(r"<nav>(.*?)</nav>", page, re.S)
+    assert nav is not None
+    return re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', nav.group(1))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/dashboard/"])
+def test_the_site_adds_its_demo_to_the_engines_top_bar(admin_client: Client, path: str) -> None:
+    page = admin_client.get(path).content.decode()
+    assert nav_links(page) == [
+        ("/", "Live demo"),
+        ("/dashboard/", "Dashboard"),
+        ("/admin/", "Admin"),
+        ("/api/docs", "API docs"),
+    ]
+    assert f'<a href="{path}" aria-current="page">' in page
+    assert '<a class="brand" href="/">' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("site_templates", [True, False], ids=["site templates", "engine only"])
+def test_the_dashboard_works_in_a_project_without_the_examples(
+    admin_client: Client, settings: Any, site_templates: bool
+) -> None:
+    settings.ROOT_URLCONF = "tests.dashboard_urls"
+    if not site_templates:
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+    response = admin_client.get("/dashboard/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert nav_links(page) == [("/dashboard/", "Dashboard"), ("/admin/", "Admin")]
+    assert '<a class="brand" href="/dashboard/">' in page
+    assert response.context["flows"]  # the project's steps, drawn as ever
+    site_base = str(settings.BASE_DIR / "templates" / "steps" / "base.html")
+    assert (site_base in {t.origin.name for t in response.templates}) is site_templates
 
 
 # --- the dashboard: who may see it ----------------------------------------------------------------
