@@ -1,5 +1,5 @@
-"""URLs: the example app's demo page, the dashboard, the admin, the health check, then every
-step's http trigger (with OpenAPI docs at /api/docs).
+"""URLs: the example app's demo page, the engine's dashboard, the admin, then the engine's
+URLs: every step's http trigger, the OpenAPI docs at /api/docs and the health check.
 
 The demo page and the stream WebSocket share ``/``: ASGI routes by protocol (see asgi.py), so
 only HTTP requests reach these patterns.
@@ -8,11 +8,9 @@ only HTTP requests reach these patterns.
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
-
 urlpatterns = [
     path("", include("examples.urls")),
-    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/", include("steps.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("", include("steps.urls")),
 ]
