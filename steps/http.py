@@ -33,8 +33,9 @@ from streams.auth import session_user
 from streams.broadcast import published
 from streams.config import StreamValidationError, field_errors
 from streams.hooks import is_async, run_plain
+from streams.keys import MAX_KEY_LENGTH
 from streams.ops import UpdateOpError
-from streams.store import MAX_KEY_LENGTH, StreamKeyError
+from streams.store import StreamKeyError
 
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
 from .config import HttpTrigger

@@ -179,7 +179,20 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.closed:  # closed while on_join ran: nothing left to subscribe for
             return
         self.subscriptions[subscription] = None
-        await self._answer(subscription, since, subscribe=True)
+        try:
+            await self._answer(subscription, since, subscribe=True)
+        except Exception:
+            # The group could not be read (the database down, say): the join did not happen,
+            # the client is told so and may join again; the socket and its other
+            # subscriptions go on.
+            logger.exception("could not answer the join of %r", subscription)
+            if subscription in self.subscriptions:
+                del self.subscriptions[subscription]
+                await self._forget(subscription)
+                await self._run_on_leave(subscription)
+            self._send_error(
+                "unavailable", "the group could not be read: join again later", subscription
+            )
 
     async def _answer(
         self, subscription: Subscription, since: int | None, subscribe: bool = False
