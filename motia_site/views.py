@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +19,7 @@ from django.shortcuts import render
 from steps.flows import describe_trigger, flows_overview
 from steps.models import DeadLetter, StepRun
 from steps.registry import registry as steps
+from streams.conf import engine_settings
 from streams.models import StreamGroup
 from streams.registry import registry as streams
 from streams.tokens import issue_token
@@ -46,7 +46,7 @@ LINE_CHARS = 32
 def stream_token(request: HttpRequest) -> str:
     """A signed stream token for the signed-in user when stream authentication is on (the
     page passes it to the client); empty otherwise: anonymous pages get none."""
-    if not settings.STREAMS.get("AUTHENTICATE") or not request.user.is_authenticated:
+    if not engine_settings.STREAMS_AUTHENTICATE or not request.user.is_authenticated:
         return ""
     role = "staff" if request.user.is_staff else "user"
     return issue_token(request.user.pk, role=role)
