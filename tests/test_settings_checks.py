@@ -66,7 +66,7 @@ def test_a_path_to_something_not_callable_is_an_error() -> None:
     ) in failed_check()
 
 
-@override_settings(STREAMS_AUTHENTICATE="tests.test_consumer.allow_with_role")
+@override_settings(STREAMS_AUTHENTICATE="streams.tokens.verify_token")
 def test_a_path_to_a_function_passes() -> None:
     assert "streams." not in check(fail_level="WARNING")
 
