@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
 import orjson
-from django.conf import settings
 from django.db import transaction
 
 from . import db, replay, rows
 from .batching import WriteBatcher
 from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
+from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
 from .events import StreamEvent, current_trace_id, now_ms
 from .keys import key_problem
@@ -89,7 +89,7 @@ def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any
             )
     item = config.validate(data)
     encoded = orjson.dumps(item)
-    limit = settings.STREAMS["MAX_ITEM_BYTES"]
+    limit = engine_settings.STREAMS_MAX_ITEM_BYTES
     if len(encoded) > limit:
         raise StreamValidationError(
             config.name, [{"loc": [], "msg": f"item is larger than {limit} bytes", "type": "size"}]

@@ -70,7 +70,7 @@ def test_signed_in_users_get_a_stream_token_when_streams_authenticate(
     admin_client: Client, client: Client, settings: Any
 ) -> None:
     authenticate = "examples.auth.authenticate_stream"
-    settings.STREAMS = {**settings.STREAMS, "AUTHENTICATE": authenticate}
+    settings.STREAMS_AUTHENTICATE = authenticate
     token = re.search(r'data-stream-token="([^"]*)"', admin_client.get("/").content.decode())
     assert token is not None
     assert verify_token(token.group(1))["role"] == "staff"
