@@ -199,10 +199,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
     "unacked_restore_throttle": 1,
 }
-if CELERY_BROKER_URL.startswith("memory://"):
-    # The in-process broker (of the engine's embedded worker) is polled; the default second
-    # would delay every step run.
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.02
 # One queue for every step run. Deployments sharing a Redis need a database each (kombu's
 # bookkeeping of unacknowledged tasks is per database, not per queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")

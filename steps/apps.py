@@ -17,6 +17,7 @@ class StepsConfig(AppConfig):
         from .heartbeat import HeartbeatStep
         from .registry import registry
         from .stream_triggers import dispatch_stream_triggers
+        from .worker import use_in_process_broker
 
         registry.autodiscover()
         stream_event.connect(dispatch_stream_triggers, dispatch_uid="steps.stream_triggers")
@@ -24,3 +25,4 @@ class StepsConfig(AppConfig):
         # Every worker of the project's Celery app (``celery worker`` and the embedded one)
         # records its heartbeats; Celery builds a worker's bootsteps after Django is set up.
         current_app.steps["consumer"].add(HeartbeatStep)
+        use_in_process_broker(current_app)

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from celery import current_app
+from celery import Celery, current_app
 from celery.beat import EmbeddedService, Scheduler
 from celery.worker import WorkController
 from django.conf import settings
@@ -72,6 +72,25 @@ def beat_lock_path() -> Path:
     where = "|".join(str(database.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
     digest = hashlib.sha256(where.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"steps-embedded-beat-{digest}.lock"
+
+
+IN_PROCESS_BROKER = "memory://"
+# The in-process broker is polled; Celery's default second would delay every step run.
+IN_PROCESS_POLLING_INTERVAL = 0.02
+
+
+def use_in_process_broker(app: Celery) -> None:
+    """With ``STEPS_EMBEDDED_WORKER``, point a Celery app that names no broker at the
+    in-process one (Celery's own default is an AMQP server on localhost), and poll it often.
+    A broker the project names is left alone."""
+    if not engine_settings.STEPS_EMBEDDED_WORKER:
+        return
+    if not app.conf.broker_url:
+        app.conf.broker_url = IN_PROCESS_BROKER
+    if str(app.conf.broker_url).startswith(IN_PROCESS_BROKER):
+        options = dict(app.conf.broker_transport_options or {})
+        options.setdefault("polling_interval", IN_PROCESS_POLLING_INTERVAL)
+        app.conf.broker_transport_options = options
 
 
 def start_embedded_worker() -> bool:

@@ -8,11 +8,13 @@ after the first time), so it runs in the embedded pass of ``make test`` only.
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -88,21 +90,61 @@ def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -
     assert "no issues" in report
     steps = run([env["PYTHON"], "manage.py", "steps"], site, env)
     assert "AddNote" in steps
+    # No broker named, no Celery app of its own: the steps run on the in-process broker, not
+    # on Celery's default (an AMQP server on localhost).
+    broker = "from celery import current_app; print(current_app.conf.broker_url)"
+    assert run([env["PYTHON"], "manage.py", "shell", "-c", broker], site, env).strip() == (
+        "memory://"
+    )
 
 
-async def _subscribe_then_post(url: str) -> list[dict[str, object]]:
-    frames = []
+async def _receive(socket: websockets.ClientConnection) -> dict[str, Any]:
+    frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(socket.recv(), 10))
+    return frame
+
+
+async def _subscribe_then_post(url: str) -> list[dict[str, Any]]:
+    """Join the notes and their count, add a note: the frames the socket receives."""
     async with websockets.connect(f"ws://{url}/") as socket:
-        join = {"streamName": "note", "groupId": "all", "subscriptionId": "s1"}
-        await socket.send(orjson.dumps({"type": "join", "data": join}))
-        frames.append(orjson.loads(await asyncio.wait_for(socket.recv(), 10)))
+        for stream, group in (("note", "all"), ("note_count", "totals")):
+            join = {"streamName": stream, "groupId": group, "subscriptionId": stream}
+            await socket.send(orjson.dumps({"type": "join", "data": join}))
+        frames = [await _receive(socket), await _receive(socket)]
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 f"http://{url}/notes", json={"id": "n1", "text": "from the wheel"}
             )
         assert response.status_code == 201, response.text
-        frames.append(orjson.loads(await asyncio.wait_for(socket.recv(), 10)))
+        # The note, then its count, made by a stream-triggered step in the embedded worker.
+        frames += [await _receive(socket), await _receive(socket)]
     return frames
+
+
+def _sign_in(url: str, env: dict[str, str], site: Path) -> httpx.Client:
+    """A client signed in to the admin as a new superuser."""
+    run(
+        [env["PYTHON"], "manage.py", "createsuperuser", "--noinput", "--username", "admin"],
+        site,
+        {
+            **env,
+            "DJANGO_SUPERUSER_PASSWORD": "wheel-pass-1234",
+            "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
+        },
+    )
+    client = httpx.Client(base_url=f"http://{url}")
+    form = client.get("/admin/login/").text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert csrf is not None
+    signed_in = client.post(
+        "/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": csrf.group(1),
+            "username": "admin",
+            "password": "wheel-pass-1234",
+        },
+    )
+    assert signed_in.status_code == 302, signed_in.text
+    return client
 
 
 def test_a_step_answers_and_a_subscriber_sees_the_change(
@@ -126,16 +168,26 @@ def test_a_step_answers_and_a_subscriber_sees_the_change(
             except httpx.TransportError:
                 assert server.poll() is None, server.communicate()[0].decode()
                 asyncio.run(asyncio.sleep(0.1))
-        sync, create = asyncio.run(_subscribe_then_post(url))
-        assert sync["event"] == {"type": "sync", "data": []}
-        assert create["event"] == {
+        frames = asyncio.run(_subscribe_then_post(url))
+        assert [f["event"]["type"] for f in frames[:2]] == ["sync", "sync"]
+        assert frames[2]["event"] == {
             "type": "create",
             "data": {"id": "n1", "text": "from the wheel"},
         }
+        assert frames[3]["streamName"] == "note_count"
+        assert frames[3]["event"] == {"type": "create", "data": {"id": "all", "notes": 1}}
         # The engine's static files are in the wheel, and served.
         client = httpx.get(f"http://{url}/static/streams/stream-client.js")
         assert client.status_code == 200 and "StreamClient" in client.text
         docs = httpx.get(f"http://{url}/api/openapi.json").json()
         assert "/notes" in docs["paths"]
+        # The dashboard's templates are in the wheel too.
+        admin = _sign_in(url, env, site)
+        try:
+            dashboard = admin.get("/dashboard/")
+        finally:
+            admin.close()
+        assert dashboard.status_code == 200
+        assert "AddNote" in dashboard.text and "CountNotes" in dashboard.text
     finally:
         terminate(server, 5)

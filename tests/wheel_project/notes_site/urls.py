@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("steps.dashboard.urls")),
     path("", include("steps.urls")),
 ]
