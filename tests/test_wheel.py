@@ -93,9 +93,8 @@ def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -
     # No broker named, no Celery app of its own: the steps run on the in-process broker, not
     # on Celery's default (an AMQP server on localhost).
     broker = "from celery import current_app; print(current_app.conf.broker_url)"
-    assert run([env["PYTHON"], "manage.py", "shell", "-c", broker], site, env).strip() == (
-        "memory://"
-    )
+    shell = run([env["PYTHON"], "manage.py", "shell", "-c", broker], site, env)
+    assert shell.splitlines()[-1] == "memory://"
 
 
 async def _receive(socket: websockets.ClientConnection) -> dict[str, Any]:
