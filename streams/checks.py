@@ -8,6 +8,8 @@ cannot use and each stream module it could not load, and why.
   that cannot be imported, or does not name a function.
 - ``streams.E003``: a ``*_stream.py`` module whose ``config`` is missing or not valid.
 - ``streams.E004``: two modules define a stream of the same name.
+- ``streams.E005``: no channel layer (``CHANNEL_LAYERS["default"]``), which carries every
+  committed change to the sockets.
 - ``streams.W001``: workers beat less often than the health check lets a beat age, so a
   healthy worker would count as down between two beats.
 - ``streams.W002``: a ``STREAMS_*`` or ``STEPS_*`` setting the engine does not have (a typo:
@@ -46,7 +48,25 @@ def check_engine_settings(
         return [
             Error(message, hint=_hint(name), id="streams.E001") for name, message in problems(error)
         ]
-    return [*_dotted_path_errors(engine), *_heartbeat_warnings(engine), *_unknown_settings()]
+    return [
+        *_dotted_path_errors(engine),
+        *_heartbeat_warnings(engine),
+        *_unknown_settings(),
+        *_channel_layer_errors(),
+    ]
+
+
+def _channel_layer_errors() -> list[CheckMessage]:
+    if "default" in getattr(settings, "CHANNEL_LAYERS", {}):
+        return []
+    return [
+        Error(
+            'CHANNEL_LAYERS has no "default" layer: stream changes could not reach any socket',
+            hint='One process: {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}};'
+            " several: channels_redis.pubsub.RedisPubSubChannelLayer on Redis.",
+            id="streams.E005",
+        )
+    ]
 
 
 def _dotted_path_errors(engine: EngineSettings) -> list[CheckMessage]:
