@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from celery.schedules import schedstate
 
-from steps.cron import (
-    MAX_EXPIRES_SECONDS,
-    CronSchedule,
-    beat_schedule,
-    expires_seconds,
-    next_fire_times,
-    to_croniter,
-)
+from steps.cron import MAX_EXPIRES_SECONDS, CronSchedule, beat_schedule, expires_seconds
+from steps.crontab import next_fire_times, to_croniter
 from tests.helpers.step_builder import build_step
 
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday

@@ -13,13 +13,16 @@ Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pa
 
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.helpers.passes import needs_services
 from tests.helpers.processes import ServerProcess, Start, TestDatabase, WorkerProcess
-from tests.helpers.waiting import eventually
+from tests.helpers.waiting import eventually, eventually_async
+from tests.helpers.wire import join, recv_frame
 
 UNITS = 16  # step.process messages; each runs a second (the seed's simulated work)
 OUTAGE = 30.0  # seconds the database refuses connections: longer than 4 attempts take
@@ -119,3 +122,38 @@ def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
         " WHERE step_name = 'StreamStepProcess' AND status = 'retrying'"
     )[0][0]
     assert retried > 0 or dead, "the outage failed no run"
+
+
+async def _join(socket: websockets.ClientConnection, group: str) -> dict[str, Any]:
+    await join(socket, "counter", group, subscription=group)
+    return await recv_frame(socket, 30)
+
+
+async def test_a_join_the_database_cannot_answer_gets_an_error_and_the_socket_goes_on(
+    database: TestDatabase, start: Start
+) -> None:
+    server = start(ServerProcess(database, {"DATABASE_POOL_TIMEOUT": "1"}))
+    async with websockets.connect(server.ws_url) as socket:
+        assert (await _join(socket, "before"))["event"]["type"] == "sync"
+        database.refuse_connections()
+        try:
+            refused = await _join(socket, "during")
+        finally:
+            database.accept_connections()
+        assert refused["groupId"] == "during"
+        assert refused["event"] == {
+            "type": "error",
+            "data": {
+                "code": "unavailable",
+                "message": "the group could not be read: join again later",
+            },
+        }
+
+        # The same socket joins once the database is back (a first attempt may meet a
+        # connection the outage ended, and be told so again).
+        async def joined() -> dict[str, Any] | None:
+            frame = await _join(socket, "during")
+            return frame if frame["event"]["type"] != "error" else None
+
+        again = await eventually_async(joined, "a join once the database is back", 10, 0.1)
+        assert (again["event"]["type"], again["event"]["data"]) == ("sync", [])

@@ -128,7 +128,7 @@ def topology(directory: Path, database: TestDatabase) -> Honcho:
         **database.env,
         **LOCAL_PLAIN_HTTP,
         **database.own_queue,
-        "WORKER_HEARTBEAT_INTERVAL": "1",
+        "STEPS_WORKER_HEARTBEAT_INTERVAL": "1",
     }
     return Honcho(directory, server_environment(env))
 
