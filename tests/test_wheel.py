@@ -95,6 +95,9 @@ def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -
     site, env = project
     where = run([env["PYTHON"], "-c", "import streams, steps; print(streams.__file__)"], site, env)
     assert "site-packages" in where
+    # manage.py scaffold's templates are in the wheel.
+    templates = "from steps.management.scaffolding import TEMPLATES; print(*TEMPLATES.iterdir())"
+    assert "http_step.py-tpl" in run([env["PYTHON"], "-c", templates], site, env)
     report = run([env["PYTHON"], "manage.py", "check"], site, env)
     assert "no issues" in report
     steps = run([env["PYTHON"], "manage.py", "steps"], site, env)

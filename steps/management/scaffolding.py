@@ -1,5 +1,5 @@
 """What ``manage.py scaffold`` writes: the names it derives and checks, and the modules it
-renders from ``scaffold_templates/`` (``*.py-tpl``, as Django's ``startapp`` ships its own).
+renders from ``commands/scaffold_templates/`` (``*.py-tpl``, as ``startapp`` ships its own).
 
 Pure: the command (``commands/scaffold.py``) looks the app and the registries up and writes
 the files.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.template import Context, Engine
 
-TEMPLATES = Path(__file__).resolve().with_name("scaffold_templates")
+TEMPLATES = Path(__file__).resolve().parent / "commands" / "scaffold_templates"
 TRIGGERS = ("http", "queue", "stream", "cron")
 # What a step of each trigger needs a stream for (the others may write to one if given).
 NEEDS_STREAM = {
