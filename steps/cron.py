@@ -124,7 +124,9 @@ class CronSchedule(BaseSchedule):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CronSchedule):
-            return (self.expression, self.nowfun) == (other.expression, other.nowfun)
+            # celery-types names it nowfunc; Celery's BaseSchedule sets nowfun.
+            pair = (self.expression, self.nowfun)  # type: ignore[attr-defined]
+            return pair == (other.expression, other.nowfun)  # type: ignore[attr-defined]
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -132,7 +134,7 @@ class CronSchedule(BaseSchedule):
 
     def __reduce__(self) -> tuple[type["CronSchedule"], tuple[Any, ...]]:
         # As Celery's own schedules do: the app is not pickled, ``nowfun`` is.
-        return (self.__class__, (self.expression, self.nowfun))
+        return (self.__class__, (self.expression, self.nowfun))  # type: ignore[attr-defined]
 
 
 def expires_seconds(expression: str, now: datetime | None = None) -> float:

@@ -34,4 +34,5 @@ class RetryPolicy:
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait before retrying after run number ``attempt`` (0-based) failed."""
-        return self.backoff_ms * (2**attempt) / 1000
+        seconds: float = self.backoff_ms * (2**attempt) / 1000  # (int ** int is Any to mypy)
+        return seconds

@@ -132,6 +132,7 @@ def _start_beat(lock: BeatLock) -> None:
             return
         # The schedule lives in code: an in-memory scheduler, no schedule file.
         service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
+        assert isinstance(service, threading.Thread)  # as thread=True makes it
         service.start()
         _started["beat"] = service
         _started["beat_lock"] = lock
