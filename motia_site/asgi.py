@@ -23,8 +23,10 @@ application = ProtocolTypeRouter(
         # The pages' CSS and JavaScript (the stream client among them) are served under any
         # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
         # Step endpoints skip Django's middleware and per-request thread (steps/asgi.py).
-        "http": ASGIStaticFilesHandler(StepRouter(django_asgi_app)),
-        # Browser sockets only from pages of the allowed hosts (streams/origins.py).
-        "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),
+        # (It wraps any ASGI application; its stubs ask for Django's handler.)
+        "http": ASGIStaticFilesHandler(StepRouter(django_asgi_app)),  # type: ignore[arg-type]
+        # Browser sockets only from pages of the allowed hosts (streams/origins.py). (The
+        # stubs of URLRouter want patterns that Django's path() is never typed to make.)
+        "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
     }
 )

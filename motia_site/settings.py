@@ -7,6 +7,7 @@ in-memory channel layer and an in-process Celery worker. Production sets ``DATAB
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -155,6 +156,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels -------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -194,7 +196,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # retry delay. Surviving workers look for such tasks every second (kombu's default sweep
 # is 10 s and scans Redis only every 10th time, so a lost task waited 100 s more).
 VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300))
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
     "unacked_restore_throttle": 1,
@@ -222,7 +224,8 @@ HEALTH_WORKER_MAX_AGE = float(os.environ.get("HEALTH_WORKER_MAX_AGE", 30))
 
 # --- Streams --------------------------------------------------------------------------------
 
-STREAMS = {
+# Typed loosely: the engine reads it as any project's settings, not as this module's values.
+STREAMS: dict[str, Any] = {
     # Dotted path of `authenticate_stream(request, ctx)`; None lets every handshake in.
     "AUTHENTICATE": os.environ.get("STREAMS_AUTHENTICATE") or None,
     # Dotted path of `verify_token(token) -> dict` used by the example authenticate_stream.

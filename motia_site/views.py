@@ -173,7 +173,7 @@ def layout_flow(flow: Mapping[str, Any], edges: Sequence[Mapping[str, Any]]) -> 
             row_of[name] = row
             nodes[name].x = PADDING + number * (NODE_WIDTH + COLUMN_GAP)
             nodes[name].y = PADDING + row * (height + ROW_GAP)
-    top = PADDING  # of the grid of unlinked steps: below the linked ones
+    top: float = PADDING  # of the grid of unlinked steps: below the linked ones
     if linked:
         top = max(nodes[n].y + height for n in linked) + ROW_GAP
     unlinked = [n for n in names if n not in linked]
@@ -253,12 +253,12 @@ def _recent(queryset: QuerySet[Any], trace: str) -> list[Any]:
 def recent_runs(trace: str) -> list[StepRun]:
     runs = _recent(StepRun.objects.all(), trace)
     for run in runs:
-        run.duration_ms = (  # type: ignore[attr-defined]
+        run.duration_ms = (
             round((run.finished_at - run.started_at).total_seconds() * 1000)
             if run.finished_at
             else None
         )
-        run.log_lines = [  # type: ignore[attr-defined]
+        run.log_lines = [
             {
                 **line,
                 "at": _when(line.get("time")),
@@ -272,7 +272,7 @@ def recent_runs(trace: str) -> list[StepRun]:
 def recent_dead_letters(trace: str) -> list[DeadLetter]:
     letters = _recent(DeadLetter.objects.all(), trace)
     for letter in letters:
-        letter.payload_json = _pretty(letter.payload)  # type: ignore[attr-defined]
+        letter.payload_json = _pretty(letter.payload)
     return letters
 
 
