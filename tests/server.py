@@ -169,7 +169,7 @@ class TestDatabase:
 
         assert self.url is not None
         with psycopg.connect(self.url, connect_timeout=5) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+            return connection.execute(sql).fetchall()
 
     def _admin(self, sql: str) -> None:
         import psycopg
@@ -177,7 +177,7 @@ class TestDatabase:
         assert self.base_url is not None
         admin_url = _with_database(self.base_url, "postgres")
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql)
 
 
 def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -388,15 +388,6 @@ class WorkerProcess(_ManagedProcess):
         except BaseException:
             self.stop()
             raise
-
-    def _command(self) -> list[str]:
-        if not self.production:
-            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
-        return [
-            *(PYTHON, "-m", "uvicorn", "motia_site.asgi:application"),
-            *("--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"),
-            *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
-        ]
 
     def _wait_until_ready(self) -> None:
         assert self.process is not None

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,9 +53,10 @@ def _processes(request: pytest.FixtureRequest, database: TestDatabase) -> Iterat
     env = {"CELERY_QUEUE": f"steps-{database.name}", "DATABASE_POOL_TIMEOUT": "1"}
     processes: list[ServerProcess | WorkerProcess] = []
     with contextlib.ExitStack() as stack, logs_on_failure(request, processes):
-        processes.append(stack.enter_context(ServerProcess(database, env)))
+        server = stack.enter_context(ServerProcess(database, env))
+        processes.append(server)
         processes.append(stack.enter_context(WorkerProcess(database, env, concurrency=4)))
-        yield processes[0]  # type: ignore[misc]
+        yield server
 
 
 def _terminal_runs(database: TestDatabase) -> list[tuple[str, list[dict[str, object]]]]:
@@ -66,7 +68,7 @@ def _terminal_runs(database: TestDatabase) -> list[tuple[str, list[dict[str, obj
     return [(status, logs if isinstance(logs, list) else json.loads(logs)) for status, logs in rows]
 
 
-def _dead_letters(database: TestDatabase) -> list[tuple[dict[str, object], str, int]]:
+def _dead_letters(database: TestDatabase) -> list[tuple[dict[str, Any], str, int]]:
     rows = database.query(
         "SELECT payload, error, attempts FROM steps_deadletter"
         " WHERE step_name = 'StreamStepProcess'"
@@ -119,7 +121,7 @@ def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
             time.sleep(POLL)
 
     succeeded = sorted(_unit(logs) for status, logs in runs if status == "succeeded")
-    dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)  # type: ignore[index]
+    dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)
     # Every unit exactly once: counted by one succeeded run, or a dead letter.
     assert sorted(succeeded + dead) == list(range(UNITS)), (succeeded, dead)
     assert _completed_steps(database, trace_id) == len(succeeded)

@@ -27,14 +27,17 @@ def connections_counted(database: TestDatabase) -> Iterator[list[int]]:
         yield samples
         return
     assert database.base_url is not None
+    base_url = database.base_url
     stop = threading.Event()
 
     def sample() -> None:
         sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-        admin = _with_database(database.base_url, "postgres")
+        admin = _with_database(base_url, "postgres")
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
             while not stop.is_set():
-                samples.append(connection.execute(sql, [database.name]).fetchone()[0])
+                row = connection.execute(sql, [database.name]).fetchone()
+                assert row is not None
+                samples.append(row[0])
                 stop.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)

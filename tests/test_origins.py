@@ -14,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
@@ -91,7 +92,8 @@ def _url(server: ServerProcess, token: str) -> str:
 
 async def _synced(url: str, origin: str | None) -> dict[str, object]:
     """Connect with ``origin`` (None: no header), join the todo group, return the sync frame."""
-    async with websockets.connect(url, origin=origin, open_timeout=10) as ws:  # type: ignore[arg-type]
+    header = None if origin is None else Origin(origin)
+    async with websockets.connect(url, origin=header, open_timeout=10) as ws:
         join = {"streamName": "todo", "groupId": "todos", "subscriptionId": str(uuid.uuid4())}
         await ws.send(json.dumps({"type": "join", "data": join}))
         return json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -22,7 +22,7 @@ from motia_site.asgi import application
 from streams import StreamConfig
 from streams import snapshots as snapshot_module
 from streams.client import GroupSubscription, StreamClient
-from streams.store import Stream, SyncStream
+from streams.store import Stream, SyncStream, join_answer
 from tests.server import ServerProcess, TestDatabase, logs_on_failure
 
 WAIT = 10.0
@@ -136,11 +136,10 @@ async def test_changes_committed_while_the_log_is_read_come_once(
     replay, and not sent again; one committed after the read follows the replay."""
     sync_notes = SyncStream(notes.config)
     await notes.set("g", "a", {"n": 0})
-    read = snapshot_module.join_answer
 
     def racing_read(subscription: Any, since: int | None) -> Any:
         sync_notes.send({"groupId": "g"}, {"type": "before-read"})
-        answer = read(subscription, since)
+        answer = join_answer(subscription, since)
         sync_notes.send({"groupId": "g"}, {"type": "after-read"})
         return answer
 
