@@ -92,6 +92,9 @@ class CronSchedule(BaseSchedule):
     run, so after downtime the missed fire times collapse into a single catch-up run.
     """
 
+    # Set by Celery's BaseSchedule (celery-types calls it nowfunc).
+    nowfun: Callable[[], datetime] | None
+
     def __init__(
         self,
         expression: str,
@@ -124,9 +127,7 @@ class CronSchedule(BaseSchedule):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CronSchedule):
-            # celery-types names it nowfunc; Celery's BaseSchedule sets nowfun.
-            pair = (self.expression, self.nowfun)  # type: ignore[attr-defined]
-            return pair == (other.expression, other.nowfun)  # type: ignore[attr-defined]
+            return (self.expression, self.nowfun) == (other.expression, other.nowfun)
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -134,7 +135,7 @@ class CronSchedule(BaseSchedule):
 
     def __reduce__(self) -> tuple[type["CronSchedule"], tuple[Any, ...]]:
         # As Celery's own schedules do: the app is not pickled, ``nowfun`` is.
-        return (self.__class__, (self.expression, self.nowfun))  # type: ignore[attr-defined]
+        return (self.__class__, (self.expression, self.nowfun))
 
 
 def expires_seconds(expression: str, now: datetime | None = None) -> float:
