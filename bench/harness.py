@@ -258,7 +258,7 @@ def server_env(base: dict[str, str]) -> dict[str, str]:
         DJANGO_HTTPS="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
-        CELERY_EMBEDDED_BEAT="0",
+        STEPS_EMBEDDED_BEAT="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(base)

@@ -3,16 +3,16 @@
 
 The token comes from the ``Authorization: Bearer`` header, the ``Authorization, <token>``
 subprotocol pair (what browsers can send) or ``?authToken=``; it is checked by the function
-named in ``settings.STREAMS["TOKEN_VERIFIER"]`` (signed tokens by default, see
+named in ``STREAMS_TOKEN_VERIFIER`` (signed tokens by default, see
 :mod:`streams.tokens`).
 """
 
 from typing import Any
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
 from streams.auth import StreamAuthRequest
+from streams.conf import engine_settings
 
 
 def token_from(req: StreamAuthRequest) -> str | None:
@@ -26,7 +26,7 @@ def token_from(req: StreamAuthRequest) -> str | None:
 
 
 def verify_token(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = import_string(settings.STREAMS["TOKEN_VERIFIER"])(token)
+    claims: dict[str, Any] = import_string(engine_settings.STREAMS_TOKEN_VERIFIER)(token)
     return claims
 
 

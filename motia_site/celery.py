@@ -9,8 +9,6 @@ from typing import Any
 
 from celery import Celery
 
-from steps.heartbeat import HeartbeatStep
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "motia_site.settings")
 
 
@@ -33,5 +31,3 @@ def celery_settings() -> dict[str, Any]:
 app = Celery("motia_site")
 app.config_from_object(celery_settings())
 app.autodiscover_tasks()
-# Every worker of the app, `celery worker` and the embedded one, records its heartbeats.
-app.steps["consumer"].add(HeartbeatStep)

@@ -6,10 +6,13 @@ in-memory channel layer and an in-process Celery worker. Production sets ``DATAB
 """
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+
+from streams.conf import EngineSettings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +27,11 @@ def env_flag(name: str, default: bool = False) -> bool:
 def env_list(name: str, default: str = "") -> list[str]:
     """A comma-separated variable as a list, blanks dropped."""
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+def env_settings(names: Iterable[str]) -> dict[str, str]:
+    """The settings among ``names`` that the environment sets (blank is unset), as text."""
+    return {name: os.environ[name] for name in names if os.environ.get(name, "").strip()}
 
 
 # --- Security -------------------------------------------------------------------------------
@@ -143,13 +151,6 @@ else:
         # A request that finds every connection busy waits this long, then fails.
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 10)),
     }
-# The threads that run the engine's queries, each with one connection for its life. SQLite
-# takes one writer at a time, so one thread; on PostgreSQL they must leave room in the pool
-# for Django's own request threads (the admin, the dashboard).
-STREAMS_DB_THREADS = int(os.environ.get("STREAMS_DB_THREADS", 1 if DATABASE_IS_SQLITE else 4))
-# The threads that run plain (non-async) hooks and http handlers; each holds a connection
-# while it runs.
-STREAMS_SYNC_THREADS = int(os.environ.get("STREAMS_SYNC_THREADS", 4))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -182,7 +183,6 @@ else:
 
 # Redis in production; otherwise an in-process broker served by a worker thread of the server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
-CELERY_EMBEDDED_WORKER = CELERY_BROKER_URL.startswith("memory://")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -201,56 +201,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
     "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
     "unacked_restore_throttle": 1,
 }
-if CELERY_EMBEDDED_WORKER:
-    # The in-process broker is polled; the default second would delay every step run.
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.02
 # One queue for every step run. Deployments sharing a Redis need a database each (kombu's
 # bookkeeping of unacknowledged tasks is per database, not per queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-EMBEDDED_WORKER_THREADS = int(os.environ.get("EMBEDDED_WORKER_THREADS", 4))
-CELERY_EMBEDDED_BEAT = env_flag("CELERY_EMBEDDED_BEAT", default=True)
-# Every worker records a heartbeat this often (seconds) while it consumes (steps.heartbeat).
-WORKER_HEARTBEAT_INTERVAL = float(os.environ.get("WORKER_HEARTBEAT_INTERVAL", 5))
 
-# --- Health (GET /healthz) ------------------------------------------------------------------
+# --- The engine (streams, steps) ------------------------------------------------------------
 
-# Seconds each check may take before it counts as down: the answer never takes longer.
-HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", 2))
-# A worker whose last heartbeat is older than this (seconds) counts as down.
-HEALTH_WORKER_MAX_AGE = float(os.environ.get("HEALTH_WORKER_MAX_AGE", 30))
-
-# --- Streams --------------------------------------------------------------------------------
-
-# Typed loosely: the engine reads it as any project's settings, not as this module's values.
-STREAMS: dict[str, Any] = {
-    # Dotted path of `authenticate_stream(request, ctx)`; None lets every handshake in.
-    "AUTHENTICATE": os.environ.get("STREAMS_AUTHENTICATE") or None,
-    # Dotted path of `verify_token(token) -> dict` used by the example authenticate_stream.
-    "TOKEN_VERIFIER": os.environ.get("STREAMS_TOKEN_VERIFIER", "streams.tokens.verify_token"),
-    # Origins of pages on other hosts that may open stream sockets (`*`: any); pages served
-    # from one of ALLOWED_HOSTS may always. Clients that send no Origin are not browsers.
-    "ALLOWED_ORIGINS": env_list("STREAMS_ALLOWED_ORIGINS"),
-    "MAX_FRAME_BYTES": int(os.environ.get("STREAMS_MAX_FRAME_BYTES", 64 * 1024)),
-    "MAX_SUBSCRIPTIONS": int(os.environ.get("STREAMS_MAX_SUBSCRIPTIONS", 500)),
-    "MAX_ITEM_BYTES": int(os.environ.get("STREAMS_MAX_ITEM_BYTES", 1024 * 1024)),
-    # A socket whose reader falls behind is closed with 4008 when more than this many frames,
-    # or bytes, wait for it, or when one send to it stays blocked this many seconds.
-    "MAX_PENDING_FRAMES": int(os.environ.get("STREAMS_MAX_PENDING_FRAMES", 10_000)),
-    "MAX_PENDING_BYTES": int(os.environ.get("STREAMS_MAX_PENDING_BYTES", 8 * 1024 * 1024)),
-    "SLOW_READER_TIMEOUT": float(os.environ.get("STREAMS_SLOW_READER_TIMEOUT", 10)),
-    # Frames of each group kept for clients that re-join with the last version they saw.
-    "REPLAY_LOG_SIZE": int(os.environ.get("STREAMS_REPLAY_LOG_SIZE", 1000)),
-}
+# Every engine setting has its default in streams/conf.py (the README's Configuration table):
+# this site sets only those its environment sets, from the variable of the same name
+# (STREAMS_MAX_FRAME_BYTES=131072, STEPS_EMBEDDED_BEAT=0; blank is unset). The engine parses
+# the text, and `manage.py check` names a value it cannot use.
+globals().update(env_settings(EngineSettings.model_fields))
 
 # --- Step endpoints -------------------------------------------------------------------------
 
 # Request bodies larger than this (bytes) are answered 413 (Django's own setting).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440))
-# Check each response of a step that declares a response_schema against it (a 500 if not).
-STEPS_VALIDATE_RESPONSES = env_flag("STEPS_VALIDATE_RESPONSES", default=DEBUG)
 
 # --- Internationalization, static files -----------------------------------------------------
 

@@ -32,6 +32,8 @@ from django.urls import Resolver404, URLResolver, get_resolver
 
 from streams.auth import scope_header
 
+from .checks import require_valid_steps
+
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
 # Whether a path is a step route is remembered for paths up to this long.
@@ -155,6 +157,9 @@ class StepRouter:
     ``application`` (Django's handler)."""
 
     def __init__(self, application: Any) -> None:
+        # Built once as the server starts, which runs no system checks (uvicorn): a broken
+        # step stops it here, as `manage.py check` would, instead of leaving it unserved.
+        require_valid_steps()
         self.application = application
         self.step_handler = StepHandler()
 

@@ -9,90 +9,229 @@ A step module (``*_step.py``) defines ``config`` (a dict, as in Motia) and ``han
     }
 
     async def handler(request, ctx): ...
+
+The pydantic models below read a config. Every key may be written in snake_case or, as in
+Motia, in camelCase (``bodySchema``, ``streamName``, ``config.maxRetries``), at every level;
+a key neither spelling knows is refused. :meth:`StepConfig.parse` turns what the models refuse
+into a :class:`StepConfigError` whose messages name the step, the trigger and the key, as the
+user wrote it: ``step 'CreateTodo' trigger 0: 'path' must start with '/'``.
 """
 
+import difflib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
+from typing import Annotated, Any, ClassVar, Literal, TypeGuard
 
 import jsonschema
 import pydantic
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, ConfigDict, Field
+from pydantic import PlainValidator as Plain
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-if TYPE_CHECKING:
-    from .retry import RetryPolicy
+from .crontab import validate_expression
+from .retry import BackoffType, RetryPolicy
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+TRIGGER_TYPES = ("http", "queue", "stream", "cron")
 _PATH_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
-
-
-class StepConfigError(ValueError):
-    """A step's ``config`` is not valid."""
-
-
-def _camel_to_snake(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
-
-
-def _normalise(value: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept the seed's camelCase keys (``bodySchema``) as well as snake_case."""
-    return {_camel_to_snake(key): item for key, item in value.items()}
-
-
-def _schema(value: Any, where: str) -> type[pydantic.BaseModel] | None:
-    if value is None:
-        return None
-    if isinstance(value, type) and issubclass(value, pydantic.BaseModel):
-        return value
-    raise StepConfigError(f"{where} must be a pydantic model class")
-
 
 # What ``response_schema`` maps a status to: a pydantic model, a JSON-schema dict, or None for
 # a response without a body (a 204).
 ResponseSchema = type[pydantic.BaseModel] | Mapping[str, Any] | None
 
+ProblemKind = Literal["config", "cron", "duplicate"]
 
-def _response_schemas(value: Any, where: str) -> dict[int, ResponseSchema] | None:
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a step: ``message`` names the step, the trigger and the key;
+    ``kind`` sorts it for the system checks (a bad cron expression, a name two steps share,
+    anything else)."""
+
+    message: str
+    kind: ProblemKind = "config"
+
+
+class StepConfigError(ValueError):
+    """A step's ``config`` is not valid; ``problems`` lists each thing wrong with it."""
+
+    def __init__(self, *problems: ConfigProblem | str) -> None:
+        self.problems = tuple(
+            p if isinstance(p, ConfigProblem) else ConfigProblem(p) for p in problems
+        )
+        super().__init__("\n".join(problem.message for problem in self.problems))
+
+
+# --- validators of single values -------------------------------------------------------------
+
+# The error types of the validators below. A "refusal" message reads after the key's name
+# ("'path' must start with '/'"); the others are sentences of their own.
+_REFUSAL = "step_config"
+_CRON = "cron_expression"
+_UNSUPPORTED = "unsupported_key"
+
+
+def _refuse(predicate: str) -> PydanticCustomError:
+    return PydanticCustomError(_REFUSAL, predicate)
+
+
+def _none_as(empty: Any) -> BeforeValidator:
+    """Read a key given as ``None`` (as Motia's Python types allow) as its empty value."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+def _is_model_class(value: Any) -> TypeGuard[type[pydantic.BaseModel]]:
+    return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
+
+
+def _model_class(value: Any) -> type[pydantic.BaseModel] | None:
+    if value is None or _is_model_class(value):
+        return value
+    raise _refuse("must be a pydantic model class")
+
+
+def _method(value: Any) -> str:
+    method = value.upper() if isinstance(value, str) else value
+    if method not in HTTP_METHODS:
+        raise _refuse(f"must be one of {', '.join(HTTP_METHODS)}, not {value!r}")
+    return method
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/"):
+        raise _refuse("must start with '/'")
+    return value
+
+
+def _status(key: Any) -> int:
+    try:
+        status = int(key)
+    except (TypeError, ValueError):
+        status = 0
+    if isinstance(key, bool) or not 100 <= status <= 599:
+        raise _refuse(f"has {key!r}, which is not an HTTP status code")
+    return status
+
+
+def _response_schemas(value: Any) -> dict[int, ResponseSchema] | None:
     """Motia's ``responseSchema``: a mapping of status code to the body's schema."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise StepConfigError(f"{where} must map status codes to schemas")
+        raise _refuse("must map status codes to schemas")
     schemas: dict[int, ResponseSchema] = {}
     for key, schema in value.items():
-        try:
-            status = int(key)
-        except (TypeError, ValueError):
-            status = 0
-        if isinstance(key, bool) or not 100 <= status <= 599:
-            raise StepConfigError(f"{where}: {key!r} is not an HTTP status code")
+        status = _status(key)
         if isinstance(schema, Mapping):
             try:
                 jsonschema.Draft202012Validator.check_schema(schema)
             except jsonschema.SchemaError as error:
-                raise StepConfigError(f"{where}[{status}]: {error.message}") from None
-        elif schema is not None:
-            _schema(schema, f"{where}[{status}]")
+                raise _refuse(f"[{status}] is not a JSON schema: {error.message}") from None
+        elif schema is not None and not _is_model_class(schema):
+            raise _refuse(f"[{status}] must be a pydantic model class, a JSON-schema dict or None")
         schemas[status] = schema
     return schemas
 
 
-@dataclass(frozen=True)
-class HttpTrigger:
+def _cron_expression(value: str) -> str:
+    try:
+        validate_expression(value)
+    except ValueError as error:
+        raise PydanticCustomError(_CRON, str(error)) from None
+    return value
+
+
+def _at_least_one(triggers: tuple[Any, ...]) -> tuple[Any, ...]:
+    if not triggers:
+        raise _refuse("must list at least one trigger")
+    return triggers
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Text = Annotated[str, _none_as("")]
+Names = Annotated[tuple[str, ...], _none_as(())]
+ModelClass = Annotated[type[pydantic.BaseModel] | None, Plain(_model_class)]
+Condition = Callable[..., Any] | None
+# Numbers that must be numbers: strict refuses "5" and True (pydantic would take both).
+Count = Annotated[int, Field(ge=0, strict=True)]
+Amount = Annotated[float, Field(ge=0, strict=True)]
+
+
+# --- the models --------------------------------------------------------------------------------
+
+
+class _Config(pydantic.BaseModel):
+    """A part of a step config: immutable, each key in either spelling, unknown keys refused."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    # Keys Motia has that this engine refuses, each with the reason it gives.
+    unsupported: ClassVar[Mapping[str, str]] = {}
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, reason in cls.unsupported.items():
+                if key in data:
+                    raise PydanticCustomError(_UNSUPPORTED, f"'{key}' is not supported: {reason}")
+        return data
+
+
+class Enqueue(_Config):
+    """An ``enqueues`` entry written as Motia's object: the topic, and a label and whether it
+    is conditional, which only describe the edge."""
+
+    topic: NonEmpty
+    label: str | None = None
+    conditional: bool = False
+
+
+def _topic(value: Any) -> Any:
+    return Enqueue.model_validate(value).topic if isinstance(value, Mapping) else value
+
+
+# The topics of ``enqueues``: strings, or Motia's ``{"topic", "label", "conditional"}``.
+Topics = Annotated[tuple[Annotated[str, BeforeValidator(_topic)], ...], _none_as(())]
+
+
+class QueryParam(_Config):
+    """A query parameter an http trigger documents."""
+
+    name: NonEmpty
+    description: str = ""
+
+
+class HttpTrigger(_Config):
     """A REST endpoint: ``path`` uses ``:name`` for path parameters, as in Motia.
 
     ``response_schema`` maps status codes to what the handler answers with them (a pydantic
     model, a JSON-schema dict, or None for no body): it documents the endpoint in OpenAPI and,
     with ``STEPS_VALIDATE_RESPONSES``, is checked against every response."""
 
-    method: str
-    path: str
-    body_schema: type[pydantic.BaseModel] | None = None
-    query_params: tuple[Mapping[str, Any], ...] = ()
-    response_schema: Mapping[int, ResponseSchema] | None = None
-    description: str = ""
-    type: str = "http"
+    unsupported = {
+        "middleware": "step endpoints run without middleware; wrap the ASGI application, or "
+        "do it in the handler",
+        "condition": "an http step runs for every request; decide in the handler (Motia "
+        "answers 422 when a condition fails)",
+    }
+
+    type: Literal["http"] = "http"
+    method: Annotated[str, Plain(_method)]
+    path: Annotated[str, AfterValidator(_path)]
+    body_schema: ModelClass = None
+    query_params: Annotated[tuple[QueryParam, ...], _none_as(())] = ()
+    response_schema: Annotated[Mapping[int, ResponseSchema] | None, Plain(_response_schemas)] = None
+    description: Text = ""
 
     @cached_property
     def path_params(self) -> list[str]:
@@ -104,134 +243,197 @@ class HttpTrigger:
         return _PATH_PARAM.sub(r"{\1}", self.path)
 
 
-@dataclass(frozen=True)
-class QueueTrigger:
-    """Messages enqueued to ``topic``; ``input`` validates them, ``condition(input, ctx)``
-    may skip them, ``config`` sets retries (``max_retries``, ``backoff_ms``,
-    ``delay_seconds``)."""
+def _queue_type(value: Any) -> str:
+    if value != "standard":
+        raise _refuse(
+            f"must be 'standard', not {value!r}: Celery does not keep a topic's messages in "
+            "order, so there are no FIFO queues"
+        )
+    standard: str = value
+    return standard
 
-    topic: str
-    input: type[pydantic.BaseModel] | None = None
-    condition: Callable[..., Any] | None = None
-    config: Mapping[str, Any] = field(default_factory=dict)
-    type: str = "queue"
 
-    def __post_init__(self) -> None:
-        self.retry  # noqa: B018 - parse the retry config now, so a bad one fails at load time
+class QueueConfig(_Config):
+    """A queue trigger's ``config``, with Motia's keys: ``maxRetries``, ``backoffType``
+    (``"exponential"`` or ``"fixed"``), ``backoffDelayMs`` (also ``backoffMs``) and
+    ``delaySeconds`` before the first run.
+
+    ``type`` can only be ``"standard"``. ``visibilityTimeout`` and ``concurrency`` are taken
+    but have no effect per trigger (a system check says so): the broker's visibility timeout
+    and the workers' concurrency apply to every step."""
+
+    type: Annotated[str, Plain(_queue_type)] = "standard"
+    max_retries: Count = 3
+    backoff_type: BackoffType = "exponential"
+    backoff_ms: Annotated[
+        float,
+        Field(
+            ge=0,
+            strict=True,
+            validation_alias=AliasChoices(
+                "backoffDelayMs", "backoff_delay_ms", "backoffMs", "backoff_ms"
+            ),
+        ),
+    ] = 1000
+    delay_seconds: Amount = 0
+    visibility_timeout: Amount | None = None
+    concurrency: Annotated[int, Field(gt=0, strict=True)] | None = None
 
     @cached_property
-    def retry(self) -> "RetryPolicy":
-        from .retry import RetryPolicy
-
-        return RetryPolicy.from_config(self.config, f"queue trigger {self.topic!r}")
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.max_retries, self.backoff_ms, self.backoff_type, self.delay_seconds)
 
 
-@dataclass(frozen=True)
-class StreamTrigger:
+class QueueTrigger(_Config):
+    """Messages enqueued to ``topic``; ``input`` validates them, ``condition(input, ctx)``
+    may skip them, ``config`` sets retries (:class:`QueueConfig`)."""
+
+    type: Literal["queue"] = "queue"
+    topic: NonEmpty
+    input: ModelClass = None
+    condition: Condition = None
+    config: Annotated[QueueConfig, _none_as({})] = Field(default_factory=QueueConfig)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.config.retry
+
+
+class StreamTrigger(_Config):
     """Committed changes (and custom events) of a stream, optionally of one group or item;
     ``condition(input)`` filters them."""
 
-    stream_name: str
+    type: Literal["stream"] = "stream"
+    stream_name: NonEmpty
     group_id: str | None = None
     item_id: str | None = None
-    condition: Callable[..., Any] | None = None
-    type: str = "stream"
+    condition: Condition = None
 
 
-@dataclass(frozen=True)
-class CronTrigger:
-    """A schedule: a 5-field crontab, or 6 fields with the seconds first."""
+class CronTrigger(_Config):
+    """A schedule: a 5-field crontab, or 6 fields with the seconds first (``cron`` is taken
+    for ``expression``, as in Motia's older configs); ``condition(input, ctx)`` may skip a
+    run."""
 
-    expression: str
-    type: str = "cron"
-
-    def __post_init__(self) -> None:
-        from .cron import validate_expression
-
-        try:
-            validate_expression(self.expression)
-        except ValueError as error:
-            raise StepConfigError(str(error)) from None
+    type: Literal["cron"] = "cron"
+    expression: Annotated[
+        str,
+        AfterValidator(_cron_expression),
+        Field(validation_alias=AliasChoices("expression", "cron")),
+    ]
+    condition: Condition = None
 
 
 Trigger = HttpTrigger | QueueTrigger | StreamTrigger | CronTrigger
 
 
-def parse_trigger(raw: Mapping[str, Any], where: str) -> Trigger:
-    if not isinstance(raw, Mapping):
-        raise StepConfigError(f"{where}: a trigger must be a dict")
-    data = _normalise(raw)
-    kind = data.pop("type", None)
-    try:
-        if kind == "http":
-            method = str(data.pop("method", "")).upper()
-            if method not in HTTP_METHODS:
-                raise StepConfigError(f"{where}: unknown HTTP method {method!r}")
-            path = data.pop("path", None)
-            if not isinstance(path, str) or not path.startswith("/"):
-                raise StepConfigError(f"{where}: 'path' must start with '/'")
-            body = _schema(data.pop("body_schema", None), f"{where}: 'body_schema'")
-            query = tuple(data.pop("query_params", ()) or ())
-            responses = _response_schemas(
-                data.pop("response_schema", None), f"{where}: 'response_schema'"
-            )
-            return HttpTrigger(method, path, body, query, responses, **data)
-        if kind == "queue":
-            topic = data.pop("topic", None)
-            if not isinstance(topic, str) or not topic:
-                raise StepConfigError(f"{where}: 'topic' must be a non-empty string")
-            return QueueTrigger(
-                topic, _schema(data.pop("input", None), f"{where}: 'input'"), **data
-            )
-        if kind == "stream":
-            name = data.pop("stream_name", None)
-            if not isinstance(name, str) or not name:
-                raise StepConfigError(f"{where}: 'stream_name' must be a non-empty string")
-            return StreamTrigger(name, **data)
-        if kind == "cron":
-            expression = data.pop("expression", None) or data.pop("cron", None)
-            if not isinstance(expression, str) or len(expression.split()) not in (5, 6):
-                raise StepConfigError(f"{where}: 'expression' must be a 5- or 6-field crontab")
-            return CronTrigger(expression, **data)
-    except TypeError as error:  # an unexpected key
-        raise StepConfigError(f"{where}: {error}") from None
-    raise StepConfigError(f"{where}: unknown trigger type {kind!r}")
+class StepConfig(_Config):
+    """A step's ``config``: its ``name``, ``triggers`` and the topics it ``enqueues``;
+    ``flows``, ``description`` and the ``virtual_*`` topics describe it (the flows overview).
+    Motia's ``includeFiles`` is taken and has nothing to do here."""
 
-
-@dataclass(frozen=True)
-class StepConfig:
-    name: str
-    triggers: tuple[Trigger, ...]
-    enqueues: tuple[str, ...] = ()
-    flows: tuple[str, ...] = ()
-    description: str = ""
-    virtual_enqueues: tuple[str, ...] = ()
-    virtual_subscribes: tuple[str, ...] = ()
+    name: NonEmpty
+    triggers: Annotated[
+        tuple[Annotated[Trigger, Field(discriminator="type")], ...], AfterValidator(_at_least_one)
+    ]
+    enqueues: Topics = ()
+    flows: Names = ()
+    description: Text = ""
+    virtual_enqueues: Topics = ()
+    virtual_subscribes: Names = ()
+    include_files: Names = ()
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> "StepConfig":
-        if not isinstance(raw, Mapping):
-            raise StepConfigError("a step 'config' must be a dict")
-        data = _normalise(raw)
-        name = data.pop("name", None)
-        if not isinstance(name, str) or not name:
-            raise StepConfigError("a step needs a non-empty string 'name'")
-        triggers = data.pop("triggers", None)
-        if not triggers:
-            raise StepConfigError(f"step {name!r}: 'triggers' must list at least one trigger")
-        parsed = tuple(
-            parse_trigger(t, f"step {name!r} trigger {i}") for i, t in enumerate(triggers)
-        )
-        lists = {}
-        for key in ("enqueues", "flows", "virtual_enqueues", "virtual_subscribes"):
-            value = data.pop(key, ()) or ()
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                raise StepConfigError(f"step {name!r}: {key!r} must be a list of strings")
-            lists[key] = tuple(value)
-        description = data.pop("description", "")
-        if data:
-            raise StepConfigError(f"step {name!r}: unknown config keys {sorted(data)}")
-        return cls(name=name, triggers=parsed, description=description, **lists)
+    def parse(cls, raw: Any) -> "StepConfig":
+        """Read a step module's ``config``; raises :class:`StepConfigError` naming every
+        problem."""
+        try:
+            return cls.model_validate(raw)
+        except pydantic.ValidationError as error:
+            raise StepConfigError(*(_problem(e, raw) for e in error.errors())) from None
 
     def triggers_of(self, kind: type[Trigger]) -> list[Any]:
         return [t for t in self.triggers if isinstance(t, kind)]
+
+
+# --- error messages ----------------------------------------------------------------------------
+
+_EXPECTED_TYPES = ", ".join(repr(t) for t in TRIGGER_TYPES)
+_NOT_A_DICT = {"model_type", "model_attributes_type", "dict_type"}
+_NOT_A_LIST = {"tuple_type", "list_type"}
+
+
+def _problem(error: ErrorDetails, raw: Any) -> ConfigProblem:
+    """One of pydantic's errors as a problem naming the step, the trigger and the key."""
+    if not error["loc"]:
+        return ConfigProblem("a step's 'config' must be a dict")
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    where = f"step {name!r}" if isinstance(name, str) and name else "step"
+    loc: Sequence[int | str] = error["loc"]
+    if len(loc) >= 2 and loc[0] == "triggers" and isinstance(loc[1], int):
+        where += f" trigger {loc[1]}"
+        loc = loc[2:]
+        if loc and loc[0] in TRIGGER_TYPES:  # the tag of the trigger's model, not a key
+            loc = loc[1:]
+    kind: ProblemKind = "cron" if error["type"] == _CRON else "config"
+    return ConfigProblem(f"{where}: {_describe(error, loc, raw)}", kind)
+
+
+def _describe(error: ErrorDetails, loc: Sequence[int | str], raw: Any) -> str:
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    key = key.removeprefix(".")
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return _unknown_key(key, str(loc[-1]), _container(raw, error["loc"][:-1]))
+    if kind == "missing":
+        return f"'{key}' is required"
+    if kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        return f"unknown trigger type {tag!r} (expected {_EXPECTED_TYPES})"
+    if kind == "union_tag_not_found":
+        return f"a trigger needs a 'type' ({_EXPECTED_TYPES})"
+    if kind in _NOT_A_DICT:
+        message = "must be a dict"
+    elif kind in _NOT_A_LIST:
+        message = "must be a list"
+    elif kind not in (_REFUSAL, _CRON, _UNSUPPORTED):
+        message = message[:1].lower() + message[1:]
+    if not key:
+        return message
+    refusal = kind in (_REFUSAL, *_NOT_A_DICT, *_NOT_A_LIST)
+    return f"'{key}' {message}" if refusal else f"'{key}': {message}"
+
+
+def _container(raw: Any, loc: Sequence[int | str]) -> Any:
+    """The dict of ``raw`` that ``loc`` (pydantic's, with a trigger's tag in it) leads to."""
+    node = raw
+    for part in loc:
+        is_key = isinstance(node, Mapping) and part in node
+        is_index = isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
+        if is_key or is_index:  # else it is the tag, which pydantic's loc has and raw has not
+            node = node[part]
+    return node
+
+
+def _unknown_key(path: str, key: str, container: Any) -> str:
+    spellings = next((s for s in _spellings() if key in s), frozenset())
+    given = sorted(spellings & set(container) - {key}) if isinstance(container, Mapping) else []
+    if given:
+        return f"'{path}' and {given[0]!r} are the same key: give it once"
+    folded = [known for s in _spellings() for known in s if known.lower() == key.lower()]
+    close = folded or difflib.get_close_matches(key, sorted(set().union(*_spellings())), 1, 0.75)
+    return f"unknown key '{path}'" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+@cache
+def _spellings() -> list[frozenset[str]]:
+    """For each key of the config models, every spelling it is taken in."""
+    models = (StepConfig, HttpTrigger, QueryParam, QueueTrigger, QueueConfig, Enqueue)
+    spellings = []
+    for model in (*models, StreamTrigger, CronTrigger):
+        for name, field in model.model_fields.items():
+            alias = field.validation_alias
+            choices = alias.choices if isinstance(alias, AliasChoices) else ()
+            names = {name, to_camel(name), *(c for c in choices if isinstance(c, str))}
+            spellings.append(frozenset(names))
+    return spellings

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from channels.db import database_sync_to_async
 
@@ -11,9 +11,9 @@ from streams.context import StreamContext
 from streams.logger import FlowLogger
 from streams.store import Streams
 
-if TYPE_CHECKING:
-    from .config import Trigger
-    from .registry import Step
+from .config import Trigger
+from .queue import enqueue
+from .registry import Step
 
 
 def new_trace_id() -> str:
@@ -29,8 +29,8 @@ class FlowContext(StreamContext):
     are ordinary calls."""
 
     trace_id: str = field(default_factory=new_trace_id)
-    step: "Step | None" = None
-    trigger: "Trigger | None" = None
+    step: Step | None = None
+    trigger: Trigger | None = None
     sync: bool = False
 
     @property
@@ -40,10 +40,10 @@ class FlowContext(StreamContext):
     @classmethod
     def for_step(
         cls,
-        step: "Step",
+        step: Step,
         *,
         trace_id: str | None = None,
-        trigger: "Trigger | None" = None,
+        trigger: Trigger | None = None,
         sync: bool = False,
         user: object = None,
         log_records: list[dict[str, Any]] | None = None,
@@ -67,6 +67,4 @@ class FlowContext(StreamContext):
         return database_sync_to_async(self._enqueue)(message)
 
     def _enqueue(self, message: Mapping[str, Any]) -> int:
-        from .queue import enqueue
-
         return enqueue(message, trace_id=self.trace_id, sender=self.step)

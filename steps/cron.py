@@ -1,13 +1,8 @@
 """The schedule behind cron triggers: Motia's cron expressions as a Celery beat schedule.
 
-A cron trigger is ``{"type": "cron", "expression": "..."}`` with either 5 fields (the usual
-crontab: minute hour day-of-month month day-of-week) or 6 fields where, as in Motia and
-node-cron, the seconds come FIRST: ``"*/10 * * * * *"`` fires every 10 seconds and
-``"0 */5 * * * *"`` at second 0 of every fifth minute. croniter, which computes the fire times,
-puts the seconds last, so 6-field expressions are reordered before they reach it.
-
-All times are computed in UTC; a naive datetime is taken to be UTC. Nothing here does I/O:
-``beat_schedule(steps)`` only builds the dict that Celery beat's ``beat_schedule`` setting takes.
+The expressions themselves (5 fields, or 6 with the seconds first) are read by
+:mod:`steps.crontab`. Nothing here does I/O: ``beat_schedule(steps)`` only builds the dict that
+Celery beat's ``beat_schedule`` setting takes.
 """
 
 from collections.abc import Callable, Iterable
@@ -17,72 +12,17 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import BaseSchedule, schedstate
-from croniter import CroniterBadDateError, CroniterError, croniter
 
 from .config import CronTrigger
+from .crontab import next_after, next_fire_times, to_utc, validate_expression
 from .registry import Step
+from .task_names import RUN_STEP
 
-RUN_STEP_TASK = "steps.run_step"
 # Shortest wait that ``is_due`` reports, so beat always sleeps a little before it re-checks.
 MIN_RECHECK_SECONDS = 0.01
 # A queued run older than its interval (capped at this) is dropped: the next run supersedes it.
 MAX_EXPIRES_SECONDS = 3600.0
-_VALIDATION_START = datetime(2000, 1, 1, tzinfo=UTC)
 _EXPIRES_SAMPLES = 8
-
-
-def to_utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def to_croniter(expression: str) -> str:
-    """Rewrite a Motia expression (seconds first when there are 6 fields) in croniter's order."""
-    fields = expression.split()
-    if len(fields) == 6:
-        fields = [*fields[1:], fields[0]]
-    return " ".join(fields)
-
-
-def validate_expression(expression: str) -> str:
-    """Check a 5- or 6-field expression and return it with its whitespace normalised.
-
-    Raises ``ValueError`` with the reason when a field is malformed or out of range, or when the
-    expression can never fire (``"0 0 30 2 *"``).
-    """
-    if not isinstance(expression, str):
-        raise ValueError(f"cron expression must be a string, not {type(expression).__name__}")
-    fields = expression.split()
-    if len(fields) not in (5, 6):
-        raise ValueError(
-            f"cron expression {expression!r} has {len(fields)} fields; expected 5 "
-            "(minute hour day-of-month month day-of-week) or 6 (second first)"
-        )
-    try:
-        croniter(to_croniter(expression), _VALIDATION_START).get_next(datetime)
-    except CroniterBadDateError:
-        raise ValueError(f"cron expression {expression!r} never fires") from None
-    except CroniterError as error:
-        raise ValueError(f"invalid cron expression {expression!r}: {error}") from None
-    return " ".join(fields)
-
-
-def _next_after(expression: str, after: datetime) -> datetime:
-    """The first fire time strictly after ``after`` (an aware UTC datetime), in UTC."""
-    return croniter(to_croniter(expression), after).get_next(datetime).astimezone(UTC)
-
-
-def next_fire_times(expression: str, after: datetime, count: int) -> list[datetime]:
-    """The next ``count`` fire times of ``expression`` strictly after ``after``, in UTC."""
-    validate_expression(expression)
-    times: list[datetime] = []
-    moment = to_utc(after)
-    for _ in range(count):
-        moment = _next_after(expression, moment)
-        times.append(moment)
-    return times
 
 
 class CronSchedule(BaseSchedule):
@@ -109,7 +49,7 @@ class CronSchedule(BaseSchedule):
 
     def next_after(self, moment: datetime) -> datetime:
         """The first fire time strictly after ``moment`` (naive means UTC)."""
-        return _next_after(self.expression, to_utc(moment))
+        return next_after(self.expression, to_utc(moment))
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta:
         """Time left until the first fire time after ``last_run_at``; zero once it has passed."""
@@ -161,7 +101,7 @@ def beat_schedule(steps: Iterable[Step]) -> dict[str, dict[str, Any]]:
 def _beat_entry(step_name: str, index: int, trigger: CronTrigger) -> dict[str, Any]:
     expression = trigger.expression
     return {
-        "task": RUN_STEP_TASK,
+        "task": RUN_STEP,
         "schedule": CronSchedule(expression),
         "args": (step_name, {"kind": "cron", "trigger": index, "expression": expression}),
         "options": {"expires": expires_seconds(expression)},

@@ -64,8 +64,9 @@ def prepare(
         log_records=log_records,
     )
     condition = getattr(trigger, "condition", None)
-    # Stream conditions were checked when the change was dispatched; queue ones run here.
-    queue_condition = condition if isinstance(trigger, QueueTrigger) else None
-    if queue_condition is not None and not call_condition(queue_condition, input, ctx):
+    # Stream conditions were checked when the change was dispatched; queue and cron ones
+    # run here.
+    checked_here = condition if isinstance(trigger, QueueTrigger | CronTrigger) else None
+    if checked_here is not None and not call_condition(checked_here, input, ctx):
         return None
     return input, ctx

@@ -7,11 +7,11 @@ Four checks, each a plain function that raises when what it checks is down:
   lives in this process: nothing to reach);
 - ``broker``: a connection to the Celery broker (the embedded broker lives in this process);
 - ``worker``: the newest worker heartbeat (:mod:`steps.heartbeat`) is younger than
-  ``HEALTH_WORKER_MAX_AGE``: read from the database on a real broker, from this process's
+  ``STEPS_HEALTH_WORKER_MAX_AGE``: read from the database on a real broker, from this process's
   own embedded worker otherwise (that worker is the only one that runs its steps).
 
 They run concurrently in threads and each counts as down when it has not answered within
-``HEALTH_CHECK_TIMEOUT``, so the answer never waits longer than that for a service that hangs.
+``STEPS_HEALTH_CHECK_TIMEOUT``, so the answer never waits longer than that for a service that hangs.
 The answer is 200 when every check passed, 503 otherwise, with a JSON body saying which and
 why; errors are named by kind only (what failed, never a host, a user or a URL), the details
 go to the log. ``?checks=database,channel_layer`` limits the answer to those checks.
@@ -30,6 +30,8 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from streams.conf import engine_settings
 
 from .heartbeat import heartbeats
 
@@ -55,7 +57,7 @@ class Down(Exception):
 
 
 def _timeout() -> float:
-    return float(settings.HEALTH_CHECK_TIMEOUT)
+    return engine_settings.STEPS_HEALTH_CHECK_TIMEOUT
 
 
 def check_database() -> Detail:
@@ -101,7 +103,7 @@ def check_channel_layer() -> Detail:
 
 
 def check_broker() -> Detail:
-    if settings.CELERY_EMBEDDED_WORKER:
+    if engine_settings.STEPS_EMBEDDED_WORKER:
         return {"backend": "memory"}
     from celery import current_app
     from kombu import Connection
@@ -113,7 +115,7 @@ def check_broker() -> Detail:
         "socket_connect_timeout": timeout,
     }
     with Connection(
-        settings.CELERY_BROKER_URL, connect_timeout=timeout, transport_options=options
+        current_app.conf.broker_url, connect_timeout=timeout, transport_options=options
     ) as connection:
         # One attempt. The stubs (celery-types) want an int timeout; kombu takes any seconds.
         connection.ensure_connection(max_retries=0, timeout=timeout)  # type: ignore[arg-type]
@@ -122,9 +124,9 @@ def check_broker() -> Detail:
 
 def _newest_heartbeat() -> tuple[datetime | None, int]:
     """The newest heartbeat of any worker, and how many workers beat within the max age."""
-    max_age = settings.HEALTH_WORKER_MAX_AGE
+    max_age = engine_settings.STEPS_HEALTH_WORKER_MAX_AGE
     now = timezone.now()
-    if settings.CELERY_EMBEDDED_WORKER:
+    if engine_settings.STEPS_EMBEDDED_WORKER:
         beat = heartbeats.last
         last = beat.at if beat else None
         return last, int(last is not None and (now - last).total_seconds() <= max_age)
@@ -152,7 +154,7 @@ def check_worker() -> Detail:
         "workers": fresh,
     }
     if not fresh:
-        max_age = settings.HEALTH_WORKER_MAX_AGE
+        max_age = engine_settings.STEPS_HEALTH_WORKER_MAX_AGE
         raise Down(f"no worker heartbeat within {max_age:g} s", detail)
     return detail
 

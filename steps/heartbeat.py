@@ -2,7 +2,7 @@
 
 Every Celery worker of the project (``celery -A motia_site worker`` and the embedded one) runs
 :class:`HeartbeatStep`, a consumer bootstep: while the worker consumes, its own timer beats
-every ``WORKER_HEARTBEAT_INTERVAL`` seconds. The timer is the consumer's (driven by its event
+every ``STEPS_WORKER_HEARTBEAT_INTERVAL`` seconds. The timer is the consumer's (driven by its event
 loop on Redis), and it is cancelled when the connection to the broker is lost, so the beats
 stop when the worker stops taking tasks, not only when its process dies.
 
@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import bootsteps
-from django.conf import settings
 from django.utils import timezone
+
+from streams.conf import engine_settings
 
 logger = logging.getLogger("steps.heartbeat")
 
@@ -60,7 +61,7 @@ class Heartbeats:
         """Record that ``worker`` consumes now (called from its timer: never blocks)."""
         with self._lock:
             self.last = Beat(worker, timezone.now())
-            if not settings.CELERY_EMBEDDED_WORKER:
+            if not engine_settings.STEPS_EMBEDDED_WORKER:
                 self._ensure_writer()
         self._wake.set()
 
@@ -87,7 +88,7 @@ class Heartbeats:
         from django.db import connections
 
         while True:
-            self._wake.wait(settings.WORKER_HEARTBEAT_INTERVAL)
+            self._wake.wait(engine_settings.STEPS_WORKER_HEARTBEAT_INTERVAL)
             self._wake.clear()
             with self._lock:
                 beat, leaving = self.last, self._leaving
@@ -152,7 +153,7 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def start(self, c: Any) -> None:
         heartbeats.beat(self.worker)  # at once: a worker is healthy as soon as it consumes
         self.tref = c.timer.call_repeatedly(
-            settings.WORKER_HEARTBEAT_INTERVAL, heartbeats.beat, (self.worker,)
+            engine_settings.STEPS_WORKER_HEARTBEAT_INTERVAL, heartbeats.beat, (self.worker,)
         )
 
     def stop(self, c: Any) -> None:

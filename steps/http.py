@@ -32,10 +32,12 @@ from ninja.security import APIKeyCookie
 
 from streams.auth import session_user
 from streams.broadcast import published
+from streams.conf import engine_settings
 from streams.config import StreamValidationError, field_errors
 from streams.hooks import is_async, run_plain
+from streams.keys import MAX_KEY_LENGTH
 from streams.ops import UpdateOpError
-from streams.store import MAX_KEY_LENGTH, StreamKeyError
+from streams.store import StreamKeyError
 
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
 from .config import HttpTrigger
@@ -212,7 +214,7 @@ def _build_request(
 
 def validate_responses() -> bool:
     """Whether handlers' responses are checked against their ``response_schema``."""
-    return bool(getattr(settings, "STEPS_VALIDATE_RESPONSES", settings.DEBUG))
+    return engine_settings.STEPS_VALIDATE_RESPONSES
 
 
 def _checked(response: HttpResponse, step: Step, checker: ResponseChecker) -> HttpResponse:

@@ -8,11 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from django.db import transaction
 
 from .config import QueueTrigger
 from .registry import Step, StepRegistry, registry
-from .sending import OutgoingRun, sender
+from .sending import send_to_step
 
 
 class EnqueueError(ValueError):
@@ -27,20 +26,6 @@ def subscribers(topic: str, steps: Iterable[Step]) -> list[tuple[Step, int, Queu
         for index, trigger in enumerate(step.config.triggers)
         if isinstance(trigger, QueueTrigger) and trigger.topic == topic
     ]
-
-
-def send_to_step(
-    step_name: str,
-    payload: dict[str, Any],
-    trace_id: str,
-    countdown: float = 0,
-    *,
-    batchable: bool = False,
-) -> None:
-    """Queue one run of a step once the current transaction commits (at once outside one);
-    it leaves for the broker from the sending thread (:mod:`steps.sending`)."""
-    run = OutgoingRun(step_name, payload, trace_id, countdown, batchable)
-    transaction.on_commit(lambda: sender.send(run))
 
 
 def enqueue(

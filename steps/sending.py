@@ -26,7 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
+from django.db import transaction
+
 from streams.handoff import Handoff
+
+from .task_names import RUN_STEP, RUN_STEP_BATCH
 
 logger = logging.getLogger("steps.sending")
 
@@ -147,27 +152,26 @@ def send_runs(runs: list[OutgoingRun]) -> None:
 
 def _messages(runs: list[OutgoingRun]) -> list[tuple[Callable[[], Any], list[OutgoingRun]]]:
     """The messages that carry ``runs``: how to send each, and the runs it carries."""
-    from .tasks import run_step, run_step_batch
-
     messages: list[tuple[Callable[[], Any], list[OutgoingRun]]] = []
     batches: dict[str, list[OutgoingRun]] = {}
     for run in runs:
         if run.batchable and not run.countdown:
             batches.setdefault(run.step_name, []).append(run)
         else:
-            messages.append((functools.partial(_send_one, run_step, run), [run]))
+            messages.append((functools.partial(_send_one, run), [run]))
     for step_name, batch in batches.items():
         if len(batch) == 1:
-            messages.append((functools.partial(_send_one, run_step, batch[0]), batch))
+            messages.append((functools.partial(_send_one, batch[0]), batch))
         else:
-            messages.append(
-                (functools.partial(_send_batch, run_step_batch, step_name, batch), batch)
-            )
+            messages.append((functools.partial(_send_batch, step_name, batch), batch))
     return messages
 
 
-def _send_batch(task: Any, step_name: str, batch: list[OutgoingRun]) -> None:
-    task.apply_async(
+# Tasks are sent by name (as beat sends them): this module never imports the tasks, which
+# wait for it (:meth:`Sender.wait_sent`).
+def _send_batch(step_name: str, batch: list[OutgoingRun]) -> None:
+    current_app.send_task(
+        RUN_STEP_BATCH,
         args=(step_name, [[run.payload, run.trace_id] for run in batch]),
         # Celery otherwise writes a repr of the arguments into every message, for its logs:
         # that alone costs as much as the rest of a send.
@@ -176,8 +180,9 @@ def _send_batch(task: Any, step_name: str, batch: list[OutgoingRun]) -> None:
     )
 
 
-def _send_one(task: Any, run: OutgoingRun) -> None:
-    task.apply_async(
+def _send_one(run: OutgoingRun) -> None:
+    current_app.send_task(
+        RUN_STEP,
         args=(run.step_name, run.payload),
         kwargs={"trace_id": run.trace_id},
         countdown=run.countdown or None,
@@ -188,3 +193,17 @@ def _send_one(task: Any, run: OutgoingRun) -> None:
 
 sender = Sender()
 atexit.register(sender.flush)
+
+
+def send_to_step(
+    step_name: str,
+    payload: dict[str, Any],
+    trace_id: str,
+    countdown: float = 0,
+    *,
+    batchable: bool = False,
+) -> None:
+    """Queue one run of a step once the current transaction commits (at once outside one);
+    it leaves for the broker from the sending thread."""
+    run = OutgoingRun(step_name, payload, trace_id, countdown, batchable)
+    transaction.on_commit(lambda: sender.send(run))

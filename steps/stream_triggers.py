@@ -13,8 +13,8 @@ from streams.events import StreamEvent
 from .config import StreamTrigger
 from .execution import call_condition
 from .inputs import StreamTriggerInput
-from .queue import send_to_step
 from .registry import Step, registry
+from .sending import send_to_step
 
 logger = logging.getLogger("steps.stream_triggers")
 

@@ -35,8 +35,9 @@ from .models import DeadLetter, StepRun
 from .registry import Step, registry
 from .retry import RetryPolicy
 from .runs import Run, step_run
-from .sending import sender
+from .sending import send_to_step, sender
 from .storable import storable_json, storable_text
+from .task_names import RUN_STEP, RUN_STEP_BATCH, STORE_DEAD_LETTER
 
 logger = logging.getLogger("steps.tasks")
 
@@ -71,7 +72,7 @@ SEND_WAIT = 30.0
 
 @shared_task(
     bind=True,
-    name="steps.store_dead_letter",
+    name=STORE_DEAD_LETTER,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=UNAVAILABLE,
@@ -231,7 +232,7 @@ class Message:
             keep_dead_letter(self.dead_letter)
 
 
-@shared_task(bind=True, name="steps.run_step", acks_late=True, reject_on_worker_lost=True)
+@shared_task(bind=True, name=RUN_STEP, acks_late=True, reject_on_worker_lost=True)
 def run_step(
     self: Task[Any, Any], step_name: str, payload: dict[str, Any], trace_id: str = ""
 ) -> str:
@@ -250,7 +251,7 @@ def run_step(
     return status
 
 
-@shared_task(bind=True, name="steps.run_step_batch", acks_late=True, reject_on_worker_lost=True)
+@shared_task(bind=True, name=RUN_STEP_BATCH, acks_late=True, reject_on_worker_lost=True)
 def run_step_batch(self: Task[Any, Any], step_name: str, messages: list[list[Any]]) -> list[str]:
     """Run ``step_name`` for several ``[payload, trace_id]`` messages sent as one (stream
     triggers under load, see :mod:`steps.sending`). An async handler runs them concurrently,
@@ -309,8 +310,6 @@ def _log_fields(step_name: str, trace_id: str, **fields: Any) -> dict[str, Any]:
 
 def redrive(letter: DeadLetter) -> None:
     """Send a dead letter's message again, as a new message with a fresh retry budget."""
-    from .queue import send_to_step
-
     send_to_step(letter.step_name, letter.payload, letter.trace_id)
     letter.redriven_at = timezone.now()
     letter.save(update_fields=["redriven_at"])

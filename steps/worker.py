@@ -14,14 +14,17 @@ import hashlib
 import logging
 import os
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
 
-from celery import current_app
+from celery import Celery, current_app
 from celery.beat import EmbeddedService, Scheduler
 from celery.worker import WorkController
 from django.conf import settings
+
+from streams.conf import engine_settings, is_sqlite
 
 logger = logging.getLogger("steps.worker")
 
@@ -60,22 +63,43 @@ class BeatLock:
 
 
 def beat_lock_path() -> Path:
-    """The lock of the embedded beat of this process's database: next to a SQLite file, in
-    ``var/`` for another database (named by a digest of where it is)."""
+    """The lock of the embedded beat of this process's database: next to a SQLite file, in the
+    system's temporary directory for another database (named by a digest of where it is, so
+    that every process of the machine on that database shares it)."""
     database = settings.DATABASES["default"]
-    if settings.DATABASE_IS_SQLITE:
+    if is_sqlite(settings.DATABASES):
         return Path(f"{database['NAME']}.beat.lock")
     where = "|".join(str(database.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
     digest = hashlib.sha256(where.encode()).hexdigest()[:16]
-    return Path(settings.BASE_DIR) / "var" / f"embedded-beat-{digest}.lock"
+    return Path(tempfile.gettempdir()) / f"steps-embedded-beat-{digest}.lock"
+
+
+IN_PROCESS_BROKER = "memory://"
+# The in-process broker is polled; Celery's default second would delay every step run.
+IN_PROCESS_POLLING_INTERVAL = 0.02
+
+
+def use_in_process_broker(app: Celery) -> None:
+    """With ``STEPS_EMBEDDED_WORKER``, point a Celery app that names no broker at the
+    in-process one (Celery's own default is an AMQP server on localhost), and poll it often.
+    A broker the project names is left alone."""
+    if not engine_settings.STEPS_EMBEDDED_WORKER:
+        return
+    if not app.conf.broker_url:
+        # An item, as Celery sets the attribute too (celery-types makes it read-only).
+        app.conf["broker_url"] = IN_PROCESS_BROKER
+    if str(app.conf.broker_url).startswith(IN_PROCESS_BROKER):
+        options = dict(app.conf.broker_transport_options or {})
+        options.setdefault("polling_interval", IN_PROCESS_POLLING_INTERVAL)
+        app.conf.broker_transport_options = options
 
 
 def start_embedded_worker() -> bool:
-    """Start the worker and beat threads when no real broker is configured; False when one
-    is (then ``celery -A motia_site worker`` and ``beat`` run the steps)."""
-    if not settings.CELERY_EMBEDDED_WORKER:
+    """Start the worker and beat threads with ``STEPS_EMBEDDED_WORKER`` (on by default when no
+    broker is configured); False without (then ``celery worker`` and ``beat`` run the steps)."""
+    if not engine_settings.STEPS_EMBEDDED_WORKER:
         return False
-    start_worker_thread(beat=settings.CELERY_EMBEDDED_BEAT)
+    start_worker_thread(beat=engine_settings.STEPS_EMBEDDED_BEAT)
     return True
 
 
@@ -89,7 +113,7 @@ def start_worker_thread(*, beat: bool) -> None:
             app=current_app,
             hostname=f"embedded@{socket.gethostname()}",
             pool_cls="threads",
-            concurrency=settings.EMBEDDED_WORKER_THREADS,
+            concurrency=engine_settings.STEPS_EMBEDDED_WORKER_THREADS,
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,

@@ -8,7 +8,10 @@ class StreamsConfig(AppConfig):
     verbose_name = "Streams"
 
     def ready(self) -> None:
-        from . import broadcast  # noqa: F401  (connects the model signals)
+        from . import (
+            broadcast,  # noqa: F401  (connects the model signals)
+            checks,  # noqa: F401  (registers the settings checks)
+        )
         from .redaction import redact_server_logs
         from .registry import registry
 

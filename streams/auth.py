@@ -1,6 +1,6 @@
 """Who is connecting: the Django session user, and the ``authenticate_stream`` check.
 
-``settings.STREAMS["AUTHENTICATE"]`` names ``authenticate_stream(request, ctx)``, which returns
+``STREAMS_AUTHENTICATE`` names ``authenticate_stream(request, ctx)``, which returns
 ``{"unauthorized": bool, "context": ...}``. A refusal, an exception or a malformed result
 refuses the connection (fail closed); ``context`` is handed to ``on_join``/``on_leave``.
 
@@ -25,6 +25,7 @@ from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 
 from . import db
+from .conf import engine_settings
 from .context import StreamContext
 from .hooks import call_hook
 
@@ -69,7 +70,7 @@ class AuthResult:
 
 async def authenticate(scope: Mapping[str, Any]) -> AuthResult:
     """Run the configured ``authenticate_stream`` on a handshake."""
-    path = settings.STREAMS.get("AUTHENTICATE")
+    path = engine_settings.STREAMS_AUTHENTICATE
     if not path:
         return AuthResult(authorized=True)
     request = StreamAuthRequest.from_scope(scope)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from . import protocol
 from .auth import authenticate, scope_cookies, session_user
+from .conf import engine_settings
 from .context import StreamContext
 from .eager import start_eagerly
 from .events import now_ms
@@ -134,7 +134,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.closing = asyncio.get_running_loop().create_task(self._close_and_leave(code))
 
     async def _close_and_leave(self, code: int) -> None:
-        timeout = settings.STREAMS["SLOW_READER_TIMEOUT"]
+        timeout = engine_settings.STREAMS_SLOW_READER_TIMEOUT
         if self.socket is not None:
             asyncio.get_running_loop().call_later(timeout, self._abort)
         await self._leave_all()
@@ -153,7 +153,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         raw = text_data if text_data is not None else bytes_data
         if raw is None:
             return
-        limit = settings.STREAMS["MAX_FRAME_BYTES"]
+        limit = engine_settings.STREAMS_MAX_FRAME_BYTES
         if len(raw) > limit:
             self._shut(CLOSE_MESSAGE_TOO_BIG, f"a client frame of {len(raw)} bytes")
             return
@@ -176,7 +176,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if subscription in self.subscriptions:
             await self._answer(subscription, since)  # a re-join: bring the client up to date
             return
-        limit = settings.STREAMS["MAX_SUBSCRIPTIONS"]
+        limit = engine_settings.STREAMS_MAX_SUBSCRIPTIONS
         if len(self.subscriptions) >= limit:
             self._send_error(
                 "too_many_subscriptions", f"at most {limit} subscriptions a connection"
@@ -188,7 +188,20 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.closed:  # closed while on_join ran: nothing left to subscribe for
             return
         self.subscriptions[subscription] = None
-        await self._answer(subscription, since, subscribe=True)
+        try:
+            await self._answer(subscription, since, subscribe=True)
+        except Exception:
+            # The group could not be read (the database down, say): the join did not happen,
+            # the client is told so and may join again; the socket and its other
+            # subscriptions go on.
+            logger.exception("could not answer the join of %r", subscription)
+            if subscription in self.subscriptions:
+                del self.subscriptions[subscription]
+                await self._forget(subscription)
+                await self._run_on_leave(subscription)
+            self._send_error(
+                "unavailable", "the group could not be read: join again later", subscription
+            )
 
     async def _answer(
         self, subscription: Subscription, since: int | None, subscribe: bool = False
@@ -305,15 +318,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def _enqueue(self, message: Message, item: ItemKey | None = None) -> None:
         if self.closed:
             return
-        limits = settings.STREAMS
+        max_bytes = engine_settings.STREAMS_MAX_PENDING_BYTES
         if self.writer is not None:  # a send is waiting on a slow reader: queue behind it
             if self.outbox is None:
-                self.outbox = Outbox(limits["MAX_PENDING_FRAMES"], limits["MAX_PENDING_BYTES"])
+                self.outbox = Outbox(engine_settings.STREAMS_MAX_PENDING_FRAMES, max_bytes)
             if not self.outbox.push(message, item):
                 self._shut(CLOSE_SLOW_CONSUMER, "too many frames or bytes pending")
             return
         # daphne's sends never wait: what it holds unsent is what this reader is behind by.
-        if self.socket is not None and self.socket.unsent_bytes() > limits["MAX_PENDING_BYTES"]:
+        if self.socket is not None and self.socket.unsent_bytes() > max_bytes:
             self._shut(CLOSE_SLOW_CONSUMER, "too many bytes unsent")
             return
         # Write now, in the caller; only a send that has to wait goes on in a task.
@@ -325,7 +338,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.writer is not None:
             self.writer.add_done_callback(self._sent)
             self.deadline = asyncio.get_running_loop().call_later(
-                limits["SLOW_READER_TIMEOUT"],
+                engine_settings.STREAMS_SLOW_READER_TIMEOUT,
                 self._shut,
                 CLOSE_SLOW_CONSUMER,
                 "a send stayed blocked for the slow-reader timeout",

@@ -4,7 +4,7 @@ Under ASGI, Django runs sync code in a thread made for each request, and every t
 connection of its own: a thread started and a connection opened per request, and on
 PostgreSQL more connections than the server allows under load. The engine's async code
 (the Stream API, snapshots for joins, sync hooks and handlers, step-run records) instead runs
-its queries here: ``settings.STREAMS_DB_THREADS`` threads, each keeping one connection for its
+its queries here: ``STREAMS_DB_THREADS`` threads, each keeping one connection for its
 whole life (taken from the pool on PostgreSQL). SQLite gets one thread: its writers take turns
 anyway, and a single writer never sleeps in SQLite's busy handler.
 
@@ -24,8 +24,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import connections
+
+from .conf import engine_settings
 
 logger = logging.getLogger("streams.db")
 
@@ -93,7 +94,7 @@ def _pool() -> DatabaseThreads:
     global _threads
     with _lock:
         if _threads is None:
-            _threads = DatabaseThreads(int(settings.STREAMS_DB_THREADS))
+            _threads = DatabaseThreads(engine_settings.STREAMS_DB_THREADS)
         return _threads
 
 

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import close_old_connections
 
+from .conf import engine_settings
 from .context import StreamContext
 from .store import Streams
 
@@ -42,7 +42,7 @@ async def run_plain(fn: Callable[..., Any], *args: Any) -> Any:
     with _lock:
         if _threads is None:
             _threads = ThreadPoolExecutor(
-                int(settings.STREAMS_SYNC_THREADS), thread_name_prefix="streams-sync"
+                engine_settings.STREAMS_SYNC_THREADS, thread_name_prefix="streams-sync"
             )
     return await sync_to_async(_call, thread_sensitive=False, executor=_threads)(fn, *args)
 

@@ -5,7 +5,7 @@ user reaches ``authenticate_stream`` and ``on_join``: without a check, a page on
 could open a socket as the visitor (cross-site WebSocket hijacking). Browsers always send the
 page's ``Origin``; so a handshake with an ``Origin`` is accepted only when its host is one of
 ``ALLOWED_HOSTS`` (as Django checks the ``Host`` header) or the origin is listed in
-``STREAMS["ALLOWED_ORIGINS"]``. Clients that are not browsers (Motia's Node client, the Python
+``STREAMS_ALLOWED_ORIGINS``. Clients that are not browsers (Motia's Node client, the Python
 client) send no ``Origin`` and carry no visitor's cookies: they are let through, and
 ``authenticate_stream`` decides.
 """
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http.request import validate_host
 
 from .auth import scope_header
+from .conf import engine_settings
 
 logger = logging.getLogger("streams.origins")
 
@@ -61,7 +62,7 @@ class OriginCheck:
         if scope["type"] == "websocket":
             origin = scope_header(scope, b"origin")
             allowed = origin_allowed(
-                origin, settings.ALLOWED_HOSTS, settings.STREAMS.get("ALLOWED_ORIGINS", ())
+                origin, settings.ALLOWED_HOSTS, engine_settings.STREAMS_ALLOWED_ORIGINS
             )
             if not allowed:
                 logger.warning("WebSocket from origin %r refused", origin)

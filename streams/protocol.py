@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import orjson
 
+from .keys import key_problem
+
 # The largest version a group can reach (a 64-bit column); a larger sinceVersion is refused
 # before the database sees it.
 MAX_VERSION = 2**63 - 1
@@ -60,6 +62,14 @@ def _required_string(data: dict[str, Any], field: str) -> str:
     return value
 
 
+def _check_key(value: str, field: str) -> None:
+    """Refuse a group or item id the store could not hold: no item has one, and the database
+    may refuse it in a query (PostgreSQL and NUL)."""
+    problem = key_problem(value)
+    if problem is not None:
+        raise ProtocolError("invalid_frame", f"'data.{field}' {problem}")
+
+
 def parse_client_frame(text: str | bytes) -> ClientFrame:
     """Parse and check a client frame; raise :class:`ProtocolError` with a reason if invalid."""
     try:
@@ -85,9 +95,14 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
         not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_VERSION
     ):
         raise ProtocolError("invalid_frame", "'data.sinceVersion' must be a version (an integer)")
+    stream_name = _required_string(data, "streamName")
+    group_id = _required_string(data, "groupId")
+    _check_key(group_id, "groupId")
+    if item_id is not None:
+        _check_key(item_id, "id")
     subscription = Subscription(
-        stream_name=_required_string(data, "streamName"),
-        group_id=_required_string(data, "groupId"),
+        stream_name=stream_name,
+        group_id=group_id,
         id=item_id,
         subscription_id=subscription_id,
     )

@@ -25,16 +25,14 @@ of the group's earlier life.
 
 It is bounded per group: a batch that takes a group past a multiple of
 :func:`prune_step` deletes the rows more than :func:`log_size` versions old
-(``STREAMS["REPLAY_LOG_SIZE"]``, 1000 by default; 0 keeps no log, and every re-join gets a
+(``STREAMS_REPLAY_LOG_SIZE``, 1000 by default; 0 keeps no log, and every re-join gets a
 ``sync``). Frames are stored whole, so a group of large items costs up to that many of them.
 """
 
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from django.conf import settings
-
-DEFAULT_LOG_SIZE = 1000
+from .conf import engine_settings
 
 
 class LogEntry(NamedTuple):
@@ -48,7 +46,7 @@ class LogEntry(NamedTuple):
 
 def log_size() -> int:
     """How many of its most recent frames each group keeps for replays."""
-    return max(0, int(settings.STREAMS.get("REPLAY_LOG_SIZE", DEFAULT_LOG_SIZE)))
+    return engine_settings.STREAMS_REPLAY_LOG_SIZE
 
 
 def prune_step(size: int) -> int:

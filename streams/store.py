@@ -21,19 +21,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
 import orjson
-from django.conf import settings
 from django.db import transaction
 
 from . import db, replay, rows
 from .batching import WriteBatcher
 from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
+from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
 from .events import ChangeType, StreamEvent, current_trace_id, now_ms
+from .keys import key_problem
 from .protocol import Subscription, replayed_frame, sync_frame
 from .registry import StreamRegistry, registry
-
-MAX_KEY_LENGTH = 255
 
 
 class SetResult(TypedDict):
@@ -46,32 +45,15 @@ class DeleteResult(TypedDict):
 
 
 class StreamKeyError(ValueError):
-    """A group or item id the store cannot hold: not a string, empty, longer than
-    :data:`MAX_KEY_LENGTH`, or with a character the database refuses (NUL, a lone surrogate).
-    Nothing was changed. ``kind`` names the key (``"group id"``, ``"item id"``)."""
+    """A group or item id the store cannot hold (:func:`~streams.keys.key_problem`): not a
+    string, empty, too long, or with a character the database refuses. Nothing was changed.
+    ``kind`` names the key (``"group id"``, ``"item id"``)."""
 
     def __init__(self, kind: str, problem: str, stream_name: str | None = None) -> None:
         self.kind = kind
         self.problem = problem
         self.stream_name = stream_name
         super().__init__(f"{kind} {problem}")
-
-
-def key_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be a group or item id, or None when it can."""
-    if not isinstance(value, str) or not value:
-        return "must be a non-empty string"
-    if len(value) > MAX_KEY_LENGTH:
-        return f"is longer than {MAX_KEY_LENGTH} characters"
-    if "\x00" in value:
-        # PostgreSQL's text refuses NUL; SQLite would keep it: refuse it on both.
-        return "must not contain the NUL character"
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return "must be valid Unicode (no lone surrogates)"
-    return None
 
 
 def check_key(kind: str, value: Any, stream_name: str | None = None) -> str:
@@ -109,7 +91,7 @@ def prepare_item(config: StreamConfig, item_id: str, data: Any) -> dict[str, Any
             )
     item = config.validate(data)
     encoded = orjson.dumps(item)
-    limit = settings.STREAMS["MAX_ITEM_BYTES"]
+    limit = engine_settings.STREAMS_MAX_ITEM_BYTES
     if len(encoded) > limit:
         raise StreamValidationError(
             config.name, [{"loc": [], "msg": f"item is larger than {limit} bytes", "type": "size"}]

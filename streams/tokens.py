@@ -7,9 +7,10 @@ token, as the ``Authorization`` subprotocol, or as ``?authToken=``.
 
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
+
+from .conf import engine_settings
 
 SALT = "streams.token"
 DEFAULT_MAX_AGE = 24 * 3600
@@ -44,7 +45,7 @@ def verify_token(token: str, max_age: int = DEFAULT_MAX_AGE) -> dict[str, Any]:
 def page_token(request: HttpRequest) -> str:
     """A token for the signed-in user of a page, which the page's scripts hand to the stream
     client, when stream authentication is on; empty otherwise (anonymous pages get none)."""
-    if not settings.STREAMS.get("AUTHENTICATE") or not request.user.is_authenticated:
+    if not engine_settings.STREAMS_AUTHENTICATE or not request.user.is_authenticated:
         return ""
     role = "staff" if request.user.is_staff else "user"
     return issue_token(request.user.pk, role=role)

@@ -18,6 +18,7 @@ from celery import current_app
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 
 from steps.runs import recorder
 from streams import StreamConfig, db
@@ -29,8 +30,9 @@ from streams.signals import stream_event
 # Steps queued by this test run go to a queue of its own, so that runs sharing a Redis broker
 # never run each other's tasks.
 current_app.conf.task_default_queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-test-{os.getpid()}"
-# No cron steps firing in the middle of tests (the embedded worker still runs queued steps).
-settings.CELERY_EMBEDDED_BEAT = False
+# No cron steps firing in the middle of tests (the embedded worker still runs queued steps);
+# for the whole session, through override_settings so that the engine's settings hear of it.
+override_settings(STEPS_EMBEDDED_BEAT=False).enable()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

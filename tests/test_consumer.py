@@ -195,7 +195,8 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
 
 
 async def test_limits_give_clear_errors(notes: Stream, settings: Any) -> None:
-    settings.STREAMS = {**settings.STREAMS, "MAX_FRAME_BYTES": 300, "MAX_SUBSCRIPTIONS": 2}
+    settings.STREAMS_MAX_FRAME_BYTES = 300
+    settings.STREAMS_MAX_SUBSCRIPTIONS = 2
     comm = await connect()
     await comm.send_to(text_data="x" * 300)  # at the limit: a bad frame, not a closed socket
     assert (await comm.receive_json_from(timeout=5))["event"]["data"]["code"] == "invalid_json"
@@ -296,7 +297,7 @@ async def test_on_leave_runs_for_leave_and_for_every_subscription_left_at_discon
 async def test_a_frame_over_the_limit_closes_the_socket_with_1009(
     recorder: Recorder, settings: Any
 ) -> None:
-    settings.STREAMS = {**settings.STREAMS, "MAX_FRAME_BYTES": 300}
+    settings.STREAMS_MAX_FRAME_BYTES = 300
     comm = await connect()
     await join(comm, "watched", "g")
     await comm.send_to(text_data="x" * 301)
@@ -307,7 +308,7 @@ async def test_a_frame_over_the_limit_closes_the_socket_with_1009(
 async def test_hooks_get_the_auth_context_and_the_session_user(
     recorder: Recorder, settings: Any, django_user_model: Any
 ) -> None:
-    settings.STREAMS = {**settings.STREAMS, "AUTHENTICATE": "tests.test_consumer.allow_with_role"}
+    settings.STREAMS_AUTHENTICATE = "tests.test_consumer.allow_with_role"
     from asgiref.sync import sync_to_async
     from django.test import Client
 
@@ -344,7 +345,7 @@ def returns_nothing(request: Any, ctx: Any) -> None:
 
 @pytest.mark.parametrize("hook", ["refuse_all", "explode", "returns_nothing"])
 async def test_refused_handshake_closes_before_accept(settings: Any, hook: str) -> None:
-    settings.STREAMS = {**settings.STREAMS, "AUTHENTICATE": f"tests.test_consumer.{hook}"}
+    settings.STREAMS_AUTHENTICATE = f"tests.test_consumer.{hook}"
     comm = WebsocketCommunicator(application, "/")
     connected, _ = await comm.connect()
     assert not connected

@@ -7,14 +7,8 @@ import pytest
 from celery.schedules import schedstate
 
 from steps.config import StepConfig
-from steps.cron import (
-    MAX_EXPIRES_SECONDS,
-    CronSchedule,
-    beat_schedule,
-    expires_seconds,
-    next_fire_times,
-    to_croniter,
-)
+from steps.cron import MAX_EXPIRES_SECONDS, CronSchedule, beat_schedule, expires_seconds
+from steps.crontab import next_fire_times, to_croniter
 from steps.registry import Step
 
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday

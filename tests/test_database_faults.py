@@ -11,6 +11,7 @@ both and never neither.
 Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pass skips it.
 """
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.server import ServerProcess, TestDatabase, WorkerProcess, logs_on_failure
 
@@ -134,3 +136,40 @@ def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
         " WHERE step_name = 'StreamStepProcess' AND status = 'retrying'"
     )[0][0]
     assert retried > 0 or dead, "the outage failed no run"
+
+
+async def _join(socket: websockets.ClientConnection, group: str) -> dict[str, Any]:
+    join = {"streamName": "counter", "groupId": group, "subscriptionId": group}
+    await socket.send(json.dumps({"type": "join", "data": join}))
+    frame: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 30))
+    return frame
+
+
+async def test_a_join_the_database_cannot_answer_gets_an_error_and_the_socket_goes_on(
+    request: pytest.FixtureRequest, database: TestDatabase
+) -> None:
+    env = {"DATABASE_POOL_TIMEOUT": "1"}
+    with ServerProcess(database, env) as server, logs_on_failure(request, [server]):
+        async with websockets.connect(server.ws_url) as socket:
+            assert (await _join(socket, "before"))["event"]["type"] == "sync"
+            database.refuse_connections()
+            try:
+                refused = await _join(socket, "during")
+            finally:
+                database.accept_connections()
+            assert refused["groupId"] == "during"
+            assert refused["event"] == {
+                "type": "error",
+                "data": {
+                    "code": "unavailable",
+                    "message": "the group could not be read: join again later",
+                },
+            }
+            # The same socket joins once the database is back (a first attempt may meet a
+            # connection the outage ended, and be told so again).
+            for _ in range(50):
+                again = await _join(socket, "during")
+                if again["event"]["type"] != "error":
+                    break
+                await asyncio.sleep(0.1)
+            assert (again["event"]["type"], again["event"]["data"]) == ("sync", [])

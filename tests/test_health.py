@@ -35,7 +35,7 @@ from tests.server import (
 CHECKS = {"database", "channel_layer", "broker", "worker"}
 WAIT = 30.0  # seconds for a server or a worker to become healthy (or not)
 # Servers and workers of the end-to-end tests: quick heartbeats, a short tolerance.
-FAST = {"WORKER_HEARTBEAT_INTERVAL": "0.5", "HEALTH_WORKER_MAX_AGE": "3"}
+FAST = {"STEPS_WORKER_HEARTBEAT_INTERVAL": "0.5", "STEPS_HEALTH_WORKER_MAX_AGE": "3"}
 
 
 def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
@@ -89,7 +89,7 @@ def test_checks_limits_the_answer(client: Client) -> None:
 def test_a_check_that_hangs_is_down_once_the_timeout_passes(
     client: Client, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    settings.HEALTH_CHECK_TIMEOUT = 0.3
+    settings.STEPS_HEALTH_CHECK_TIMEOUT = 0.3
 
     def hang() -> dict[str, Any]:
         time.sleep(3)
@@ -129,8 +129,8 @@ def test_errors_are_named_by_kind_not_by_what_they_say(
 def test_a_heartbeat_older_than_the_max_age_is_a_worker_down(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings.CELERY_EMBEDDED_WORKER = True  # this process's own heartbeat, not the database's
-    settings.HEALTH_WORKER_MAX_AGE = 30
+    settings.STEPS_EMBEDDED_WORKER = True  # this process's own heartbeat, not the database's
+    settings.STEPS_HEALTH_WORKER_MAX_AGE = 30
     monkeypatch.setattr(heartbeats, "last", Beat("w@h/1", timezone.now() - timedelta(seconds=45)))
     with pytest.raises(health.Down) as down:
         health.check_worker()
@@ -204,7 +204,7 @@ def test_a_database_that_refuses_connections_is_503(database: TestDatabase, star
     try:
         started = time.monotonic()
         response = healthz(server)
-        assert time.monotonic() - started < 2 + 1.5  # HEALTH_CHECK_TIMEOUT, and some
+        assert time.monotonic() - started < 2 + 1.5  # STEPS_HEALTH_CHECK_TIMEOUT, and some
         assert response.status_code == 503
         checks = response.json()["checks"]
         assert checks["database"]["status"] == "unavailable"

@@ -200,11 +200,11 @@ async def test_handlers_without_a_body_schema_get_parsed_json(api: NinjaAPI) -> 
         ({"name": "A", "triggers": [{"type": "http", "method": "FETCH", "path": "/x"}]}, "method"),
         ({"name": "A", "triggers": [{"type": "http", "method": "GET", "path": "x"}]}, "start"),
         ({"name": "A", "triggers": [{"type": "carrier-pigeon"}]}, "unknown trigger type"),
-        ({"name": "A", "triggers": [{"type": "cron", "expression": "* *"}]}, "crontab"),
+        ({"name": "A", "triggers": [{"type": "cron", "expression": "* *"}]}, "2 fields"),
         ({"name": "A", "triggers": [{"type": "queue", "topic": "t"}], "colour": 1}, "unknown"),
         (
             {"name": "A", "triggers": [{"type": "http", "method": "GET", "path": "/", "x": 1}]},
-            "unexpected keyword",
+            "unknown key 'x'",
         ),
     ],
 )

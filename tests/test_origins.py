@@ -115,6 +115,20 @@ async def test_other_origins_are_refused(server: ServerProcess, origin: str) -> 
     assert refused.value.response.status_code == 403
 
 
+async def test_a_handshake_to_another_path_is_refused_not_failed(server: ServerProcess) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await _synced(f"{server.ws_url}elsewhere/", None)
+    response = refused.value.response
+    if server.production:  # uvicorn lets the application answer the handshake
+        assert response.status_code == 404
+        assert json.loads(response.body or b"") == {
+            "detail": "no stream socket at this path: connect to / or /streams/"
+        }
+    else:  # daphne answers every refused handshake with 403
+        assert response.status_code == 403
+    assert "Traceback" not in server.log()
+
+
 async def test_tokens_in_urls_never_reach_the_log(server: ServerProcess) -> None:
     secret = issue_token("u1", "user")
     await _synced(_url(server, secret), None)

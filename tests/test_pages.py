@@ -1,10 +1,12 @@
-"""The pages, server side: the demo at ``/`` and the staff-only dashboard (``motia_site.views``).
+"""The pages, server side: the demo at ``/`` (the examples app) and the engine's staff-only
+dashboard (``steps.dashboard``), both on the engine's page chrome (``steps/base.html``) as the
+site overrides it.
 
-The browser tests (``test_browser.py``) run the same pages live in Chromium."""
+The browser tests (``test_browser.py``) run the same pages live in Chromium; the dashboard's
+layout and view models are tested alone in ``test_dashboard_*.py``."""
 
 import re
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +16,13 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
-from motia_site.views import layout_flow
+from steps.dashboard.view_models import GroupCount
 from steps.models import DeadLetter, StepRun
 from streams.registry import registry
 from streams.store import SyncStream
 from streams.tokens import verify_token
 
 DASHBOARD = reverse("dashboard")
-
-
-def step(name: str, triggers: list[dict[str, Any]], enqueues: Sequence[str] = ()) -> dict[str, Any]:
-    return {"name": name, "triggers": triggers, "enqueues": list(enqueues)}
-
-
-def queue(topic: str) -> dict[str, Any]:
-    return {"type": "queue", "topic": topic, "hasCondition": False}
-
-
-def edge(source: str, target: str, topic: str, flow: str = "f") -> dict[str, Any]:
-    return {"flow": flow, "from": source, "to": target, "topic": topic, "virtual": False}
 
 
 # --- the demo -----------------------------------------------------------------------------------
@@ -59,10 +49,13 @@ def _static_text(path: str) -> str:
 
 
 def test_the_page_assets_are_static_files_next_to_the_client() -> None:
-    for name in ("site.css", "common.js", "dashboard.js"):
+    for name in ("site.css", "common.js"):
         assert finders.find(f"streams/pages/{name}"), name
+    # Both pages' scripts import the shared module by a path relative to their own.
     demo = _static_text("examples/demo.js")
     assert "from '../streams/pages/common.js'" in demo
+    dashboard = _static_text("steps/dashboard.js")
+    assert "from '../streams/pages/common.js'" in dashboard
     common = _static_text("streams/pages/common.js")
     assert "from '../stream-client.js'" in common
 
@@ -83,11 +76,53 @@ def test_signed_in_users_get_a_stream_token_when_streams_authenticate(
     admin_client: Client, client: Client, settings: Any
 ) -> None:
     authenticate = "examples.auth.authenticate_stream"
-    settings.STREAMS = {**settings.STREAMS, "AUTHENTICATE": authenticate}
+    settings.STREAMS_AUTHENTICATE = authenticate
     token = re.search(r'data-stream-token="([^"]*)"', admin_client.get("/").content.decode())
     assert token is not None
     assert verify_token(token.group(1))["role"] == "staff"
     assert 'data-stream-token=""' in client.get("/").content.decode()  # anonymous: none
+
+
+# --- the page chrome: the engine's, with the site's link to the demo ----------------------------
+
+
+def nav_links(page: str) -> list[tuple[str, str]]:
+    """(href, text) of each link of the top bar's nav."""
+    nav = re.search(r"<nav>(.*?)</nav>", page, re.S)
+    assert nav is not None
+    return re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', nav.group(1))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/dashboard/"])
+def test_the_site_adds_its_demo_to_the_engines_top_bar(admin_client: Client, path: str) -> None:
+    page = admin_client.get(path).content.decode()
+    assert nav_links(page) == [
+        ("/", "Live demo"),
+        ("/dashboard/", "Dashboard"),
+        ("/admin/", "Admin"),
+        ("/api/docs", "API docs"),
+    ]
+    assert f'<a href="{path}" aria-current="page">' in page
+    assert '<a class="brand" href="/">' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("site_templates", [True, False], ids=["site templates", "engine only"])
+def test_the_dashboard_works_in_a_project_without_the_examples(
+    admin_client: Client, settings: Any, site_templates: bool
+) -> None:
+    settings.ROOT_URLCONF = "tests.dashboard_urls"
+    if not site_templates:
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+    response = admin_client.get("/dashboard/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert nav_links(page) == [("/dashboard/", "Dashboard"), ("/admin/", "Admin")]
+    assert '<a class="brand" href="/dashboard/">' in page
+    assert response.context["flows"]  # the project's steps, drawn as ever
+    site_base = str(settings.BASE_DIR / "templates" / "steps" / "base.html")
+    assert (site_base in {t.origin.name for t in response.templates}) is site_templates
 
 
 # --- the dashboard: who may see it ----------------------------------------------------------------
@@ -122,7 +157,7 @@ def test_dashboard_draws_the_seed_flows_with_their_topic_edges(admin_client: Cli
     for step_name in seed_steps:
         assert f'data-step="{step_name}"' in page
     merge = next(f for f in response.context["flows"] if f.name == "stream-parallel-merge")
-    assert [e.label for e in merge.edges] == ["step.process"]
+    assert [e.label for e in merge.graph.edges] == ["step.process"]
     assert "<svg" in page and 'marker-end="url(#arrow)"' in page
 
 
@@ -132,14 +167,14 @@ def test_dashboard_lists_streams_with_their_groups(admin_client: Client) -> None
     todos.set("todos", "t1", {"id": "t1", "description": "Buy milk", "createdAt": "now"})
     todos.set("todos", "t2", {"id": "t2", "description": "Walk", "createdAt": "now"})
     response = admin_client.get(DASHBOARD)
-    streams = {s["name"]: s for s in response.context["streams"]}
+    streams = {s.name: s for s in response.context["streams"]}
     assert set(registry.names()) <= set(streams)
-    assert streams["todo"]["groups"] == [{"id": "todos", "count": 2}]
-    assert streams["todo"]["watch_all"] is True
-    assert streams["parallelMerge"]["groups"] == []
+    assert streams["todo"].groups == (GroupCount("todos", 2),)
+    assert streams["todo"].watch_all is True
+    assert streams["parallelMerge"].groups == ()
     page = response.content.decode()
     assert 'data-stream="todo"' in page and 'data-group="todos"' in page
-    assert "/static/streams/pages/dashboard.js" in page
+    assert '<script type="module" src="/static/steps/dashboard.js">' in page
 
 
 @pytest.mark.django_db
@@ -181,35 +216,3 @@ def test_dashboard_keeps_only_the_recent_runs_and_filters_by_trace(admin_client:
     response = admin_client.get(DASHBOARD, {"trace": "t3"})
     assert [run.trace_id for run in response.context["runs"]] == ["t3"]
     assert "Showing the dead letters and step runs of trace" in response.content.decode()
-
-
-# --- the graph layout (pure) ----------------------------------------------------------------------
-
-
-def test_layout_puts_a_step_right_of_the_steps_that_enqueue_to_it() -> None:
-    flow = {
-        "name": "f",
-        "steps": [
-            step("A", [{"type": "http", "method": "POST", "path": "/a"}], ["x"]),
-            step("B", [queue("x")], ["y"]),
-            step("C", [queue("y")]),
-            step("Lone", [{"type": "cron", "expression": "* * * * *"}]),
-        ],
-    }
-    graph = layout_flow(flow, [edge("A", "B", "x"), edge("B", "C", "y"), edge("A", "C", "x", "g")])
-    nodes = {n.name: n for n in graph.nodes}
-    assert nodes["A"].x < nodes["B"].x < nodes["C"].x
-    assert nodes["Lone"].y > nodes["A"].y  # unlinked steps go below
-    assert [(e.label, e.virtual) for e in graph.edges] == [("x", False), ("y", False)]
-    assert graph.width >= nodes["C"].x + nodes["C"].width
-    assert graph.height >= nodes["Lone"].y + nodes["Lone"].height
-    assert nodes["A"].lines == ["POST /a"]
-
-
-def test_layout_survives_cycles_and_self_loops() -> None:
-    flow = {"name": "f", "steps": [step("A", [queue("a")], ["b"]), step("B", [queue("b")], ["a"])]}
-    graph = layout_flow(flow, [edge("A", "B", "b"), edge("B", "A", "a"), edge("A", "A", "b")])
-    assert len(graph.edges) == 3
-    assert all(e.path.startswith("M") for e in graph.edges)
-    nodes = {n.name: n for n in graph.nodes}
-    assert nodes["A"].x < nodes["B"].x  # two layers: the cycle is broken, not unrolled

@@ -142,7 +142,7 @@ def topology(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Honcho]
                 **database.env,
                 **LOCAL_PLAIN_HTTP,
                 "CELERY_QUEUE": f"steps-{database.name}",
-                "WORKER_HEARTBEAT_INTERVAL": "1",
+                "STEPS_WORKER_HEARTBEAT_INTERVAL": "1",
             }
         )
         honcho = Honcho(tmp_path, env)

@@ -45,6 +45,21 @@ def test_bad_frames_raise_with_a_code(text: str, code: str) -> None:
     assert caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"groupId": "a\x00b"}, "'data.groupId' must not contain the NUL character"),
+        ({"groupId": "g" * 256}, "'data.groupId' is longer than 255 characters"),
+        ({"groupId": "g", "id": "\x00"}, "'data.id' must not contain the NUL character"),
+    ],
+)
+def test_keys_no_item_can_have_are_refused(data: dict[str, str], message: str) -> None:
+    frame = orjson.dumps({"type": "join", "data": {"streamName": "todo", **data}})
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame(frame)
+    assert (caught.value.code, caught.value.message) == ("invalid_frame", message)
+
+
 def test_event_frames_match_the_motia_shape() -> None:
     event = StreamEvent("update", "todo", "todos", "t1", {"id": "t1", "x": 1}, 1000, 7)
     assert orjson.loads(event.frame) == {

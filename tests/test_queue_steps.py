@@ -103,14 +103,10 @@ class Counter:
 # --- pure parts -----------------------------------------------------------------------------
 
 
-def test_retry_policy_backoff_and_validation() -> None:
+def test_retry_policy_backoff() -> None:
     policy = RetryPolicy()
     assert (policy.max_retries, [policy.delay_after(n) for n in range(3)]) == (3, [1, 2, 4])
-    assert RetryPolicy.from_config({"backoff_ms": 100}).delay_after(2) == 0.4
-    with pytest.raises(ValueError, match="unknown config keys"):
-        RetryPolicy.from_config({"retries": 2})
-    with pytest.raises(ValueError, match="max_retries"):
-        RetryPolicy.from_config({"max_retries": -1})
+    assert RetryPolicy(backoff_ms=100).delay_after(2) == 0.4
 
 
 def test_enqueue_errors_are_clear(define_step: DefineStep) -> None:

@@ -116,7 +116,7 @@ async def test_an_item_rejoin_gets_its_item_and_then_live_frames(
 async def test_a_rejoin_beyond_the_log_or_from_an_unknown_version_gets_a_sync(
     notes: Stream, socket: WebsocketCommunicator, settings: Any
 ) -> None:
-    settings.STREAMS = {**settings.STREAMS, "REPLAY_LOG_SIZE": 4}
+    settings.STREAMS_REPLAY_LOG_SIZE = 4
     for n in range(10):
         await notes.set("g", "a", {"n": n})
     for since in (2, 11):

@@ -190,7 +190,7 @@ def test_every_change_and_custom_event_is_logged_with_the_frame_sent(
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(STREAMS={"REPLAY_LOG_SIZE": 16, "MAX_ITEM_BYTES": 1 << 20})
+@override_settings(STREAMS_REPLAY_LOG_SIZE=16)
 def test_the_log_is_pruned_to_its_size_and_then_a_rejoin_syncs(notes: SyncStream) -> None:
     for n in range(40):
         notes.set("g", "a", {"n": n})

@@ -120,7 +120,7 @@ def test_json_schema_dicts_validate_too(define_stream: Callable[..., StreamConfi
 
 
 def test_oversized_items_and_bad_keys_are_refused(notes: SyncStream, settings: Any) -> None:
-    settings.STREAMS = {**settings.STREAMS, "MAX_ITEM_BYTES": 100}
+    settings.STREAMS_MAX_ITEM_BYTES = 100
     with pytest.raises(StreamValidationError, match="larger than 100 bytes"):
         notes.set("g", "a", {"text": "x" * 200})
     with pytest.raises(ValueError, match="group id"):

@@ -1,7 +1,7 @@
 // The dashboard's live part: each stream card lists its groups (rendered by the server); a
 // group that is picked, or every group of a small stream, is watched live with the stream
 // client and its items are shown in a table that follows the stream.
-import { connectClient, h } from './common.js'
+import { connectClient, h } from '../streams/pages/common.js'
 
 const client = connectClient()
 const MAX_EVENTS = 5 // custom events kept per watched group

@@ -1,0 +1,54 @@
+"""The ASGI application of a project that uses the engine, in one call.
+
+A project's ``asgi.py``::
+
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+
+    from steps.application import get_asgi_application
+
+    application = get_asgi_application()
+
+HTTP goes to Django, step endpoints without middleware (:mod:`steps.asgi`), static files served
+when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/`` and
+``/streams/`` go to the stream consumer, behind the origin check (:mod:`streams.origins`). With
+no broker configured, the in-process Celery worker starts (:mod:`steps.worker`). A project that
+needs its own routing composes the same pieces in its ``asgi.py``.
+"""
+
+from typing import Any
+
+import django.core.asgi
+
+
+def get_asgi_application() -> Any:
+    """Set Django up, start the embedded worker if there is no broker, and return the
+    protocol router."""
+    django_app = django.core.asgi.get_asgi_application()
+
+    # After Django is set up: these import models and read settings.
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django.apps import apps
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from streams.origins import OriginCheck
+    from streams.routing import websocket_urlpatterns
+
+    from .asgi import StepRouter
+    from .worker import start_embedded_worker
+
+    start_embedded_worker()
+    http: Any = StepRouter(django_app)
+    if apps.is_installed("django.contrib.staticfiles"):
+        # The pages' CSS and JavaScript (the stream client among them) are served under any
+        # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
+        http = ASGIStaticFilesHandler(http)
+    return ProtocolTypeRouter(
+        {
+            "http": http,
+            # Browser sockets only from pages of the allowed hosts. (The stubs of URLRouter
+            # want patterns that Django's path() is never typed to make.)
+            "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
+        }
+    )

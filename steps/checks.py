@@ -1,0 +1,155 @@
+"""Django system checks of the steps: what is wrong with them, reported by ``manage.py check``.
+
+- ``steps.E001`` (error): a step module that cannot be loaded, its ``config`` does not parse
+  or it has no ``handler``;
+- ``steps.E002`` (error): two modules define a step of the same name;
+- ``steps.E003`` (error): a cron trigger's expression is not valid;
+- ``steps.E004`` (error): a stream trigger names a stream that no ``*_stream.py`` defines;
+- ``steps.W001`` (warning): a step enqueues a topic that no step subscribes to (virtual
+  subscribes count);
+- ``steps.W002`` (warning): a queue trigger sets ``visibilityTimeout`` or ``concurrency``, which
+  do nothing here.
+
+The checks read the registry, which keeps the modules it could not load instead of failing at
+import. Processes that never run Django's checks would serve without a broken step, so they
+refuse to start with the same messages (:func:`require_valid_steps`): the ASGI server when it
+builds the step router (:class:`steps.asgi.StepRouter`), and Celery's worker and beat through
+:func:`refuse_to_start`.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, Warning, run_checks
+from django.core.exceptions import ImproperlyConfigured
+
+from streams.registry import registry as stream_registry
+
+from .config import ProblemKind, QueueTrigger, StreamTrigger
+from .registry import LoadError, Step, registry
+
+TAG = "steps"
+"""The tag of these checks: ``manage.py check --tag steps`` runs them alone."""
+
+_LOAD_ERROR_IDS: dict[ProblemKind, str] = {
+    "config": "steps.E001",
+    "duplicate": "steps.E002",
+    "cron": "steps.E003",
+}
+
+
+def load_errors(errors: Iterable[LoadError]) -> list[CheckMessage]:
+    """One error for each problem of each module the registry could not load."""
+    return [
+        Error(problem.message, obj=error.module, id=_LOAD_ERROR_IDS[problem.kind])
+        for error in errors
+        for problem in error.error.problems
+    ]
+
+
+def unknown_streams(steps: Iterable[Step], stream_names: Iterable[str]) -> list[CheckMessage]:
+    """Stream triggers that name a stream no ``*_stream.py`` defines: they would never fire."""
+    known = set(stream_names)
+    return [
+        Error(
+            f"step {step.name!r} trigger {index}: no stream {trigger.stream_name!r} is defined",
+            hint=f"the streams are: {', '.join(sorted(known)) or 'none'}",
+            obj=step.module,
+            id="steps.E004",
+        )
+        for step in steps
+        for index, trigger in enumerate(step.config.triggers)
+        if isinstance(trigger, StreamTrigger) and trigger.stream_name not in known
+    ]
+
+
+def unsubscribed_topics(senders: Iterable[Step], steps: Iterable[Step]) -> list[CheckMessage]:
+    """Topics that ``senders`` enqueue and none of ``steps`` subscribes to (with a queue
+    trigger, or in its ``virtual_subscribes``)."""
+    subscribed = set()
+    for step in steps:
+        subscribed |= {trigger.topic for trigger in step.config.triggers_of(QueueTrigger)}
+        subscribed |= set(step.config.virtual_subscribes)
+    return [
+        Warning(
+            f"step {step.name!r} enqueues {topic!r}, which no step subscribes to",
+            hint="ctx.enqueue() to it raises EnqueueError; give a step a queue trigger on it",
+            obj=step.module,
+            id="steps.W001",
+        )
+        for step in senders
+        for topic in step.config.enqueues
+        if topic not in subscribed
+    ]
+
+
+# Motia's queue settings that Celery applies to a whole worker, not to one trigger.
+_WORKER_WIDE = {
+    "visibility_timeout": (
+        "visibilityTimeout",
+        "the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT) applies to every message",
+    ),
+    "concurrency": (
+        "concurrency",
+        "each worker runs as many messages at once as it has processes or threads",
+    ),
+}
+
+
+def worker_wide_settings(steps: Iterable[Step]) -> list[CheckMessage]:
+    """Queue trigger settings that are taken (Motia has them) but do nothing per trigger."""
+    return [
+        Warning(
+            f"step {step.name!r} trigger {index}: 'config.{key}' has no effect here",
+            hint=why,
+            obj=step.module,
+            id="steps.W002",
+        )
+        for step in steps
+        for index, trigger in enumerate(step.config.triggers)
+        if isinstance(trigger, QueueTrigger)
+        for field, (key, why) in _WORKER_WIDE.items()
+        if getattr(trigger.config, field) is not None
+    ]
+
+
+def _in_apps(module: str, app_configs: Sequence[AppConfig]) -> bool:
+    return any(module == app.name or module.startswith(f"{app.name}.") for app in app_configs)
+
+
+def check_steps(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The checks of the project's steps (of ``app_configs`` only, when given)."""
+    steps, errors = list(registry), registry.errors
+    if app_configs is not None:
+        errors = [error for error in errors if _in_apps(error.module, app_configs)]
+        senders = [step for step in steps if _in_apps(step.module, app_configs)]
+    else:
+        senders = steps
+    return [
+        *load_errors(errors),
+        *unknown_streams(senders, stream_registry.names()),
+        *unsubscribed_topics(senders, steps),
+        *worker_wide_settings(senders),
+    ]
+
+
+def require_valid_steps() -> None:
+    """Raise ``ImproperlyConfigured`` listing the steps' errors (silenced ones excepted), for
+    a process that does not run Django's checks and must not serve without a broken step."""
+    errors = [m for m in run_checks(tags=[TAG]) if m.is_serious() and not m.is_silenced()]
+    if errors:
+        listed = "\n".join(str(error) for error in errors)
+        raise ImproperlyConfigured(f"the steps have errors (manage.py check lists them):\n{listed}")
+
+
+def refuse_to_start(**_: Any) -> None:
+    """Receiver of Celery's ``worker_init`` and ``beat_init``: a worker or beat whose steps
+    have errors exits with them. Celery logs and swallows what a receiver raises, so the
+    error leaves as ``SystemExit``, which it lets through."""
+    try:
+        require_valid_steps()
+    except ImproperlyConfigured as error:
+        raise SystemExit(f"ImproperlyConfigured: {error}") from error

@@ -1,0 +1,261 @@
+"""The steps' system checks: what ``manage.py check`` prints for broken steps, and the
+processes that run no checks (the ASGI server, Celery's worker and beat) refusing to start."""
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.signals import beat_init, worker_init
+from django.core.checks import WARNING, Error
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from steps.asgi import StepRouter
+from steps.checks import (
+    require_valid_steps,
+    unknown_streams,
+    unsubscribed_topics,
+    worker_wide_settings,
+)
+from steps.config import StepConfig
+from steps.registry import Step, registry
+
+LoadSteps = Callable[..., str]
+
+HEADER = "from pydantic import BaseModel\n\n\ndef handler(input, ctx):\n    pass\n\n\n"
+
+
+@pytest.fixture
+def load_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoadSteps]:
+    """Write step modules into a package of the test's own and load them into the project's
+    registry, as discovery does; returns the package's name. The registry is put back after."""
+    package = f"checked_{tmp_path.name}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names, errors = {step.name for step in registry}, list(registry.errors)
+
+    def load(**sources: str) -> str:
+        for module, config in sources.items():
+            (tmp_path / package / f"{module}.py").write_text(HEADER + textwrap.dedent(config))
+        importlib.invalidate_caches()
+        registry.load(importlib.import_module(f"{package}.{module}") for module in sources)
+        return package
+
+    yield load
+    for step in registry:
+        if step.name not in names:
+            registry.unregister(step.name)
+    registry.errors[:] = errors
+    for module in [m for m in sys.modules if m.split(".")[0] == package]:
+        del sys.modules[module]
+
+
+def check() -> str:
+    """What ``manage.py check`` prints, raising or not."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("check", stdout=out, stderr=err)
+    except SystemCheckError as error:
+        return str(error)
+    return out.getvalue() + err.getvalue()
+
+
+def test_the_project_passes_its_checks() -> None:
+    assert check() == "System check identified no issues (0 silenced).\n"
+    require_valid_steps()
+
+
+def test_a_config_that_fails_to_parse_is_an_error_naming_the_module(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        create_step="""
+        config = {"name": "Create", "triggers": [{"type": "http", "method": "POST", "path": "x"}]}
+        """,
+        bare_step="config = {'name': 'Bare', 'triggers': []}\nhandler = None\n",
+    )
+    printed = check()
+    assert printed.startswith("SystemCheckError: System check identified some issues:")
+    assert (
+        f"{package}.create_step: (steps.E001) step 'Create' trigger 0: 'path' must start with '/'"
+        in printed
+    )
+    assert f"{package}.bare_step: (steps.E001) {package}.bare_step must define 'config' and " in (
+        printed
+    )
+    assert "Traceback" not in printed
+    assert "Create" not in registry and "Bare" not in registry
+
+
+def test_every_problem_of_a_module_is_listed(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        many_step="""
+        config = {
+            "name": "Many",
+            "triggers": [
+                {"type": "queue", "topic": "t", "config": {"maxRetries": 5, "retry": 1}},
+                {"type": "stream", "stream_name": "todo", "groupID": "g"},
+            ],
+        }
+        """
+    )
+    printed = check()
+    assert (
+        f"{package}.many_step: (steps.E001) step 'Many' trigger 0: unknown key 'config.retry'"
+        in (printed)
+    )
+    assert "(steps.E001) step 'Many' trigger 1: unknown key 'groupID' (did you mean " in printed
+
+
+def test_a_bad_cron_expression_is_an_error(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        tick_step="""
+        config = {"name": "Tick", "triggers": [{"type": "cron", "expression": "61 * * * *"}]}
+        """
+    )
+    assert (
+        f"{package}.tick_step: (steps.E003) step 'Tick' trigger 0: 'expression': invalid cron "
+        "expression '61 * * * *'" in check()
+    )
+
+
+def test_a_step_name_taken_twice_is_an_error(load_steps: LoadSteps) -> None:
+    config = 'config = {"name": "Twice", "triggers": [{"type": "queue", "topic": "twice"}]}\n'
+    package = load_steps(first_step=config, second_step=config)
+    assert (
+        f"{package}.second_step: (steps.E002) step 'Twice' is defined in {package}.first_step "
+        f"and {package}.second_step" in check()
+    )
+    assert registry.get("Twice").module == f"{package}.first_step"
+
+
+def test_a_stream_trigger_naming_no_stream_is_an_error(
+    load_steps: LoadSteps, define_stream: Callable[..., Any]
+) -> None:
+    define_stream("todos-of-the-test")
+    package = load_steps(
+        watch_step="""
+        config = {"name": "Watch", "triggers": [{"type": "stream", "streamName": "todos"}]}
+        """
+    )
+    printed = check()
+    assert (
+        f"{package}.watch_step: (steps.E004) step 'Watch' trigger 0: no stream 'todos' is defined"
+        in printed
+    )
+    assert "HINT: the streams are: " in printed and "todos-of-the-test" in printed
+
+
+def test_warnings_are_printed_without_failing(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        send_step="""
+        config = {
+            "name": "Send",
+            "triggers": [{"type": "queue", "topic": "in", "config": {"visibilityTimeout": 60}}],
+            "enqueues": ["nowhere", "documented", "in"],
+        }
+        """,
+        doc_step="""
+        config = {
+            "name": "Doc",
+            "triggers": [{"type": "http", "method": "GET", "path": "/doc-step"}],
+            "virtualSubscribes": ["documented"],
+        }
+        """,
+    )
+    printed = check()
+    assert printed.startswith("System check identified some issues:\n\nWARNINGS:")
+    assert (
+        f"{package}.send_step: (steps.W001) step 'Send' enqueues 'nowhere', which no step "
+        "subscribes to" in printed
+    )
+    assert (
+        f"{package}.send_step: (steps.W002) step 'Send' trigger 0: 'config.visibilityTimeout' "
+        "has no effect here" in printed
+    )
+    assert "'documented'" not in printed and "'in'" not in printed
+    assert "identified 2 issues (0 silenced)" in printed
+    require_valid_steps()  # warnings stop nothing
+
+
+# Celery's Django fixup warns of a worker_init without a worker: the signal is sent bare here.
+@pytest.mark.filterwarnings("ignore::celery.fixups.django.FixupWarning")
+def test_the_processes_that_run_no_checks_refuse_to_start(load_steps: LoadSteps) -> None:
+    """An ASGI server building the step router, a Celery worker or beat starting: each stops
+    with the errors that ``manage.py check`` prints."""
+    package = load_steps(
+        broken_step='config = {"name": "Broken", "triggers": [{"type": "queue"}]}\n'
+    )
+    listed = f"{package}.broken_step: (steps.E001) step 'Broken' trigger 0: 'topic' is required"
+    with pytest.raises(ImproperlyConfigured, match=r"the steps have errors") as refused:
+        require_valid_steps()
+    assert listed in str(refused.value)
+    with pytest.raises(ImproperlyConfigured, match="'topic' is required"):
+        StepRouter(lambda scope, receive, send: None)
+    for signal in (worker_init, beat_init):
+        with pytest.raises(SystemExit) as exited:
+            signal.send(sender=None)
+        assert listed in str(exited.value.code)
+    with override_settings(SILENCED_SYSTEM_CHECKS=["steps.E001"]):
+        require_valid_steps()
+
+
+# --- the checks on steps built in the test --------------------------------------------------
+
+
+def built(**raw: Any) -> Step:
+    return Step(StepConfig.parse(raw), lambda input, ctx: None, f"tests.{raw['name']}")
+
+
+def test_unknown_streams_names_each_trigger() -> None:
+    steps = [
+        built(
+            name="A",
+            triggers=[
+                {"type": "stream", "streamName": "known"},
+                {"type": "stream", "streamName": "other"},
+            ],
+        )
+    ]
+    assert unknown_streams(steps, ["known"]) == [
+        Error(
+            "step 'A' trigger 1: no stream 'other' is defined",
+            hint="the streams are: known",
+            obj="tests.A",
+            id="steps.E004",
+        )
+    ]
+    assert unknown_streams(steps, ["known", "other"]) == []
+
+
+def test_a_topic_is_subscribed_by_a_queue_trigger_or_a_virtual_subscribe() -> None:
+    sender = built(name="S", triggers=[{"type": "queue", "topic": "x"}], enqueues=["a", "b", "c"])
+    queue = built(name="Q", triggers=[{"type": "queue", "topic": "a"}])
+    virtual = built(
+        name="V",
+        triggers=[{"type": "http", "method": "GET", "path": "/v"}],
+        virtualSubscribes=["b"],
+    )
+    found = unsubscribed_topics([sender], [sender, queue, virtual])
+    assert [(m.msg, m.id, m.level) for m in found] == [
+        ("step 'S' enqueues 'c', which no step subscribes to", "steps.W001", WARNING)
+    ]
+
+
+def test_only_worker_wide_queue_settings_are_warned_about() -> None:
+    step = built(
+        name="Q",
+        triggers=[
+            {"type": "queue", "topic": "a", "config": {"maxRetries": 1, "delaySeconds": 2}},
+            {"type": "queue", "topic": "b", "config": {"concurrency": 2}},
+        ],
+    )
+    assert [m.msg for m in worker_wide_settings([step])] == [
+        "step 'Q' trigger 1: 'config.concurrency' has no effect here"
+    ]

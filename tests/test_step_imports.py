@@ -1,0 +1,41 @@
+"""The step engine's modules import each other in one direction: no cycle, even through an
+import inside a function (which would only hide one)."""
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import pytest
+
+import steps
+
+PACKAGE = Path(steps.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The ``steps`` modules that ``path`` imports, wherever the import is written."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and node.module is None:  # from . import x
+                names |= {f"steps.{alias.name}" for alias in node.names}
+            else:
+                names.add(f"steps.{node.module}" if node.level else node.module or "")
+    return {name for name in names if name.startswith("steps.")}
+
+
+def test_the_modules_of_steps_import_each_other_without_a_cycle() -> None:
+    graph = {f"steps.{path.stem}": imported_modules(path) for path in PACKAGE.glob("*.py")}
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
+    """The check above cannot pass for want of looking: a lazy import is an edge too."""
+    path = tmp_path / "lazy.py"
+    path.write_text("def f():\n    from .queue import enqueue\n    from . import tasks\n")
+    assert imported_modules(path) == {"steps.queue", "steps.tasks"}

@@ -1,0 +1,3 @@
+from streams import StreamConfig
+
+config = StreamConfig(name="note_count")
