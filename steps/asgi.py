@@ -32,7 +32,7 @@ from django.urls import Resolver404, URLResolver, get_resolver
 
 from streams.auth import scope_header
 
-from .checks import require_valid_steps
+from .checks import require_valid_definitions
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
@@ -159,7 +159,7 @@ class StepRouter:
     def __init__(self, application: Any) -> None:
         # Built once as the server starts, which runs no system checks (uvicorn): a broken
         # step stops it here, as `manage.py check` would, instead of leaving it unserved.
-        require_valid_steps()
+        require_valid_definitions()
         self.application = application
         self.step_handler = StepHandler()
 

@@ -12,7 +12,7 @@
 
 The checks read the registry, which keeps the modules it could not load instead of failing at
 import. Processes that never run Django's checks would serve without a broken step, so they
-refuse to start with the same messages (:func:`require_valid_steps`): the ASGI server when it
+refuse to start with the same messages (:func:`require_valid_definitions`): the ASGI server when it
 builds the step router (:class:`steps.asgi.StepRouter`), and Celery's worker and beat through
 :func:`refuse_to_start`.
 """
@@ -24,6 +24,7 @@ from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
+from streams.checks import TAG as STREAMS_TAG
 from streams.registry import registry as stream_registry
 
 from .config import ProblemKind, QueueTrigger, StreamTrigger
@@ -136,13 +137,17 @@ def check_steps(
     ]
 
 
-def require_valid_steps() -> None:
-    """Raise ``ImproperlyConfigured`` listing the steps' errors (silenced ones excepted), for
-    a process that does not run Django's checks and must not serve without a broken step."""
-    errors = [m for m in run_checks(tags=[TAG]) if m.is_serious() and not m.is_silenced()]
+def require_valid_definitions() -> None:
+    """Raise ``ImproperlyConfigured`` listing the errors of the steps and streams (silenced
+    ones excepted), for a process that does not run Django's checks and must not serve without
+    a broken step or stream."""
+    tags = [TAG, STREAMS_TAG]
+    errors = [m for m in run_checks(tags=tags) if m.is_serious() and not m.is_silenced()]
     if errors:
         listed = "\n".join(str(error) for error in errors)
-        raise ImproperlyConfigured(f"the steps have errors (manage.py check lists them):\n{listed}")
+        raise ImproperlyConfigured(
+            f"the steps or streams have errors (manage.py check lists them):\n{listed}"
+        )
 
 
 def refuse_to_start(**_: Any) -> None:
@@ -150,6 +155,6 @@ def refuse_to_start(**_: Any) -> None:
     have errors exits with them. Celery logs and swallows what a receiver raises, so the
     error leaves as ``SystemExit``, which it lets through."""
     try:
-        require_valid_steps()
+        require_valid_definitions()
     except ImproperlyConfigured as error:
         raise SystemExit(f"ImproperlyConfigured: {error}") from error

@@ -23,6 +23,7 @@ from celery import Celery, current_app
 from celery.beat import EmbeddedService, Scheduler
 from celery.worker import WorkController
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from streams.conf import engine_settings, is_sqlite
 
@@ -83,7 +84,11 @@ def use_in_process_broker(app: Celery) -> None:
     """With ``STEPS_EMBEDDED_WORKER``, point a Celery app that names no broker at the
     in-process one (Celery's own default is an AMQP server on localhost), and poll it often.
     A broker the project names is left alone."""
-    if not engine_settings.STEPS_EMBEDDED_WORKER:
+    try:
+        embedded = engine_settings.STEPS_EMBEDDED_WORKER
+    except ImproperlyConfigured:
+        return  # called as the app loads: the settings' checks report the invalid ones
+    if not embedded:
         return
     if not app.conf.broker_url:
         # An item, as Celery sets the attribute too (celery-types makes it read-only).

@@ -1,10 +1,15 @@
-"""System checks of the engine's settings (:mod:`streams.conf`): ``manage.py check``, and
-``runserver`` as it starts, name each setting the engine cannot use and why.
+"""System checks of the engine's settings (:mod:`streams.conf`) and of the project's stream
+definitions: ``manage.py check``, and ``runserver`` as it starts, name each setting the engine
+cannot use and each stream module it could not load, and why.
 
 - ``streams.E001``: a setting's value is not what it must be (a negative limit, a word
   where a number goes, an origin without its scheme).
 - ``streams.E002``: a dotted path (``STREAMS_AUTHENTICATE``, ``STREAMS_TOKEN_VERIFIER``)
   that cannot be imported, or does not name a function.
+- ``streams.E003``: a ``*_stream.py`` module whose ``config`` is missing or not valid.
+- ``streams.E004``: two modules define a stream of the same name.
+- ``streams.E005``: no channel layer (``CHANNEL_LAYERS["default"]``), which carries every
+  committed change to the sockets.
 - ``streams.W001``: workers beat less often than the health check lets a beat age, so a
   healthy worker would count as down between two beats.
 - ``streams.W002``: a ``STREAMS_*`` or ``STEPS_*`` setting the engine does not have (a typo:
@@ -22,6 +27,10 @@ from django.utils.module_loading import import_string
 from pydantic import ValidationError
 
 from .conf import EngineSettings, problems, read
+from .registry import registry
+
+TAG = "streams"
+"""The tag of the stream definitions' checks (``manage.py check --tag streams``)."""
 
 
 def _hint(name: str) -> str:
@@ -39,7 +48,25 @@ def check_engine_settings(
         return [
             Error(message, hint=_hint(name), id="streams.E001") for name, message in problems(error)
         ]
-    return [*_dotted_path_errors(engine), *_heartbeat_warnings(engine), *_unknown_settings()]
+    return [
+        *_dotted_path_errors(engine),
+        *_heartbeat_warnings(engine),
+        *_unknown_settings(),
+        *_channel_layer_errors(),
+    ]
+
+
+def _channel_layer_errors() -> list[CheckMessage]:
+    if "default" in getattr(settings, "CHANNEL_LAYERS", {}):
+        return []
+    return [
+        Error(
+            'CHANNEL_LAYERS has no "default" layer: stream changes could not reach any socket',
+            hint='One process: {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}};'
+            " several: channels_redis.pubsub.RedisPubSubChannelLayer on Redis.",
+            id="streams.E005",
+        )
+    ]
 
 
 def _dotted_path_errors(engine: EngineSettings) -> list[CheckMessage]:
@@ -88,3 +115,23 @@ def _unknown_settings() -> list[CheckMessage]:
             Warning(f"{name} is not a setting of the engine", hint=hint, id="streams.W002")
         )
     return warnings
+
+
+@register(TAG)
+def check_stream_definitions(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The stream modules the registry could not load (of ``app_configs`` only, if given)."""
+    return [
+        Error(
+            error.message,
+            obj=error.module,
+            id="streams.E004" if error.kind == "duplicate" else "streams.E003",
+        )
+        for error in registry.errors
+        if app_configs is None
+        or any(
+            error.module == app.name or error.module.startswith(f"{app.name}.")
+            for app in app_configs
+        )
+    ]

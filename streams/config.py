@@ -24,6 +24,11 @@ def describe_errors(errors: list[dict[str, Any]], whole: str) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in errors)
 
 
+class StreamConfigError(ValueError):
+    """A stream's ``config`` is not valid. Raised where the config is made (in its
+    ``*_stream.py`` module), the registry keeps it and ``manage.py check`` reports it."""
+
+
 class StreamValidationError(ValueError):
     """An item does not match its stream's schema; nothing was stored.
 
@@ -55,12 +60,27 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError("a stream needs a non-empty string 'name'")
+            raise StreamConfigError("a stream needs a non-empty string 'name'")
         storage = self.base_config.get("storage_type", "default")
         if storage != "default":
-            raise ValueError(f"stream {self.name!r}: unsupported storage_type {storage!r}")
+            raise StreamConfigError(f"stream {self.name!r}: unsupported storage_type {storage!r}")
         if isinstance(self.schema, Mapping):
-            jsonschema.Draft202012Validator.check_schema(self.schema)
+            try:
+                jsonschema.Draft202012Validator.check_schema(self.schema)
+            except jsonschema.SchemaError as error:
+                raise StreamConfigError(
+                    f"stream {self.name!r}: 'schema': {error.message}"
+                ) from None
+        elif self.schema is not None and not (
+            isinstance(self.schema, type) and issubclass(self.schema, pydantic.BaseModel)
+        ):
+            raise StreamConfigError(
+                f"stream {self.name!r}: 'schema' must be a pydantic model class, a JSON-schema "
+                f"dict or None, not {self.schema!r}"
+            )
+        for hook in ("on_join", "on_leave"):
+            if getattr(self, hook) is not None and not callable(getattr(self, hook)):
+                raise StreamConfigError(f"stream {self.name!r}: {hook!r} must be a function")
 
     @classmethod
     def from_value(cls, value: "StreamConfig | Mapping[str, Any]") -> "StreamConfig":
@@ -69,9 +89,14 @@ class StreamConfig:
         if isinstance(value, StreamConfig):
             return value
         if not isinstance(value, Mapping):
-            raise TypeError("a stream 'config' must be a StreamConfig or a dict")
+            raise StreamConfigError("a stream 'config' must be a StreamConfig or a dict")
         aliases = {"baseConfig": "base_config", "onJoin": "on_join", "onLeave": "on_leave"}
         kwargs = {aliases.get(key, key): item for key, item in value.items()}
+        unknown = sorted(set(kwargs) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise StreamConfigError(f"a stream 'config' has unknown keys {unknown}")
+        if "name" not in kwargs:
+            raise StreamConfigError("a stream needs a non-empty string 'name'")
         return cls(**kwargs)
 
     def validate(self, item: Any) -> dict[str, Any]:

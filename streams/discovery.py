@@ -17,15 +17,19 @@ def _installed_apps() -> Iterator[tuple[str, Path]]:
         yield app.name, Path(app.path)
 
 
-def discover_modules(suffix: str) -> list[ModuleType]:
-    """Import every module of the installed apps whose file name ends with ``suffix``
-    (for example ``"_stream.py"``), in a stable order."""
-    modules = []
+def discover_module_names(suffix: str) -> list[str]:
+    """The dotted names of the modules of the installed apps whose file name ends with
+    ``suffix`` (for example ``"_stream.py"``), in a stable order."""
+    names = []
     for app_name, root in _installed_apps():
         for file in sorted(root.rglob(f"*{suffix}")):
             relative = file.relative_to(root)
             if any(part in SKIPPED_DIRS or part.startswith(".") for part in relative.parts):
                 continue
-            dotted = ".".join((app_name, *relative.with_suffix("").parts))
-            modules.append(importlib.import_module(dotted))
-    return modules
+            names.append(".".join((app_name, *relative.with_suffix("").parts)))
+    return names
+
+
+def discover_modules(suffix: str) -> list[ModuleType]:
+    """Import every module :func:`discover_module_names` finds."""
+    return [importlib.import_module(name) for name in discover_module_names(suffix)]

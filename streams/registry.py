@@ -1,28 +1,60 @@
-"""The registry of stream definitions, filled from the project's ``*_stream.py`` modules."""
+"""The registry of stream definitions, filled from the ``*_stream.py`` modules of the
+installed apps.
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+A module whose stream cannot be registered (its ``config`` is missing or not valid, another
+module took its name) does not stop the others: the registry keeps what went wrong in
+:attr:`StreamRegistry.errors`, which the system checks report (:mod:`streams.checks`).
+"""
 
-from .config import StreamConfig
-from .discovery import discover_modules
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .config import StreamConfig, StreamConfigError
+from .discovery import discover_module_names
 
 
 class UnknownStreamError(LookupError):
     """No stream of that name is defined."""
 
 
+@dataclass(frozen=True)
+class LoadError:
+    """A stream module the registry could not take, and why (``kind``: its config, or a name
+    another module has)."""
+
+    module: str
+    message: str
+    kind: Literal["config", "duplicate"] = "config"
+
+
+class DuplicateStreamError(StreamConfigError):
+    """Two definitions of one stream name."""
+
+
 class StreamRegistry:
-    """Stream definitions by name."""
+    """Stream definitions by name, and the modules that could not be loaded (``errors``)."""
 
     def __init__(self) -> None:
         self._configs: dict[str, StreamConfig] = {}
+        self._modules: dict[str, str] = {}
+        self.errors: list[LoadError] = []
 
-    def register(self, config: StreamConfig | Mapping[str, Any]) -> StreamConfig:
+    def register(
+        self, config: StreamConfig | Mapping[str, Any], module: str | None = None
+    ) -> StreamConfig:
         config = StreamConfig.from_value(config)
         existing = self._configs.get(config.name)
         if existing is not None and existing is not config:
-            raise ValueError(f"stream {config.name!r} is defined twice")
+            where = self._modules.get(config.name)
+            raise DuplicateStreamError(
+                f"stream {config.name!r} is defined twice"
+                + (f": in {where} and {module}" if where and module else "")
+            )
         self._configs[config.name] = config
+        if module is not None:
+            self._modules[config.name] = module
         return config
 
     def unregister(self, name: str) -> None:
@@ -44,12 +76,24 @@ class StreamRegistry:
         return sorted(self._configs)
 
     def autodiscover(self) -> None:
-        """Register the ``config`` of every ``*_stream.py`` module of the project's apps."""
-        for module in discover_modules("_stream.py"):
-            config = getattr(module, "config", None)
-            if config is None:
-                raise ValueError(f"{module.__name__} defines no 'config'")
-            self.register(config)
+        """Register the ``config`` of every ``*_stream.py`` module of the installed apps."""
+        self.load(discover_module_names("_stream.py"))
+
+    def load(self, module_names: Iterable[str]) -> None:
+        """Import each module and register its ``config``; keep in ``errors`` the modules that
+        fail (loading a module again replaces what it left there). A module that raises
+        anything but a :class:`StreamConfigError` has a bug: that error goes on up."""
+        for name in module_names:
+            self.errors = [e for e in self.errors if e.module != name]
+            try:
+                config = getattr(importlib.import_module(name), "config", None)
+                if config is None:
+                    raise StreamConfigError(f"{name} defines no 'config'")
+                self.register(config, name)
+            except DuplicateStreamError as error:
+                self.errors.append(LoadError(name, str(error), "duplicate"))
+            except StreamConfigError as error:
+                self.errors.append(LoadError(name, str(error)))
 
 
 registry = StreamRegistry()

@@ -1,6 +1,7 @@
 """``manage.py check`` names every engine setting the engine cannot use: an invalid value
 (``streams.E001``), a dotted path that does not import or is not a function (``streams.E002``),
-heartbeats slower than the health check's tolerance (``streams.W001``), and a ``STREAMS_*`` or
+heartbeats slower than the health check's tolerance (``streams.W001``), no channel layer
+(``streams.E005``), and a ``STREAMS_*`` or
 ``STEPS_*`` setting the engine does not have (``streams.W002``)."""
 
 import os
@@ -83,6 +84,12 @@ def test_a_setting_the_engine_does_not_have_is_a_warning() -> None:
     assert "(streams.W002) STREAMS_MAX_FRAME_BYTE is not a setting of the engine" in report
     assert "HINT: Did you mean STREAMS_MAX_FRAME_BYTES?" in report
     assert "(streams.W002) STEPS_NOTHING_LIKE_IT is not a setting of the engine" in report
+
+
+@override_settings(CHANNEL_LAYERS={})
+def test_no_channel_layer_is_an_error() -> None:
+    report = failed_check()
+    assert '(streams.E005) CHANNEL_LAYERS has no "default" layer' in report
 
 
 def test_manage_py_check_names_an_invalid_environment_variable() -> None:

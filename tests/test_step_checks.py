@@ -19,13 +19,14 @@ from django.test import override_settings
 
 from steps.asgi import StepRouter
 from steps.checks import (
-    require_valid_steps,
+    require_valid_definitions,
     unknown_streams,
     unsubscribed_topics,
     worker_wide_settings,
 )
 from steps.config import StepConfig
 from steps.registry import Step, registry
+from streams.registry import registry as stream_registry
 
 LoadSteps = Callable[..., str]
 
@@ -70,7 +71,7 @@ def check() -> str:
 
 def test_the_project_passes_its_checks() -> None:
     assert check() == "System check identified no issues (0 silenced).\n"
-    require_valid_steps()
+    require_valid_definitions()
 
 
 def test_a_config_that_fails_to_parse_is_an_error_naming_the_module(load_steps: LoadSteps) -> None:
@@ -181,7 +182,7 @@ def test_warnings_are_printed_without_failing(load_steps: LoadSteps) -> None:
     )
     assert "'documented'" not in printed and "'in'" not in printed
     assert "identified 2 issues (0 silenced)" in printed
-    require_valid_steps()  # warnings stop nothing
+    require_valid_definitions()  # warnings stop nothing
 
 
 # Celery's Django fixup warns of a worker_init without a worker: the signal is sent bare here.
@@ -193,8 +194,8 @@ def test_the_processes_that_run_no_checks_refuse_to_start(load_steps: LoadSteps)
         broken_step='config = {"name": "Broken", "triggers": [{"type": "queue"}]}\n'
     )
     listed = f"{package}.broken_step: (steps.E001) step 'Broken' trigger 0: 'topic' is required"
-    with pytest.raises(ImproperlyConfigured, match=r"the steps have errors") as refused:
-        require_valid_steps()
+    with pytest.raises(ImproperlyConfigured, match=r"the steps or streams have errors") as refused:
+        require_valid_definitions()
     assert listed in str(refused.value)
     with pytest.raises(ImproperlyConfigured, match="'topic' is required"):
         StepRouter(lambda scope, receive, send: None)
@@ -203,7 +204,7 @@ def test_the_processes_that_run_no_checks_refuse_to_start(load_steps: LoadSteps)
             signal.send(sender=None)
         assert listed in str(exited.value.code)
     with override_settings(SILENCED_SYSTEM_CHECKS=["steps.E001"]):
-        require_valid_steps()
+        require_valid_definitions()
 
 
 # --- the checks on steps built in the test --------------------------------------------------
@@ -259,3 +260,65 @@ def test_only_worker_wide_queue_settings_are_warned_about() -> None:
     assert [m.msg for m in worker_wide_settings([step])] == [
         "step 'Q' trigger 1: 'config.concurrency' has no effect here"
     ]
+
+
+# --- stream definitions ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def load_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
+    """Write stream modules into a package of the test's own and load them into the project's
+    stream registry, as discovery does; the registry is put back after."""
+    package = f"streams_{tmp_path.name}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names, errors = set(stream_registry.names()), list(stream_registry.errors)
+
+    def load(**sources: str) -> str:
+        for module, source in sources.items():
+            text = "from streams import StreamConfig\n\n" + textwrap.dedent(source)
+            (tmp_path / package / f"{module}.py").write_text(text)
+        importlib.invalidate_caches()
+        stream_registry.load(f"{package}.{module}" for module in sources)
+        return package
+
+    yield load
+    for name in set(stream_registry.names()) - names:
+        stream_registry.unregister(name)
+    stream_registry.errors[:] = errors
+    for module in [m for m in sys.modules if m.split(".")[0] == package]:
+        del sys.modules[module]
+
+
+def test_broken_stream_modules_are_errors_naming_the_module(
+    load_streams: Callable[..., str],
+) -> None:
+    package = load_streams(
+        bad_schema_stream='config = StreamConfig(name="bad", schema="Todo")\n',
+        no_config_stream="NAME = 'none'\n",
+        twice_stream='config = StreamConfig(name="todo")\n',
+        hook_stream='config = {"name": "hooked", "onJoin": 3}\n',
+    )
+    report = check()
+    assert (
+        f"{package}.bad_schema_stream: (streams.E003) stream 'bad': 'schema' must be a pydantic "
+        "model class, a JSON-schema dict or None, not 'Todo'"
+    ) in report
+    assert f"{package}.no_config_stream: (streams.E003) {package}.no_config_stream defines no" in (
+        report
+    )
+    assert (
+        f"{package}.twice_stream: (streams.E004) stream 'todo' is defined twice: in "
+        f"examples.todo.todo_stream and {package}.twice_stream"
+    ) in report
+    assert f"{package}.hook_stream: (streams.E003) stream 'hooked': 'on_join' must be a" in report
+    # The processes that run no checks refuse to start with the same messages.
+    with pytest.raises(ImproperlyConfigured, match=r"streams\.E004"):
+        require_valid_definitions()
+    assert "bad" not in stream_registry and "hooked" not in stream_registry
+
+
+def test_a_module_with_a_bug_is_not_hidden_as_a_check(load_streams: Callable[..., str]) -> None:
+    with pytest.raises(ZeroDivisionError):
+        load_streams(buggy_stream="config = StreamConfig(name='x', schema=1 / 0)\n")
