@@ -65,6 +65,7 @@ $(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
@@ -86,4 +87,4 @@ test-services: $(BIN)/.installed
 	fi
 
 clean:
-	rm -rf $(VENV) $(E2E)/node_modules var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(E2E)/node_modules var .pytest_cache .ruff_cache .mypy_cache

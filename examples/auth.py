@@ -26,7 +26,8 @@ def token_from(req: StreamAuthRequest) -> str | None:
 
 
 def verify_token(token: str) -> dict[str, Any]:
-    return import_string(engine_settings.STREAMS_TOKEN_VERIFIER)(token)
+    claims: dict[str, Any] = import_string(engine_settings.STREAMS_TOKEN_VERIFIER)(token)
+    return claims
 
 
 async def authenticate_stream(req: StreamAuthRequest, context: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ the server's ``postgres`` database as the same user. Nothing to do on SQLite, wh
 """
 
 import sys
+from typing import Any
 
 from django.conf import settings
 
@@ -18,7 +19,7 @@ def create_database() -> str | None:
     database = settings.DATABASES["default"]
     if settings.DATABASE_IS_SQLITE:
         return None
-    params = {
+    params: dict[str, Any] = {
         "dbname": "postgres",
         "user": database.get("USER") or None,
         "password": database.get("PASSWORD") or None,

@@ -8,6 +8,7 @@ in-memory channel layer and an in-process Celery worker. Production sets ``DATAB
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -156,6 +157,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels -------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -194,7 +196,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # retry delay. Surviving workers look for such tasks every second (kombu's default sweep
 # is 10 s and scans Redis only every 10th time, so a lost task waited 100 s more).
 VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300))
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
     "unacked_restore_throttle": 1,

@@ -18,6 +18,7 @@ limit otherwise (Django itself would read it whole, then answer 400 with an HTML
 """
 
 import tempfile
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, URLResolver, get_resolver
 
 from streams.auth import scope_header
@@ -83,10 +85,13 @@ class StepHandler(ASGIHandler):
     """Django's ASGI handler for step routes: no middleware, no thread per request, and a
     limit on the request body (413)."""
 
+    # Django's (private: django-stubs does not declare it), the view call without middleware.
+    _get_response_async: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
+        self._view_middleware: list[Callable[..., Any]] = []
+        self._template_response_middleware: list[Callable[..., Any]] = []
+        self._exception_middleware: list[Callable[..., Any]] = []
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeGuard
 
 import jsonschema
 import pydantic
@@ -83,7 +83,7 @@ def _none_as(empty: Any) -> BeforeValidator:
     return BeforeValidator(lambda value: empty if value is None else value)
 
 
-def _is_model_class(value: Any) -> bool:
+def _is_model_class(value: Any) -> TypeGuard[type[pydantic.BaseModel]]:
     return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
 
 
@@ -249,7 +249,8 @@ def _queue_type(value: Any) -> str:
             f"must be 'standard', not {value!r}: Celery does not keep a topic's messages in "
             "order, so there are no FIFO queues"
         )
-    return value
+    standard: str = value
+    return standard
 
 
 class QueueConfig(_Config):

@@ -32,6 +32,9 @@ class CronSchedule(BaseSchedule):
     run, so after downtime the missed fire times collapse into a single catch-up run.
     """
 
+    # Set by Celery's BaseSchedule (celery-types calls it nowfunc).
+    nowfun: Callable[[], datetime] | None
+
     def __init__(
         self,
         expression: str,

@@ -116,7 +116,9 @@ def topic_edges(steps: Iterable[Step]) -> list[Json]:
                 virtual_receive = _receives(target).get(topic)
                 if virtual_receive is None:
                     continue
-                shared = [f for f in step_flows(source) if f in step_flows(target)] or [None]
+                shared: list[str | None] = [
+                    f for f in step_flows(source) if f in step_flows(target)
+                ] or [None]
                 edges += [
                     {
                         "flow": flow,

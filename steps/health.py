@@ -78,7 +78,7 @@ def _redis_client(host: Any, timeout: float) -> Any:
     an optional ``address`` URL, or a ``(host, port)`` pair)."""
     import redis
 
-    timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    timeouts: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if isinstance(host, str):
         return redis.Redis.from_url(host, **timeouts)
     if isinstance(host, dict):
@@ -117,7 +117,8 @@ def check_broker() -> Detail:
     with Connection(
         current_app.conf.broker_url, connect_timeout=timeout, transport_options=options
     ) as connection:
-        connection.ensure_connection(max_retries=0, timeout=timeout)  # one attempt
+        # One attempt. The stubs (celery-types) want an int timeout; kombu takes any seconds.
+        connection.ensure_connection(max_retries=0, timeout=timeout)  # type: ignore[arg-type]
         return {"backend": connection.transport_cls}
 
 

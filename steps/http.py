@@ -25,8 +25,9 @@ import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Path
+from ninja import NinjaAPI
 from ninja.errors import ValidationError
+from ninja.params.functions import Path
 from ninja.security import APIKeyCookie
 
 from streams.auth import session_user
@@ -137,7 +138,7 @@ def _body_bytes(request: HttpRequest) -> bytes:
     declared as anything but JSON is a 415, while one without a Content-Type is taken as JSON."""
     body = request.body
     declared = request.META.get("CONTENT_TYPE", "")
-    if body and declared and not _JSON_TYPE.match(request.content_type.lower()):
+    if body and declared and not _JSON_TYPE.match((request.content_type or "").lower()):
         raise BadRequest(f"Content-Type must be application/json, not {declared!r}", 415)
     return body
 
@@ -275,6 +276,7 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
         )
         for p in trigger.path_params
     ]
+    # What ninja reads the parameters from; typeshed's functions do not declare it.
     view.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     view.__name__ = re.sub(r"\W", "_", f"{step.name}_{trigger.method}").lower()
     view.__doc__ = trigger.description or step.config.description or None
@@ -314,7 +316,7 @@ def add_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(UpdateOpError)
     def op_invalid(request: HttpRequest, error: UpdateOpError) -> HttpResponse:
-        loc = ["ops"] if error.index is None else ["ops", error.index]
+        loc: list[str | int] = ["ops"] if error.index is None else ["ops", error.index]
         return _errors_response(422, [{"loc": loc, "msg": str(error), "type": "update_op"}])
 
     @api.exception_handler(ValidationError)

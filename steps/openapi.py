@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pydantic
+from pydantic.json_schema import JsonSchemaMode
 
 from .config import HttpTrigger, ResponseSchema
 from .responses import ENGINE_STATUSES, ErrorBody, status_phrase
@@ -32,7 +33,9 @@ class Components:
     def __init__(self) -> None:
         self.schemas: dict[str, dict[str, Any]] = {}
 
-    def add(self, schema: ResponseSchema, name: str, prefix: str, mode: str) -> dict[str, Any]:
+    def add(
+        self, schema: ResponseSchema, name: str, prefix: str, mode: JsonSchemaMode
+    ) -> dict[str, Any]:
         """Add a model or JSON-schema dict under ``name`` (or a free variant of it); return a
         reference to it. Its nested definitions are added too, renamed on a clash."""
         if schema is ErrorBody and "ErrorBody" in self.schemas:
@@ -40,7 +43,7 @@ class Components:
         if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
             top = schema.model_json_schema(
                 ref_template=REF_PREFIX + "{model}",
-                mode=mode,  # type: ignore[arg-type]
+                mode=mode,
             )
             defs, ref_of = top.pop("$defs", {}), REF_PREFIX
         else:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -235,8 +235,8 @@ class RunRecorder:
             _insert(finished)
         if running:
             StepRun.objects.bulk_create(running)  # their ids are needed for the update
-        for run in ended:
-            StepRun.objects.filter(pk=run.pk).update(
+        for run in ended:  # each written as running: its pk is set
+            StepRun.objects.filter(pk=cast(int, run.pk)).update(
                 status=run.status, error=run.error, logs=run.logs, finished_at=run.finished_at
             )
 
@@ -269,7 +269,8 @@ def _storable_column(name: str, value: Any) -> Any:
 def _insert(values: list[tuple[Any, ...]]) -> None:
     """Insert finished runs in one ``executemany``: the ORM's bulk_create compiles every field
     of every row and costs several times as much."""
-    fields = [StepRun._meta.get_field(name) for name in _COLUMNS]
+    by_name = {field.name: field for field in StepRun._meta.concrete_fields}
+    fields = [by_name[name] for name in _COLUMNS]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {StepRun._meta.db_table} ({columns}) VALUES ({placeholders})"

@@ -81,7 +81,7 @@ SEND_WAIT = 30.0
     retry_jitter=False,
     max_retries=None,  # a dead letter is kept until the database takes it
 )
-def store_dead_letter(self: Task, fields: dict[str, Any]) -> None:
+def store_dead_letter(self: Task[Any, Any], fields: dict[str, Any]) -> None:
     """Write a dead letter that the database could not take when its message gave up."""
     DeadLetter.objects.create(**fields)
 
@@ -95,7 +95,8 @@ def keep_dead_letter(fields: dict[str, Any]) -> None:
             "database unavailable; the dead letter waits in the queue",
             extra=_log_fields(fields["step_name"], fields["trace_id"], error=str(error)),
         )
-        store_dead_letter.apply_async(
+        # celery-types lists no argsrepr or kwargsrepr: Celery takes them as **options.
+        store_dead_letter.apply_async(  # type: ignore[call-arg]
             args=(fields,),
             countdown=DEAD_LETTER_RETRY,
             argsrepr=fields["step_name"],
@@ -113,7 +114,7 @@ class Delivery:
     redelivered: bool = False
 
     @classmethod
-    def of(cls, task: Task) -> "Delivery":
+    def of(cls, task: Task[Any, Any]) -> "Delivery":
         request = task.request
         return cls(
             task_id=request.id or "",
@@ -232,7 +233,9 @@ class Message:
 
 
 @shared_task(bind=True, name=RUN_STEP, acks_late=True, reject_on_worker_lost=True)
-def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str = "") -> str:
+def run_step(
+    self: Task[Any, Any], step_name: str, payload: dict[str, Any], trace_id: str = ""
+) -> str:
     """Run ``step_name`` for one message; returns the run's final status. Retries go through
     Celery's retry, as a new message with the same id."""
     message = Message(step_name, payload, trace_id or new_trace_id(), Delivery.of(self))
@@ -249,7 +252,7 @@ def run_step(self: Task, step_name: str, payload: dict[str, Any], trace_id: str 
 
 
 @shared_task(bind=True, name=RUN_STEP_BATCH, acks_late=True, reject_on_worker_lost=True)
-def run_step_batch(self: Task, step_name: str, messages: list[list[Any]]) -> list[str]:
+def run_step_batch(self: Task[Any, Any], step_name: str, messages: list[list[Any]]) -> list[str]:
     """Run ``step_name`` for several ``[payload, trace_id]`` messages sent as one (stream
     triggers under load, see :mod:`steps.sending`). An async handler runs them concurrently,
     so that their stream changes commit together. A message that fails carries on as a
@@ -263,7 +266,8 @@ def run_step_batch(self: Task, step_name: str, messages: list[list[Any]]) -> lis
     statuses = []
     for message, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, RetryLater):
-            run_step.apply_async(
+            # celery-types lists no retries, argsrepr or kwargsrepr: Celery takes **options.
+            run_step.apply_async(  # type: ignore[call-arg]
                 args=(step_name, message.payload),
                 kwargs={"trace_id": message.trace_id},
                 countdown=outcome.countdown,

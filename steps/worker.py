@@ -91,7 +91,8 @@ def use_in_process_broker(app: Celery) -> None:
     if not embedded:
         return
     if not app.conf.broker_url:
-        app.conf.broker_url = IN_PROCESS_BROKER
+        # An item, as Celery sets the attribute too (celery-types makes it read-only).
+        app.conf["broker_url"] = IN_PROCESS_BROKER
     if str(app.conf.broker_url).startswith(IN_PROCESS_BROKER):
         options = dict(app.conf.broker_transport_options or {})
         options.setdefault("polling_interval", IN_PROCESS_POLLING_INTERVAL)
@@ -160,6 +161,7 @@ def _start_beat(lock: BeatLock) -> None:
             return
         # The schedule lives in code: an in-memory scheduler, no schedule file.
         service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
+        assert isinstance(service, threading.Thread)  # as thread=True makes it
         service.start()
         _started["beat"] = service
         _started["beat_lock"] = lock

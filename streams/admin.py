@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -25,6 +25,15 @@ from .config import StreamConfig, StreamValidationError
 from .models import StreamGroup, StreamItem
 from .registry import UnknownStreamError, registry
 from .store import delete_item, prepare_item, set_item
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _ItemCount(TypedDict):
+        item_count: int
+
+    # A group as the group admin lists it: counted items.
+    CountedGroup = WithAnnotations[StreamGroup, _ItemCount]
 
 
 def _stream_config(stream_name: str) -> StreamConfig:
@@ -55,7 +64,8 @@ class PrettyJSONField(forms.JSONField):
 class StreamItemChangeForm(forms.ModelForm):
     """Edits an existing item's JSON; the data is validated against the item's stream."""
 
-    data = PrettyJSONField(label="Data (JSON)")
+    # A declared field (Django's form metaclass takes it off the class), not BaseForm.data.
+    data = PrettyJSONField(label="Data (JSON)")  # type: ignore[assignment]
 
     class Meta:
         model = StreamItem
@@ -67,7 +77,8 @@ class StreamItemChangeForm(forms.ModelForm):
         return group.stream_name, group.group_id, self.instance.item_id
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns
         if "data" not in cleaned or self.errors:
             return cleaned
         stream_name, _group_id, item_id = self.item_key()
@@ -124,7 +135,7 @@ class StreamGroupAdmin(admin.ModelAdmin):
     list_display = ["stream_name", "group_id", "items_link", "version", "last_change"]
     list_filter = ["stream_name"]
     search_fields = ["group_id"]
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "stream_name",
         "group_id",
         "items_link",
@@ -133,11 +144,12 @@ class StreamGroupAdmin(admin.ModelAdmin):
         "last_change",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StreamGroup]:
-        return super().get_queryset(request).annotate(item_count=Count("items"))
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CountedGroup]:
+        groups: QuerySet[StreamGroup] = super().get_queryset(request)
+        return groups.annotate(item_count=Count("items"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -146,7 +158,7 @@ class StreamGroupAdmin(admin.ModelAdmin):
         return False
 
     @admin.display(description="items", ordering="item_count")
-    def items_link(self, group: StreamGroup) -> str:
+    def items_link(self, group: CountedGroup) -> str:
         url = reverse("admin:streams_streamitem_changelist")
         return format_html(
             '<a href="{}?group__id__exact={}">{}</a>', url, group.pk, group.item_count
@@ -182,7 +194,7 @@ class StreamItemAdmin(admin.ModelAdmin):
     list_filter = ["group__stream_name", ("group", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["group"]
     search_fields = ["item_id"]
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "stream",
         "group_key",
         "item_id",
@@ -191,8 +203,8 @@ class StreamItemAdmin(admin.ModelAdmin):
         "version",
         "created_at",
         "updated_at",
-    ]
-    add_fields = ["stream", "group_id", "item_id", "data"]
+    )
+    add_fields = ("stream", "group_id", "item_id", "data")
 
     @admin.display(description="stream", ordering="group__stream_name")
     def stream(self, item: StreamItem) -> str:
@@ -207,7 +219,7 @@ class StreamItemAdmin(admin.ModelAdmin):
         text = json.dumps(item.data, ensure_ascii=False, separators=(",", ":"))
         return Truncator(text).chars(80)
 
-    def get_fields(self, request: HttpRequest, obj: StreamItem | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: StreamItem | None = None) -> tuple[str, ...]:
         return self.add_fields if obj is None else self.fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: StreamItem | None = None) -> list[str]:
@@ -216,7 +228,11 @@ class StreamItemAdmin(admin.ModelAdmin):
         return [name for name in self.fields if name != "data"]
 
     def get_form(
-        self, request: HttpRequest, obj: StreamItem | None = None, change: bool = False, **kwargs
+        self,
+        request: HttpRequest,
+        obj: StreamItem | None = None,
+        change: bool = False,
+        **kwargs: Any,
     ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = self.add_form

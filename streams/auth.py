@@ -14,13 +14,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 
@@ -55,7 +55,7 @@ class StreamAuthRequest:
             headers=headers,
             query=dict(parse_qsl(query_string)),
             path=scope.get("path", ""),
-            client=tuple(client) if client else None,  # type: ignore[arg-type]
+            client=tuple(client) if client else None,
             subprotocols=list(scope.get("subprotocols", [])),
             user=scope.get("user"),
             scope=dict(scope),
@@ -93,8 +93,9 @@ async def authenticate(scope: Mapping[str, Any]) -> AuthResult:
 
 def user_from_session(session_key: str) -> Any:
     """The user a session belongs to, or an AnonymousUser (reads the database)."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+    request = HttpRequest()  # get_user reads the session alone
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(request)
 
 
 async def session_user(cookies: Mapping[str, str]) -> Any:
@@ -108,6 +109,8 @@ async def session_user(cookies: Mapping[str, str]) -> Any:
 def scope_header(scope: Mapping[str, Any], name: bytes) -> str | None:
     """The value of the header ``name`` (lowercase, as ASGI gives names) of a request or
     handshake, None without one."""
+    header: bytes
+    value: bytes
     for header, value in scope.get("headers", ()):
         if header == name:
             return value.decode("latin-1")

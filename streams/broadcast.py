@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .events import StreamEvent, layer_group_name, layer_message, resync_message
+from .events import ChangeType, StreamEvent, layer_group_name, layer_message, resync_message
 from .handoff import Handoff
 from .hub import GroupKey, crosses_processes, running_hubs
 from .models import StreamItem
@@ -40,9 +40,9 @@ logger = logging.getLogger("streams.broadcast")
 # --- 1. model changes become events -----------------------------------------------------------
 
 
-def _item_event(kind: str, item: StreamItem) -> StreamEvent:
+def _item_event(kind: ChangeType, item: StreamItem) -> StreamEvent:
     return StreamEvent(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         stream_name=item.group.stream_name,
         group_id=item.group.group_id,
         item_id=item.item_id,
@@ -52,7 +52,7 @@ def _item_event(kind: str, item: StreamItem) -> StreamEvent:
     )
 
 
-def _event_of(kind: str, item: StreamItem) -> StreamEvent:
+def _event_of(kind: ChangeType, item: StreamItem) -> StreamEvent:
     # The Stream API's instances carry their event as logged for replays: the same frame.
     event = getattr(item, "stream_event", None)
     return event if event is not None else _item_event(kind, item)

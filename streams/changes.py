@@ -147,7 +147,8 @@ def plan(
 def _new_item(change: Change, old: dict[str, Any] | None, prepare: Prepare) -> dict[str, Any]:
     assert change.item_id is not None
     if change.kind == "set":
-        return change.value  # prepared by the writer
+        prepared: dict[str, Any] = change.value  # by the writer
+        return prepared
     return prepare(change.stream_name, change.item_id, apply_ops(old, change.value))
 
 

@@ -63,7 +63,7 @@ import random
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -76,6 +76,7 @@ from .client_state import (
     ItemState,
     RoomKey,
     StreamMessage,
+    Versions,
     room_key,
     rooms_for,
 )
@@ -102,6 +103,15 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 DEFAULT_WAIT = 10.0
 
 S = TypeVar("S")
+
+
+class _State(Protocol[S]):
+    """What a subscription keeps its state in: a :class:`GroupState` or an :class:`ItemState`."""
+
+    state: S
+    versions: Versions
+
+    def apply(self, message: StreamMessage) -> Change | None: ...
 
 
 class StreamClientError(Exception):
@@ -158,7 +168,7 @@ class _Subscription(Generic[S]):
         stream_name: str,
         group_id: str,
         item_id: str | None,
-        state: GroupState | ItemState,
+        state: _State[S],
     ) -> None:
         self._client = client
         self.stream_name = stream_name
@@ -224,7 +234,7 @@ class _Subscription(Generic[S]):
 
     def get_state(self) -> S:
         """The current state (do not modify it; every change makes a new value)."""
-        return self._state.state  # type: ignore[return-value]
+        return self._state.state
 
     @property
     def state(self) -> S:

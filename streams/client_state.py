@@ -29,7 +29,7 @@ seen; as no further frame is sent for a refused subscription, the states are the
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 RoomKey = tuple[str, str, str | None]
 """``(stream name, group id, item id or None)``: where a subscription listens."""
@@ -183,7 +183,7 @@ class ItemState:
             self.versions.reset(synced)
         if message.kind in ("sync", "create", "update"):
             self.state = message.data
-            return Change(message.kind, message.data, True)
+            return Change(cast(ChangeKind, message.kind), message.data, True)
         if message.kind == "delete":
             self.state = None
             return Change("delete", message.data, True)

@@ -144,8 +144,9 @@ class StreamConfig:
 def _json_roundtrip(stream_name: str, item: dict[str, Any]) -> dict[str, Any]:
     """Check that the item is plain JSON (what the database and the wire will hold)."""
     try:
-        return orjson.loads(orjson.dumps(item))
+        plain: dict[str, Any] = orjson.loads(orjson.dumps(item))
     except TypeError as error:
         raise StreamValidationError(
             stream_name, [{"loc": [], "msg": f"not JSON-serialisable: {error}", "type": "json"}]
         ) from None
+    return plain

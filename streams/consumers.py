@@ -3,7 +3,8 @@
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -24,6 +25,10 @@ from .registry import registry
 from .snapshots import snapshot_reads
 from .transports import ServerSocket, close_on_protocol_errors, server_socket
 
+if TYPE_CHECKING:
+    from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
+    from channels.consumer import _ChannelScope
+
 logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
@@ -43,11 +48,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
     its own, so the consumer joins no channel layer: its only messages are the socket's.
     """
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # The server's send: a coroutine function (start_eagerly drives its coroutines), given
+    # plain dicts (asgiref's TypedDicts require keys that ASGI makes optional).
+    base_send: Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]]
+
+    async def __call__(self, scope: "_ChannelScope", receive: Any, send: Any) -> None:
         # Channels waits on the socket and on the consumer's layer channel at once, with a task
         # and an asyncio.wait per message; with the socket as the only source, a loop will do.
         self.scope = scope
-        self.channel_layer = None
+        self.channel_layer = None  # type: ignore[assignment]  # none joined; the stubs want one
         self.base_send = send
         try:
             while True:
@@ -55,7 +64,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
 
-    async def websocket_connect(self, message: dict[str, Any]) -> None:
+    async def websocket_connect(self, message: "WebSocketConnectEvent") -> None:
         self.subscriptions: dict[Subscription, None] = {}
         self.outbox: Outbox | None = None  # made when a send has to wait
         self.held: list[Held] | None = None
@@ -87,7 +96,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"no handler for message type {message['type']}")
         await handler(message)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    async def websocket_disconnect(self, message: "WebSocketDisconnectEvent") -> None:
         await self.disconnect(message["code"])
         raise StopConsumer()
 
@@ -98,9 +107,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         self.auth_context = result.context
         self.hub = await get_hub()
-        subprotocols = self.scope.get("subprotocols") or []
         # Browsers and the Node client abort unless an offered subprotocol is echoed.
-        await self.accept(subprotocol=subprotocols[0] if subprotocols else None)
+        offered = self.scope.get("subprotocols") or ()
+        await self.accept(subprotocol=next(iter(offered), None))
 
     async def disconnect(self, code: int) -> None:
         self._stop_sending()

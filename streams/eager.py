@@ -25,23 +25,22 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> "asyncio.Task[T] | None":
     return asyncio.ensure_future(_resume(coro, waiting_on))
 
 
-async def _resume(coro: Coroutine[Any, Any, T], waiting_on: Any) -> T:
-    return await _carry_on(coro, waiting_on)
-
-
 @types.coroutine
 def _carry_on(coro: Coroutine[Any, Any, T], waiting_on: Any) -> Generator[Any, Any, T]:
     """Pass what ``coro`` waits on to the running task, and the outcome back into ``coro``."""
     while True:
         try:
-            value = yield waiting_on
-        except BaseException as error:  # cancellation included: it belongs to ``coro``
             try:
+                value = yield waiting_on
+            except BaseException as error:  # cancellation included: it belongs to ``coro``
                 waiting_on = coro.throw(error)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
+            else:
                 waiting_on = coro.send(value)
-            except StopIteration as stop:
-                return stop.value
+        except StopIteration as stop:  # ``coro`` returned
+            result: T = stop.value
+            return result
+
+
+# After _carry_on: mypy sees the awaitable that types.coroutine makes only once it is defined.
+async def _resume(coro: Coroutine[Any, Any, T], waiting_on: Any) -> T:
+    return await _carry_on(coro, waiting_on)

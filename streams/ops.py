@@ -37,7 +37,7 @@ def split_path(path: Any, *, required: bool) -> list[str]:
 
 def _parent(item: dict[str, Any], parts: list[str], *, create: bool) -> dict[str, Any] | None:
     """The object holding the last segment of ``parts``; creates missing objects if asked."""
-    node: Any = item
+    node = item
     for depth, name in enumerate(parts[:-1]):
         child = node.get(name)
         if child is None:

@@ -66,8 +66,9 @@ class Outbox:
         if self.frames and (frames > self.max_frames or total > self.max_bytes):
             return False
         if superseded is not None:
+            assert item is not None  # superseded is only ever found under an item
             superseded.message = None  # skipped when its turn comes
-            del self._updates[item]  # type: ignore[index]  # set whenever superseded is
+            del self._updates[item]
         pending = Pending(message, size, item if kind == "update" else None)
         self._queue.append(pending)
         if pending.update_of is not None:

@@ -106,7 +106,9 @@ def read_group(stream_name: str, group_id: str) -> tuple[int | None, int, list[d
     return rows[0][0], rows[0][1], [_load(data) for _, _, data in rows if data is not None]
 
 
-def read_item(stream_name: str, group_id: str, item_id: str) -> tuple[int | None, int, Any]:
+def read_item(
+    stream_name: str, group_id: str, item_id: str
+) -> tuple[int | None, int, dict[str, Any] | None]:
     """A group's last timestamp (None if the group does not exist), its version and one of its
     items (None if it does not exist)."""
     with connection.cursor() as cursor:
@@ -226,9 +228,9 @@ def write(
         for effect in effects:
             if effect.change.kind != "send":
                 by_item.setdefault(effect.change.item_key, []).append(effect)
-        for key, item_effects in by_item.items():
-            group = groups[(key[0], key[1])]
-            pks.update(_write_item(cursor, group, key, items[key], item_effects, now))
+        for item_key, item_effects in by_item.items():
+            group = groups[(item_key[0], item_key[1])]
+            pks.update(_write_item(cursor, group, item_key, items[item_key], item_effects, now))
     return pks
 
 
@@ -295,12 +297,13 @@ def log_events(events: list[StreamEvent], before: Mapping[GroupKey, int]) -> Non
 
 def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:
     """The group as a model instance, for the items' signals (no query)."""
-    instance = StreamGroup(
-        group.pk, key[0], key[1], group.version, group.last_timestamp, None, None
+    # Every concrete field's value, in order (the timestamps are not known): from_db then
+    # consults no field names.
+    return StreamGroup.from_db(
+        connection.alias,
+        (),
+        (group.pk, key[0], key[1], group.version, group.last_timestamp, None, None),
     )
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
 
 
 def send_signal(
@@ -311,13 +314,13 @@ def send_signal(
     publish (its frame already encoded)."""
     change = effect.change
     data = effect.new if effect.new is not None else effect.old
-    item = StreamItem(
-        pk, group.pk, change.item_id, data, effect.timestamp, effect.version, None, None
+    item = StreamItem.from_db(
+        connection.alias,
+        (),  # every concrete field's value, in order, as for the group
+        (pk, group.pk, change.item_id, data, effect.timestamp, effect.version, None, None),
     )
     item._state.fields_cache["group"] = group
-    item.stream_event = event  # type: ignore[attr-defined]
-    item._state.adding = False
-    item._state.db = connection.alias
+    item.stream_event = event
     token = current_trace_id.set(change.trace_id)
     try:
         if effect.new is None:

@@ -16,6 +16,7 @@ and commits its changes in batches with the changes other callers make meanwhile
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -28,7 +29,7 @@ from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
 from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
-from .events import StreamEvent, current_trace_id, now_ms
+from .events import ChangeType, StreamEvent, current_trace_id, now_ms
 from .keys import key_problem
 from .protocol import Subscription, replayed_frame, sync_frame
 from .registry import StreamRegistry, registry
@@ -59,7 +60,8 @@ def check_key(kind: str, value: Any, stream_name: str | None = None) -> str:
     problem = key_problem(value)
     if problem is not None:
         raise StreamKeyError(kind, problem, stream_name)
-    return value
+    key: str = value  # a string, as key_problem found
+    return key
 
 
 def _nul_locations(value: Any, loc: list[str | int]) -> Iterator[list[str | int]]:
@@ -167,6 +169,7 @@ def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
 def _event(effect: Effect) -> StreamEvent:
     """The event of one change: what its frame says, logged and published."""
     change = effect.change
+    kind: ChangeType
     if change.kind == "send":
         kind, data = "event", change.value
     elif effect.new is None:
@@ -174,7 +177,7 @@ def _event(effect: Effect) -> StreamEvent:
     else:
         kind, data = ("create" if effect.old is None else "update"), effect.new
     return StreamEvent(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         stream_name=change.stream_name,
         group_id=change.group_id,
         item_id=change.item_id,
@@ -199,17 +202,20 @@ def _apply_one(change: Change) -> Any:
 
 
 def set_item(config: StreamConfig, group_id: str, item_id: str, data: Any) -> SetResult:
-    return _apply_one(_change("set", config, group_id, item_id, data))
+    result: SetResult = _apply_one(_change("set", config, group_id, item_id, data))
+    return result
 
 
 def update_item(
     config: StreamConfig, group_id: str, item_id: str, ops: Iterable[Mapping[str, Any]]
 ) -> SetResult:
-    return _apply_one(_change("update", config, group_id, item_id, list(ops)))
+    result: SetResult = _apply_one(_change("update", config, group_id, item_id, list(ops)))
+    return result
 
 
 def delete_item(config: StreamConfig, group_id: str, item_id: str) -> DeleteResult:
-    return _apply_one(_change("delete", config, group_id, item_id))
+    result: DeleteResult = _apply_one(_change("delete", config, group_id, item_id))
+    return result
 
 
 def send_event(config: StreamConfig, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
@@ -239,6 +245,7 @@ def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int,
     """What a new subscriber starts from: ``(timestamp, version, items or item)``, read in one
     statement, so that any change not in the snapshot has a greater timestamp and version (and
     is not dropped by the client after the sync)."""
+    data: list[dict[str, Any]] | dict[str, Any] | None
     if item_id is None:
         last, version, data = rows.read_group(stream_name, group_id)
     else:
@@ -294,7 +301,7 @@ class SyncStream:
     def list(self, group_id: str) -> list[dict[str, Any]]:
         return list_items(self.config, group_id)
 
-    def list_groups(self) -> list[str]:
+    def list_groups(self) -> builtins.list[str]:  # (``list`` is the method above)
         return list_groups(self.config)
 
     def send(self, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
@@ -334,13 +341,17 @@ class Stream:
         return answer(await _batcher.submit(change))
 
     async def set(self, group_id: str, id: str, data: Mapping[str, Any]) -> SetResult:
-        return await self._commit(_change("set", self.config, group_id, id, data))
+        result: SetResult = await self._commit(_change("set", self.config, group_id, id, data))
+        return result
 
     async def update(self, group_id: str, id: str, ops: Iterable[Mapping[str, Any]]) -> SetResult:
-        return await self._commit(_change("update", self.config, group_id, id, list(ops)))
+        change = _change("update", self.config, group_id, id, list(ops))
+        result: SetResult = await self._commit(change)
+        return result
 
     async def delete(self, group_id: str, id: str) -> DeleteResult:
-        return await self._commit(_change("delete", self.config, group_id, id))
+        result: DeleteResult = await self._commit(_change("delete", self.config, group_id, id))
+        return result
 
     async def send(self, channel: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         group_id = channel.get("groupId", channel.get("group_id"))

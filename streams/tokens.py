@@ -33,12 +33,13 @@ def issue_token(user_id: str | int, role: str = "user", **claims: Any) -> str:
 
 def verify_token(token: str, max_age: int = DEFAULT_MAX_AGE) -> dict[str, Any]:
     try:
-        return _signer().unsign_object(token, max_age=max_age)
+        claims: dict[str, Any] = _signer().unsign_object(token, max_age=max_age)
     except signing.SignatureExpired as error:
         raise InvalidToken(f"expired: {error}") from None
     except signing.BadSignature:
         # Django's message quotes the signature: a token's part must not reach a log line.
         raise InvalidToken("malformed, or signed with another key") from None
+    return claims
 
 
 def page_token(request: HttpRequest) -> str:

@@ -199,7 +199,8 @@ def start(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[St
 
         def enter(process: P) -> P:
             started.append(process)
-            return stack.enter_context(process)
+            stack.enter_context(process)
+            return process
 
         yield enter
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 
 from tests.helpers.passes import on_redis
 from tests.helpers.processes import (
@@ -45,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 860}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 860}
 ARTIFACTS = ROOT / "test-artifacts"
 STAFF_USER, STAFF_PASSWORD = "staff", "browser-test-password"
 WAIT_MS = 15_000  # for any one expected change on a page

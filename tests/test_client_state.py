@@ -12,6 +12,7 @@ from streams.client_state import (
     Change,
     GroupState,
     ItemState,
+    RoomKey,
     StreamMessage,
     room_key,
     rooms_for,
@@ -297,7 +298,10 @@ def test_the_todo_story_ends_where_motias_client_does() -> None:
     """A group and an item subscription fed the frames of create, complete and delete, each
     routed as Motia's client routes them."""
     group, item = GroupState(), ItemState()
-    rooms = {room_key("todo", "todos"): group, room_key("todo", "todos", "a"): item}
+    rooms: dict[RoomKey, GroupState | ItemState] = {
+        room_key("todo", "todos"): group,
+        room_key("todo", "todos", "a"): item,
+    }
     done = {**A, "completedAt": "now"}
     frames = [
         frame("sync", 1, [A]),

@@ -13,8 +13,8 @@ from tests.helpers.step_builder import build_step
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def fixed_now(moment: datetime):

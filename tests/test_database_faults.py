@@ -51,7 +51,7 @@ def _terminal_runs(database: TestDatabase) -> list[tuple[str, list[dict[str, obj
     return [(status, logs if isinstance(logs, list) else json.loads(logs)) for status, logs in rows]
 
 
-def _dead_letters(database: TestDatabase) -> list[tuple[dict[str, object], str, int]]:
+def _dead_letters(database: TestDatabase) -> list[tuple[dict[str, Any], str, int]]:
     rows = database.query(
         "SELECT payload, error, attempts FROM steps_deadletter"
         " WHERE step_name = 'StreamStepProcess'"
@@ -109,7 +109,7 @@ def test_every_message_runs_once_or_is_a_dead_letter_across_a_database_outage(
     )
 
     succeeded = sorted(_unit(logs) for status, logs in runs if status == "succeeded")
-    dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)  # type: ignore[index]
+    dead = sorted(int(payload["data"]["stepIndex"]) for payload, _, _ in letters)
     # Every unit exactly once: counted by one succeeded run, or a dead letter.
     assert sorted(succeeded + dead) == list(range(UNITS)), (succeeded, dead)
     assert _completed_steps(database, trace_id) == len(succeeded)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from streams.tokens import issue_token
 from tests.helpers.node import node_with_packages
@@ -263,7 +264,9 @@ async def test_python_client_needs_a_valid_token(auth_server: ServerProcess) -> 
     # The subprotocol pair is read too: a wrong token there is refused.
     with pytest.raises(InvalidStatus):
         async with websockets.connect(
-            auth_server.ws_url, subprotocols=["Authorization", "not-a-token"], open_timeout=WAIT
+            auth_server.ws_url,
+            subprotocols=[Subprotocol("Authorization"), Subprotocol("not-a-token")],
+            open_timeout=WAIT,
         ):
             pass
 
@@ -296,7 +299,9 @@ async def test_python_client_gets_exact_frames(server: ServerProcess) -> None:
     async with server.http_client(WAIT) as http:
         first = await create_todo(http, "first")
         async with websockets.connect(
-            server.ws_url, subprotocols=["Authorization", "motia-e2e"], open_timeout=WAIT
+            server.ws_url,
+            subprotocols=[Subprotocol("Authorization"), Subprotocol("motia-e2e")],
+            open_timeout=WAIT,
         ) as ws:
             assert ws.subprotocol == "Authorization"  # the first offer is echoed
 
@@ -335,7 +340,7 @@ async def test_subprotocol_offer_is_echoed_at_streams_path(server: ServerProcess
     """``/streams/`` serves the same socket, echoing the first offered subprotocol."""
     async with websockets.connect(
         f"{server.http_url.replace('http', 'ws', 1)}/streams/",
-        subprotocols=["Authorization", "any-token"],
+        subprotocols=[Subprotocol("Authorization"), Subprotocol("any-token")],
         open_timeout=WAIT,
     ) as ws:
         assert ws.subprotocol == "Authorization"

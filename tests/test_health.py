@@ -67,7 +67,12 @@ def test_a_check_that_hangs_is_down_once_the_timeout_passes(
     client: Client, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     settings.STEPS_HEALTH_CHECK_TIMEOUT = 0.3
-    monkeypatch.setitem(health.CHECKS, "database", lambda: time.sleep(3) or {})
+
+    def hang() -> dict[str, Any]:
+        time.sleep(3)
+        return {}
+
+    monkeypatch.setitem(health.CHECKS, "database", hang)
     monkeypatch.setitem(health.CHECKS, "worker", lambda: {})
     started = time.monotonic()
     response = client.get("/healthz?checks=database,worker")

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import logging.handlers
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from ninja import NinjaAPI
 from ninja.testing import TestAsyncClient
 from pydantic import BaseModel
 
-from steps.config import StepConfig, StepConfigError
+from steps.config import StepConfig, StepConfigError, StreamTrigger
 from steps.http import build_api
 from steps.models import StepRun
 from steps.runs import flush_runs
@@ -49,7 +50,7 @@ def test_each_request_is_a_step_run_with_its_logs(client: Client) -> None:
     assert run.trace_id == response.headers["X-Trace-Id"]
     assert [entry["msg"] for entry in run.logs] == ["Todo created and broadcast"]
     assert run.logs[0]["fields"] == {"todoId": response.json()["todo"]["id"]}
-    assert run.finished_at >= run.started_at
+    assert run.finished_at is not None and run.finished_at >= run.started_at
 
 
 def test_create_todo_validates_the_body(client: Client) -> None:
@@ -133,7 +134,7 @@ async def raw_body(request: Any, ctx: Any) -> dict[str, Any]:
 @pytest.fixture
 def api(define_stream: Callable[..., StreamConfig]) -> Iterator[NinjaAPI]:
     define_stream("greetings", schema=Greeting)
-    routes = [
+    routes: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
         ("Greet", greet, {"method": "POST", "path": "/rooms/:room/greet", "bodySchema": Greeting}),
         ("StoreBad", store_bad_item, {"method": "POST", "path": "/bad-item"}),
         ("BadOp", bad_op, {"method": "POST", "path": "/bad-op"}),
@@ -152,9 +153,7 @@ def api(define_stream: Callable[..., StreamConfig]) -> Iterator[NinjaAPI]:
 async def test_sync_handler_with_path_query_body_and_headers(api: NinjaAPI) -> None:
     """A plain handler runs on a database thread, behind an async view."""
     logger = logging.getLogger("steps")
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = logging.handlers.BufferingHandler(capacity=1000)  # keeps what it is given
     logger.addHandler(handler)
     try:
         response = await TestAsyncClient(api).post(
@@ -173,10 +172,11 @@ async def test_sync_handler_with_path_query_body_and_headers(api: NinjaAPI) -> N
     }
     assert response["X-Greeted"] == "ann"
     assert response["X-Trace-Id"] == "trace-123"
-    (record,) = [r for r in records if r.getMessage() == "greeted"]
-    assert record.trace_id == "trace-123"  # type: ignore[attr-defined]
-    assert record.step == "Greet"  # type: ignore[attr-defined]
-    assert record.fields == {"name": "ann"}  # type: ignore[attr-defined]
+    (record,) = [r for r in handler.buffer if r.getMessage() == "greeted"]
+    extra = vars(record)  # the fields the step's logger adds to the record
+    assert extra["trace_id"] == "trace-123"
+    assert extra["step"] == "Greet"
+    assert extra["fields"] == {"name": "ann"}
 
 
 async def test_stream_errors_in_a_handler_are_422_with_fields(api: NinjaAPI) -> None:
@@ -230,5 +230,7 @@ def test_seed_style_camel_case_configs_parse() -> None:
         }
     )
     assert [t.type for t in config.triggers] == ["stream", "queue", "cron"]
-    assert config.triggers[0].stream_name == "parallelMerge"
+    stream_trigger = config.triggers[0]
+    assert isinstance(stream_trigger, StreamTrigger)
+    assert stream_trigger.stream_name == "parallelMerge"
     assert config.enqueues == ("done",)

@@ -129,7 +129,7 @@ async def answer(request: Any, ctx: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def api(define_stream: Callable[..., StreamConfig]) -> NinjaAPI:
-    responses = {
+    responses: dict[str, dict[str, Any]] = {
         "A": {"response_schema": {200: Wrapped, "204": None}},
         "B": {"responseSchema": {200: OtherWrapped, 201: {"type": "object", "required": ["x"]}}},
         "C": {},

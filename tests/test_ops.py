@@ -1,5 +1,7 @@
 """Update ops as pure functions: every op, its edge cases, and all-or-nothing failure."""
 
+from typing import Any
+
 import pytest
 
 from streams.ops import UpdateOpError, apply_ops
@@ -54,7 +56,7 @@ def test_merge_into_a_list_or_with_a_non_object_fails() -> None:
 
 
 def test_increment_and_decrement() -> None:
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"type": "increment", "path": "count"},
         {"type": "increment", "path": "count", "by": 5},
         {"type": "decrement", "path": "count", "by": 2},
@@ -84,7 +86,7 @@ def test_remove_deletes_and_ignores_missing_paths() -> None:
 
 
 def test_ops_apply_in_order() -> None:
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"type": "set", "path": "n", "value": 10},
         {"type": "increment", "path": "n", "by": 1},
         {"type": "remove", "path": "n"},
@@ -116,4 +118,4 @@ def test_a_failing_op_fails_the_whole_update_and_names_the_op() -> None:
 )
 def test_malformed_ops_are_clear_errors(ops: object, message: str) -> None:
     with pytest.raises(UpdateOpError, match=message):
-        apply_ops({}, ops)  # type: ignore[arg-type]
+        apply_ops({}, ops)  # type: ignore[arg-type]  # malformed on purpose

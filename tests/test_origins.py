@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
@@ -87,7 +88,8 @@ def _url(server: ServerProcess, token: str) -> str:
 
 async def _synced(url: str, origin: str | None) -> dict[str, object]:
     """Connect with ``origin`` (None: no header), join the todo group, return the sync frame."""
-    async with websockets.connect(url, origin=origin, open_timeout=10) as ws:  # type: ignore[arg-type]
+    header = None if origin is None else Origin(origin)
+    async with websockets.connect(url, origin=header, open_timeout=10) as ws:
         await join(ws, "todo", "todos")
         return await recv_frame(ws, 10)
 

@@ -42,15 +42,21 @@ def test_demo_page_renders_the_todo_list_and_the_merge(client: Client) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
+def _static_text(path: str) -> str:
+    found = finders.find(path)
+    assert isinstance(found, str), f"no static file {path}"
+    return Path(found).read_text()
+
+
 def test_the_page_assets_are_static_files_next_to_the_client() -> None:
     for name in ("site.css", "common.js"):
         assert finders.find(f"streams/pages/{name}"), name
     # Both pages' scripts import the shared module by a path relative to their own.
-    demo = Path(finders.find("examples/demo.js")).read_text()
+    demo = _static_text("examples/demo.js")
     assert "from '../streams/pages/common.js'" in demo
-    dashboard = Path(finders.find("steps/dashboard.js")).read_text()
+    dashboard = _static_text("steps/dashboard.js")
     assert "from '../streams/pages/common.js'" in dashboard
-    common = Path(finders.find("streams/pages/common.js")).read_text()
+    common = _static_text("streams/pages/common.js")
     assert "from '../stream-client.js'" in common
 
 

@@ -215,4 +215,4 @@ def test_createdb_makes_the_database_make_production_needs() -> None:
         assert again.returncode == 0 and again.stderr == ""  # there already: nothing to do
     finally:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -25,6 +25,7 @@ from streams.client import (
     StreamClientError,
     StreamConnectionError,
     StreamServerError,
+    TokenPlace,
 )
 from streams.tokens import issue_token
 from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, free_port
@@ -90,6 +91,7 @@ async def test_group_and_item_follow_todo_changes(server: ServerProcess) -> None
             group = await todos.wait_for(lambda s: len(s) == 2 and completed(s[0]), WAIT)
             done = await item.wait_for(completed, WAIT)
             assert group == [done, second]
+            assert done is not None
             assert {k: v for k, v in done.items() if k not in ("completedAt", "metadata")} == first
 
             await delete_todo(http, first["id"])
@@ -238,13 +240,13 @@ async def test_reconnects_after_a_server_restart_and_resyncs(
 
 
 @pytest.mark.parametrize("token_in", ["subprotocol", "query", "header"])
-async def test_token_lets_the_client_in(auth_server: ServerProcess, token_in: str) -> None:
+async def test_token_lets_the_client_in(auth_server: ServerProcess, token_in: TokenPlace) -> None:
     """A valid token, sent as the ``Authorization`` subprotocol pair, as ``?authToken=`` or as
     a bearer header, is accepted; the group syncs and follows a new todo."""
     token = issue_token("u1", "user")
     async with (
         auth_server.http_client(WAIT) as http,
-        StreamClient(auth_server.ws_url, token=token, token_in=token_in) as client,  # type: ignore[arg-type]
+        StreamClient(auth_server.ws_url, token=token, token_in=token_in) as client,
     ):
         todos = client.group("todo", "todos")
         synced = asyncio.get_running_loop().create_future()
@@ -257,11 +259,11 @@ async def test_token_lets_the_client_in(auth_server: ServerProcess, token_in: st
 @pytest.mark.parametrize("token_in", ["subprotocol", "query", "header"])
 @pytest.mark.parametrize("token", [None, "not-a-token"])
 async def test_a_refused_handshake_raises(
-    auth_server: ServerProcess, token: str | None, token_in: str
+    auth_server: ServerProcess, token: str | None, token_in: TokenPlace
 ) -> None:
     """No token, or a bad one: ``connect()`` raises :class:`StreamConnectionError` (HTTP 403)
     and the client stays disconnected."""
-    client = StreamClient(auth_server.ws_url, token=token, token_in=token_in)  # type: ignore[arg-type]
+    client = StreamClient(auth_server.ws_url, token=token, token_in=token_in)
     client.group("todo", "todos")
     with pytest.raises(StreamConnectionError, match="refused the WebSocket handshake") as refused:
         await client.connect()
@@ -415,7 +417,7 @@ def test_listeners_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown subscription event"):
         client.group("todo", "todos").on("change", print)
     with pytest.raises(ValueError, match="token_in"):
-        StreamClient("ws://127.0.0.1:1/", token="t", token_in="cookie")  # type: ignore[arg-type]
+        StreamClient("ws://127.0.0.1:1/", token="t", token_in="cookie")  # type: ignore[arg-type]  # refused on purpose
 
 
 def test_importable_without_django() -> None:

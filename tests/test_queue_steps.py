@@ -143,7 +143,11 @@ def test_a_handler_failing_twice_is_retried_with_backoff(define_step: DefineStep
         (2, "succeeded"),
     ]
     assert "not yet" in attempts[0].error
-    gaps = [(b.started_at - a.finished_at).total_seconds() for a, b in pairwise(attempts)]
+    gaps = [
+        (b.started_at - a.finished_at).total_seconds()
+        for a, b in pairwise(attempts)
+        if a.finished_at is not None
+    ]
     assert gaps[0] >= 0.18 and gaps[1] >= 0.38, gaps
     assert DeadLetter.objects.count() == 0
 
@@ -382,7 +386,7 @@ async def test_parallel_merge_counts_every_step_and_completes_once() -> None:
     )
     assert response.status_code == 200
     assert response.json() == {"traceId": trace, "totalSteps": 5}
-    counts = []
+    counts: list[int] = []
     while not counts or counts[-1] < 5:
         frame = await comm.receive_json_from(timeout=10)
         counts.append(frame["event"]["data"]["completedSteps"])

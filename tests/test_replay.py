@@ -20,7 +20,7 @@ from motia_site.asgi import application
 from streams import StreamConfig
 from streams import snapshots as snapshot_module
 from streams.client import GroupSubscription, StreamClient
-from streams.store import Stream, SyncStream
+from streams.store import Stream, SyncStream, join_answer
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.wire import join_message
 
@@ -32,8 +32,8 @@ WAIT = 10.0
 
 def join_frame(since: int | None = None, item: str | None = None) -> dict[str, Any]:
     """A join of ``notes``/``g`` (or an item), always the same subscription."""
-    fields = {} if since is None else {"sinceVersion": since}
-    return join_message("notes", "g", item, subscription="s", **fields)
+    extra = None if since is None else {"sinceVersion": since}
+    return join_message("notes", "g", item, subscription="s", extra=extra)
 
 
 def kinds(frames: list[dict[str, Any]]) -> list[tuple[int, str]]:
@@ -132,11 +132,10 @@ async def test_changes_committed_while_the_log_is_read_come_once(
     replay, and not sent again; one committed after the read follows the replay."""
     sync_notes = SyncStream(notes.config)
     await notes.set("g", "a", {"n": 0})
-    read = snapshot_module.join_answer
 
     def racing_read(subscription: Any, since: int | None) -> Any:
         sync_notes.send({"groupId": "g"}, {"type": "before-read"})
-        answer = read(subscription, since)
+        answer = join_answer(subscription, since)
         sync_notes.send({"groupId": "g"}, {"type": "after-read"})
         return answer
 

@@ -144,7 +144,7 @@ def test_frames_without_versions_follow_motia_rules_alone() -> None:
 
 
 def join_text(**extra: object) -> str:
-    return orjson.dumps(join_message("s", "g", subscription="x", **extra)).decode()
+    return orjson.dumps(join_message("s", "g", subscription="x", extra=extra)).decode()
 
 
 def test_a_join_may_carry_the_last_version_taken() -> None:

@@ -93,7 +93,8 @@ def test_a_stalled_reader_is_closed_with_4008_in_bounded_memory(tmp_path: Path) 
         stalled.send_text(join("todo", "todos"))  # and never reads
 
         async def run() -> tuple[set[str], list[int], list[Frame], float]:
-            ready, left, watching = asyncio.Event(), asyncio.Event(), []
+            ready, left = asyncio.Event(), asyncio.Event()
+            watching: list[int] = []
             watcher = asyncio.create_task(watch(server.ws_url, ready, left, watching))
             await asyncio.wait_for(ready.wait(), WAIT)
             started = time.monotonic()

@@ -28,7 +28,7 @@ def condition(input: Any, ctx: Any) -> bool:
     return True
 
 
-def step(*triggers: dict[str, Any], **keys: Any) -> dict[str, Any]:
+def step(*triggers: Any, **keys: Any) -> dict[str, Any]:
     """A raw config named ``S`` with ``triggers`` and any top-level ``keys``."""
     return {"name": "S", "triggers": list(triggers), **keys}
 
@@ -179,8 +179,10 @@ def test_parsed_configs_are_immutable() -> None:
     # The assignments are the test: a type checker refuses them too, hence the ignores.
     with pytest.raises(ValueError, match="frozen"):
         config.name = "T"  # type: ignore[misc]
+    trigger = config.triggers[0]
+    assert isinstance(trigger, HttpTrigger)
     with pytest.raises(ValueError, match="frozen"):
-        config.triggers[0].path = "/t"  # type: ignore[misc]
+        trigger.path = "/t"  # type: ignore[misc]
 
 
 REFUSED = [

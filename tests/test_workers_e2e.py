@@ -45,7 +45,11 @@ def restore_period() -> float:
     """
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     default_throttle = getattr(RedisChannel, "unacked_restore_throttle", 1)
-    interval = options.get("unacked_restore_interval") or RedisChannel.unacked_restore_interval
+    interval = (
+        options.get("unacked_restore_interval")
+        # kombu's, missing from the stubs of celery-types
+        or RedisChannel.unacked_restore_interval  # type: ignore[attr-defined]
+    )
     throttle = options.get("unacked_restore_throttle", default_throttle) or 1
     return float(interval) * throttle
 

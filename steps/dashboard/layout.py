@@ -205,7 +205,7 @@ def _mean_feeder_row(name: str, pairs: Sequence[tuple[str, str]], rows: dict[str
 
 def _place_grid(names: Sequence[str], top: float, height: float) -> dict[str, tuple[float, float]]:
     """Top-left corners of the unlinked boxes: rows of :data:`GRID_COLUMNS` from ``top``."""
-    places = {}
+    places: dict[str, tuple[float, float]] = {}
     for index, name in enumerate(names):
         row, column = divmod(index, GRID_COLUMNS)
         places[name] = (

@@ -186,13 +186,13 @@ class TestDatabase:
 
         assert self.url is not None
         with psycopg.connect(self.url, connect_timeout=5) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+            return connection.execute(sql).fetchall()
 
     def _admin(self, sql: str) -> None:
         import psycopg
 
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql)
 
 
 def server_environment(extra: Mapping[str, str]) -> dict[str, str]:

@@ -9,11 +9,13 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Literal, TypeAlias, TypeVar, overload
 
 import pytest
 
 T = TypeVar("T")
+# What a probe answers: a true value when the wait is over, else None or False.
+Outcome: TypeAlias = T | Literal[False] | None
 # What failed: a text, or a function that tells it when the wait is over (the last state seen).
 What = str | Callable[[], str]
 
@@ -22,7 +24,9 @@ def _failure(what: What, timeout: float) -> str:
     return f"not within {timeout}s: {what() if callable(what) else what}"
 
 
-def eventually(probe: Callable[[], T], what: What, timeout: float, interval: float = 0.1) -> T:
+def eventually(
+    probe: Callable[[], Outcome[T]], what: What, timeout: float, interval: float = 0.1
+) -> T:
     """Call ``probe()`` every ``interval`` s until it returns a true value (returned); fail the
     test with ``what`` if none came within ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -35,14 +39,26 @@ def eventually(probe: Callable[[], T], what: What, timeout: float, interval: flo
         time.sleep(interval)
 
 
+@overload
 async def eventually_async(
-    probe: Callable[[], T | Awaitable[T]], what: What, timeout: float, interval: float = 0.05
-) -> T:
+    probe: Callable[[], Awaitable[Outcome[T]]], what: What, timeout: float, interval: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    probe: Callable[[], Outcome[T]], what: What, timeout: float, interval: float = ...
+) -> T: ...
+
+
+async def eventually_async(
+    probe: Callable[[], object], what: What, timeout: float, interval: float = 0.05
+) -> object:
     """``eventually`` in a coroutine: ``probe`` may be async too."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        outcome: Any = probe()
+        outcome = probe()
         if inspect.isawaitable(outcome):
             outcome = await outcome
         if outcome:

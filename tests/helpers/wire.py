@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +29,10 @@ def join_message(
     *,
     subscription: str | None = None,
     kind: str = "join",
-    **fields: Any,
+    extra: Mapping[str, object] | None = None,
 ) -> Frame:
     """``{"type": "join", "data": {...}}`` for a group (or one of its items); a fresh
-    ``subscriptionId`` unless given; ``fields`` adds to the data (``sinceVersion=3``).
+    ``subscriptionId`` unless given; ``extra`` adds to the data (``{"sinceVersion": 3}``).
     ``kind="leave"`` makes the matching leave."""
     data: dict[str, Any] = {
         "streamName": stream,
@@ -41,14 +41,19 @@ def join_message(
     }
     if item is not None:
         data["id"] = item
-    return {"type": kind, "data": {**data, **fields}}
+    return {"type": kind, "data": {**data, **(extra or {})}}
 
 
 async def join(
-    ws: websockets.ClientConnection, stream: str, group: str, item: str | None = None, **fields: Any
+    ws: websockets.ClientConnection,
+    stream: str,
+    group: str,
+    item: str | None = None,
+    *,
+    subscription: str | None = None,
 ) -> dict[str, Any]:
     """Send a join (see :func:`join_message`); return its data."""
-    message = join_message(stream, group, item, **fields)
+    message = join_message(stream, group, item, subscription=subscription)
     await ws.send(json.dumps(message))
     return dict(message["data"])
 
