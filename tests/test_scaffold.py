@@ -29,6 +29,7 @@ from steps.management.scaffolding import (
     step_module,
     stream_module,
 )
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import (
     PYTHON,
     ROOT,
@@ -222,6 +223,7 @@ def manage(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@embedded_pass_only
 @pytest.mark.timeout(180)
 def test_a_scaffolded_stream_and_steps_are_discovered_and_run(
     tmp_path: Path, database: TestDatabase, start: Start

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ROOT, START_TIMEOUT, free_port, terminate
 from tests.helpers.waiting import eventually
 from tests.helpers.wire import join, recv_frame
@@ -29,10 +30,7 @@ INSTALL_TIMEOUT = 600
 
 pytestmark = [
     pytest.mark.timeout(INSTALL_TIMEOUT + 120),
-    pytest.mark.skipif(
-        bool(os.environ.get("DATABASE_URL")),
-        reason="runs once, in the embedded pass (it does not depend on the database)",
-    ),
+    embedded_pass_only,
 ]
 
 

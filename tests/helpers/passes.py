@@ -22,3 +22,8 @@ needs_services = pytest.mark.skipif(
 needs_redis = pytest.mark.skipif(
     not on_redis(), reason="needs Redis (REDIS_URL): the in-memory layer cannot cross processes"
 )
+# Tests of what no database or channel layer changes (packaging, generated code) run once.
+embedded_pass_only = pytest.mark.skipif(
+    on_postgres() or on_redis(),
+    reason="runs once, in the embedded pass (it does not depend on the database or the layer)",
+)
