@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from streams import db
 from streams.events import current_trace_id
+from streams.outage import Outage
 
 from .models import StepRun
 from .storable import storable_json, storable_text
@@ -141,26 +142,21 @@ class RunRecorder:
             self._thread.start()
 
     def _loop(self) -> None:
-        failing = False
-        pause = FLUSH_SECONDS
+        outage = Outage(FLUSH_SECONDS, FAILING_FLUSH_SECONDS)
         while True:
-            self._wake.wait(pause)
+            self._wake.wait(outage.pause)
             self._wake.clear()
             if not self._has_work():
                 continue
             try:
                 db.call(self.flush).result()
             except Exception:
-                if not failing:  # once per outage, not ten times a second
+                if outage.failed():  # once per outage, not ten times a second
                     logger.exception("could not record step runs; keeping them for later")
-                failing = True
-                pause = min(pause * 2, FAILING_FLUSH_SECONDS)
                 self._drop_beyond_limit()
             else:
-                if failing:
+                if outage.succeeded():
                     logger.warning("step runs recorded again")
-                failing = False
-                pause = FLUSH_SECONDS
 
     def _drop_beyond_limit(self) -> None:
         """While the database is away, keep at most MAX_KEPT records (the newest)."""

@@ -30,6 +30,7 @@ from celery import current_app
 from django.db import transaction
 
 from streams.handoff import Handoff
+from streams.outage import Outage
 
 from .task_names import RUN_STEP, RUN_STEP_BATCH
 
@@ -88,7 +89,7 @@ class Sender:
     def _loop(self) -> None:
         # Runs the broker refused, oldest first: sent again, in order, before newer ones.
         backlog: list[OutgoingRun] = []
-        pause = RETRY_SECONDS
+        outage = Outage(RETRY_SECONDS, MAX_RETRY_SECONDS)
         while True:
             fresh = self._take(block=not backlog)
             unsent = self._send(backlog + fresh)
@@ -96,19 +97,18 @@ class Sender:
             # answers and acknowledgements, and the runs are kept here until it is back.
             self.handoff.attempted(len(fresh))
             if not unsent:
-                if backlog:
+                if outage.succeeded():
                     logger.warning("step runs sent to the broker again")
-                backlog, pause = [], RETRY_SECONDS
+                backlog = []
                 continue
-            if not backlog:
+            if outage.failed():
                 logger.error("could not send step runs to the broker; keeping them for later")
             if len(unsent) > MAX_KEPT:
                 logger.error(
                     "%d step runs could not be sent and are dropped", len(unsent) - MAX_KEPT
                 )
             backlog = unsent[-MAX_KEPT:]
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_RETRY_SECONDS)
+            time.sleep(outage.pause)
 
     def _send(self, runs: list[OutgoingRun]) -> list[OutgoingRun]:
         """Send ``runs``; the ones the broker did not take."""

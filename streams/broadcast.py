@@ -32,6 +32,7 @@ from .events import ChangeType, StreamEvent, layer_group_name, layer_message, re
 from .handoff import Handoff
 from .hub import GroupKey, crosses_processes, running_hubs
 from .models import StreamItem
+from .outage import Outage
 from .signals import stream_event
 
 logger = logging.getLogger("streams.broadcast")
@@ -107,6 +108,9 @@ def publish(event: StreamEvent) -> None:
 RETRY_SECONDS = 0.2
 MAX_RETRY_SECONDS = 5.0
 RESYNC_AFTER_SECONDS = (1.0, 5.0)
+# Events kept while the layer refuses them; beyond, the oldest are dropped (their groups are
+# re-synced all the same once it is back).
+MAX_KEPT = 100_000
 
 
 class _LayerPublisher:
@@ -132,7 +136,7 @@ class _LayerPublisher:
         # Events the layer refused, oldest first, each already counted as attempted.
         refused: deque[tuple[Any, StreamEvent]] = deque()
         missed: set[GroupKey] = set()  # their groups, to re-sync once the layer is back
-        pause = RETRY_SECONDS
+        outage = Outage(RETRY_SECONDS, MAX_RETRY_SECONDS)
         while True:
             fresh = not refused
             layer, event = await self.queue.get() if fresh else refused[0]
@@ -141,7 +145,7 @@ class _LayerPublisher:
                     layer_group_name(event.stream_name, event.group_id), layer_message(event)
                 )
             except Exception:
-                if not missed:
+                if outage.failed():
                     logger.exception("could not publish stream events; keeping them for later")
                 # Waiters (http answers) go on; the events wait here, in order.
                 newly = 0
@@ -153,19 +157,31 @@ class _LayerPublisher:
                     newly += 1
                 self.handoff.attempted(newly)
                 missed.update((e.stream_name, e.group_id) for _, e in refused)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_RETRY_SECONDS)
+                self._drop_beyond_limit(refused)
+                await asyncio.sleep(outage.pause)
                 continue
             if fresh:
                 self.handoff.attempted(1)
             else:
                 refused.popleft()
-            if missed and not refused:
+            if outage.failing and not refused:
+                outage.succeeded()
                 logger.warning("stream events published again")
                 for delay in RESYNC_AFTER_SECONDS:
                     self.loop.call_later(delay, self._ask_resync, layer, set(missed))
                 missed.clear()
-                pause = RETRY_SECONDS
+
+    @staticmethod
+    def _drop_beyond_limit(refused: deque[tuple[Any, StreamEvent]]) -> None:
+        excess = len(refused) - MAX_KEPT
+        if excess > 0:
+            for _ in range(excess):
+                refused.popleft()
+            logger.error(
+                "%d stream events could not be published and are dropped (their groups are "
+                "re-synced when the layer is back)",
+                excess,
+            )
 
     def _ask_resync(self, layer: Any, groups: set[GroupKey]) -> None:
         async def ask() -> None:
