@@ -25,6 +25,7 @@ from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from streams.checks import TAG as STREAMS_TAG
+from streams.discovery import in_apps
 from streams.registry import registry as stream_registry
 
 from .config import ProblemKind, QueueTrigger, StreamTrigger
@@ -115,18 +116,14 @@ def worker_wide_settings(steps: Iterable[Step]) -> list[CheckMessage]:
     ]
 
 
-def _in_apps(module: str, app_configs: Sequence[AppConfig]) -> bool:
-    return any(module == app.name or module.startswith(f"{app.name}.") for app in app_configs)
-
-
 def check_steps(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """The checks of the project's steps (of ``app_configs`` only, when given)."""
     steps, errors = list(registry), registry.errors
     if app_configs is not None:
-        errors = [error for error in errors if _in_apps(error.module, app_configs)]
-        senders = [step for step in steps if _in_apps(step.module, app_configs)]
+        errors = [error for error in errors if in_apps(error.module, app_configs)]
+        senders = [step for step in steps if in_apps(step.module, app_configs)]
     else:
         senders = steps
     return [

@@ -25,7 +25,7 @@ from celery.worker import WorkController
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from streams.conf import engine_settings, is_sqlite
+from streams.conf import engine_settings, is_in_process_broker, is_sqlite
 
 logger = logging.getLogger("steps.worker")
 
@@ -75,7 +75,6 @@ def beat_lock_path() -> Path:
     return Path(tempfile.gettempdir()) / f"steps-embedded-beat-{digest}.lock"
 
 
-IN_PROCESS_BROKER = "memory://"
 # The in-process broker is polled; Celery's default second would delay every step run.
 IN_PROCESS_POLLING_INTERVAL = 0.02
 
@@ -92,8 +91,8 @@ def use_in_process_broker(app: Celery) -> None:
         return
     if not app.conf.broker_url:
         # An item, as Celery sets the attribute too (celery-types makes it read-only).
-        app.conf["broker_url"] = IN_PROCESS_BROKER
-    if str(app.conf.broker_url).startswith(IN_PROCESS_BROKER):
+        app.conf["broker_url"] = "memory://"
+    if is_in_process_broker(app.conf.broker_url):
         options = dict(app.conf.broker_transport_options or {})
         options.setdefault("polling_interval", IN_PROCESS_POLLING_INTERVAL)
         app.conf.broker_transport_options = options

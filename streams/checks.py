@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 from pydantic import ValidationError
 
 from .conf import EngineSettings, problems, read
+from .discovery import in_apps
 from .registry import registry
 
 TAG = "streams"
@@ -129,9 +130,5 @@ def check_stream_definitions(
             id="streams.E004" if error.kind == "duplicate" else "streams.E003",
         )
         for error in registry.errors
-        if app_configs is None
-        or any(
-            error.module == app.name or error.module.startswith(f"{app.name}.")
-            for app in app_configs
-        )
+        if app_configs is None or in_apps(error.module, app_configs)
     ]

@@ -195,10 +195,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             # the client is told so and may join again; the socket and its other
             # subscriptions go on.
             logger.exception("could not answer the join of %r", subscription)
-            if subscription in self.subscriptions:
-                del self.subscriptions[subscription]
-                await self._forget(subscription)
-                await self._run_on_leave(subscription)
+            await self._leave(subscription)
             self._send_error(
                 "unavailable", "the group could not be read: join again later", subscription
             )

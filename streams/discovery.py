@@ -1,11 +1,11 @@
 """Finding user definitions by file name (``*_stream.py``, ``*_step.py``) in the installed apps."""
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 
 SKIPPED_DIRS = {"migrations", "tests", "node_modules", "__pycache__"}
 
@@ -33,3 +33,9 @@ def discover_module_names(suffix: str) -> list[str]:
 def discover_modules(suffix: str) -> list[ModuleType]:
     """Import every module :func:`discover_module_names` finds."""
     return [importlib.import_module(name) for name in discover_module_names(suffix)]
+
+
+def in_apps(module: str, app_configs: Sequence[AppConfig]) -> bool:
+    """Whether the module named ``module`` belongs to one of ``app_configs`` (what a system
+    check run for some apps only looks at)."""
+    return any(module == app.name or module.startswith(f"{app.name}.") for app in app_configs)
