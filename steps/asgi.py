@@ -15,14 +15,18 @@ API needs across endpoints (CORS, rate limits) belong in ASGI middleware around 
 A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is answered 413 with a JSON error before it
 is read: at once when its ``Content-Length`` says so, and as soon as a chunked body passes the
 limit otherwise (Django itself would read it whole, then answer 400 with an HTML page).
+
+What the middleware would have checked is checked here: a ``Host`` that is not one of
+``ALLOWED_HOSTS`` is a JSON 400 (:mod:`streams.hosts`: a page of another name rebound to the
+server's address; the health check excepted).
 """
 
 import tempfile
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
@@ -31,11 +35,15 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, URLResolver, get_resolver
 
 from streams.auth import scope_header
+from streams.hosts import refused_host
+from streams.refusals import send_http_error
 
 from .checks import require_valid_definitions
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
+# The health check's (steps.urls): served as step routes are, but for any Host.
+HEALTH_URL_NAME = f"{STEP_URL_NAME_PREFIX}healthz"
 # Whether a path is a step route is remembered for paths up to this long.
 MAX_REMEMBERED_PATH = 200
 
@@ -65,22 +73,6 @@ def _declared_length(scope: dict[str, Any]) -> int | None:
         return -1
 
 
-async def send_error(send: Any, status: int, detail: str) -> None:
-    """Answer with a JSON error body, the request's body left unread."""
-    body = orjson.dumps({"detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class StepHandler(ASGIHandler):
     """Django's ASGI handler for step routes: no middleware, no thread per request, and a
     limit on the request body (413)."""
@@ -98,15 +90,15 @@ class StepHandler(ASGIHandler):
         limit = max_body_bytes()
         declared = _declared_length(scope)
         if declared is not None and declared < 0:
-            await send_error(send, 400, "Content-Length is not a number")
+            await send_http_error(send, 400, "Content-Length is not a number")
             return
         if limit is not None and declared is not None and declared > limit:
-            await send_error(send, 413, body_too_large_message())
+            await send_http_error(send, 413, body_too_large_message())
             return
         try:
             await self.handle(scope, receive, send)
         except BodyTooLarge:
-            await send_error(send, 413, body_too_large_message())
+            await send_http_error(send, 413, body_too_large_message())
 
     async def read_body(self, receive: Any) -> Any:
         """Django's, stopping at the size limit (a chunked body has no Content-Length)."""
@@ -132,29 +124,47 @@ class StepHandler(ASGIHandler):
         return body_file
 
 
-def is_step_route(path: str) -> bool:
-    """Whether ``path`` (a request's path info) is served by a step's http trigger."""
+class Route(Enum):
+    """What serves a request's path."""
+
+    PAGE = "page"  # Django's handler, with the project's middleware
+    STEP = "step"  # a step route
+    HEALTH = "health"  # the health check: served as step routes are, whatever the Host
+
+
+def route_of(path: str) -> Route:
+    """What serves ``path`` (a request's path info)."""
     resolver = get_resolver()
     if len(path) > MAX_REMEMBERED_PATH:  # long paths are rare: not worth remembering
-        return _resolves_to_step(resolver, path)
+        return _route_of(resolver, path)
     return _remembered(resolver, path)
 
 
-def _resolves_to_step(resolver: URLResolver, path: str) -> bool:
+def _route_of(resolver: URLResolver, path: str) -> Route:
     try:
         match = resolver.resolve(path)
     except Resolver404:
-        return False
-    return (match.url_name or "").startswith(STEP_URL_NAME_PREFIX)
+        return Route.PAGE
+    if match.url_name == HEALTH_URL_NAME:
+        return Route.HEALTH
+    return Route.STEP if _is_step_name(match.url_name) else Route.PAGE
+
+
+def _is_step_name(url_name: str | None) -> bool:
+    return (url_name or "").startswith(STEP_URL_NAME_PREFIX)
 
 
 # Remembered per resolver: the URLconf's resolver changes when the URLconf does.
-_remembered = lru_cache(maxsize=1024)(_resolves_to_step)
+_remembered = lru_cache(maxsize=1024)(_route_of)
 
 
 class StepRouter:
     """ASGI app: HTTP requests for step routes go to :class:`StepHandler`, the rest to
-    ``application`` (Django's handler)."""
+    ``application`` (Django's handler).
+
+    What Django's middleware would check for them is checked here: the ``Host`` must be one of
+    ``ALLOWED_HOSTS`` (:mod:`streams.hosts`; not for the health check, which load balancers
+    call by address), else 400."""
 
     def __init__(self, application: Any) -> None:
         # Built once as the server starts, which runs no system checks (uvicorn): a broken
@@ -166,7 +176,18 @@ class StepRouter:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"].removeprefix(scope.get("root_path", ""))
-            if is_step_route(path):
-                await self.step_handler(scope, receive, send)
+            route = route_of(path)
+            if route is not Route.PAGE:
+                await self.serve_step(route, path, scope, receive, send)
                 return
         await self.application(scope, receive, send)
+
+    async def serve_step(
+        self, route: Route, path: str, scope: dict[str, Any], receive: Any, send: Any
+    ) -> None:
+        if route is not Route.HEALTH:
+            problem = refused_host(scope)
+            if problem is not None:
+                await send_http_error(send, 400, problem)
+                return
+        await self.step_handler(scope, receive, send)

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
+from django.test import override_settings
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from examples.auth import token_from
 from streams.auth import StreamAuthRequest
+from streams.hosts import allowed_hosts
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
 from streams.tokens import issue_token
@@ -51,6 +53,25 @@ HOSTS = ["127.0.0.1", "localhost", "[::1]", ".example.com"]
 )
 def test_origin_rule(origin: str | None, allowed_origins: list[str], allowed: bool) -> None:
     assert origin_allowed(origin, HOSTS, allowed_origins) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:8000", True),
+        ("http://app.localhost:3000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://evil.example", False),
+    ],
+)
+def test_a_new_project_under_debug_takes_local_pages(origin: str, allowed: bool) -> None:
+    """startproject leaves ALLOWED_HOSTS empty with DEBUG on: Django then answers the local
+    names, and so do stream sockets (a dashboard on localhost connects)."""
+    with override_settings(ALLOWED_HOSTS=[], DEBUG=True):
+        assert origin_allowed(origin, allowed_hosts(), []) is allowed
+    with override_settings(ALLOWED_HOSTS=[], DEBUG=False):
+        assert origin_allowed(origin, allowed_hosts(), []) is False
 
 
 @pytest.mark.parametrize(
@@ -195,3 +216,35 @@ async def test_a_token_under_an_encoded_name_is_taken_and_never_logged(
     assert f"{ENCODED_TOKEN_NAME}={REDACTED}" in log, log
     if server.production:
         assert f"%61ccess%5Ftoken={REDACTED}" in log, log
+
+
+@pytest.fixture(scope="module")
+def new_project_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """runserver on the settings startproject writes: DEBUG on, ALLOWED_HOSTS empty."""
+    with (
+        TestDatabase(tmp_path_factory.mktemp("new-project")) as database,
+        ServerProcess(database, {"DJANGO_ALLOWED_HOSTS": ""}, name="new-project") as server,
+    ):
+        yield server
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+async def test_a_new_project_takes_browser_sockets_from_its_local_pages(
+    request: pytest.FixtureRequest, new_project_server: ServerProcess, host: str
+) -> None:
+    """The dashboard of a project made by the guide, opened at localhost or 127.0.0.1, gets
+    its socket (Django answers these names under DEBUG with no ALLOWED_HOSTS); pages of other
+    sites do not, and neither do step requests for other names."""
+    server = new_project_server
+    with logs_on_failure(request, [server]):
+        page = f"http://{host}:{server.port}"
+        frame = await _synced(server.ws_url, page)
+        assert frame["event"] == {"type": "sync", "data": []}, frame
+        with pytest.raises(InvalidStatus) as refused:
+            await _synced(server.ws_url, "http://evil.example")
+        assert refused.value.response.status_code == 403
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            own = await http.get("/todos", headers={"Host": f"{host}:{server.port}"})
+            assert own.status_code == 200, own.text
+            other = await http.get("/todos", headers={"Host": f"evil.example:{server.port}"})
+            assert other.status_code == 400, other.text
