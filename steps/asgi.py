@@ -16,13 +16,16 @@ A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is answered 413 with a JSON e
 is read: at once when its ``Content-Length`` says so, and as soon as a chunked body passes the
 limit otherwise (Django itself would read it whole, then answer 400 with an HTML page).
 
-What the middleware would have checked is checked here: a ``Host`` that is not one of
-``ALLOWED_HOSTS`` is a JSON 400 (:mod:`streams.hosts`: a page of another name rebound to the
-server's address; the health check excepted).
+What the middleware would have checked is checked here, and every refusal is JSON, as the
+API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
+(:mod:`streams.hosts`: a page of another name rebound to the server's address, the health
+check excepted), a path under a step route that matches none a 404, a method a route does not
+take a 405 with ``Allow`` (:func:`steps.responses.method_not_allowed`; ``HEAD`` is served as
+``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -31,14 +34,16 @@ from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import Resolver404, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
 
 from streams.auth import scope_header
 from streams.hosts import refused_host
 from streams.refusals import send_http_error
 
 from .checks import require_valid_definitions
+from .responses import method_not_allowed
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
@@ -84,7 +89,20 @@ class StepHandler(ASGIHandler):
         self._view_middleware: list[Callable[..., Any]] = []
         self._template_response_middleware: list[Callable[..., Any]] = []
         self._exception_middleware: list[Callable[..., Any]] = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        self._middleware_chain = convert_exception_to_response(self._answer)
+
+    async def _answer(self, request: HttpRequest) -> HttpResponseBase:
+        """The view's response; a method the route does not take is answered in JSON (405,
+        or 204 to OPTIONS), and HEAD as GET where the route takes GET (the server sends no
+        body)."""
+        response = await self._get_response_async(request)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        declared = [m.strip() for m in response["Allow"].split(",") if m.strip()]
+        if request.method == "HEAD" and "GET" in declared:
+            request.method = "GET"
+            return await self._get_response_async(request)
+        return method_not_allowed(request.method or "", request.path_info, declared)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = max_body_bytes()
@@ -130,6 +148,7 @@ class Route(Enum):
     PAGE = "page"  # Django's handler, with the project's middleware
     STEP = "step"  # a step route
     HEALTH = "health"  # the health check: served as step routes are, whatever the Host
+    NO_STEP = "no step"  # under a step route's literal path, but matching no route: 404
 
 
 def route_of(path: str) -> Route:
@@ -144,7 +163,7 @@ def _route_of(resolver: URLResolver, path: str) -> Route:
     try:
         match = resolver.resolve(path)
     except Resolver404:
-        return Route.PAGE
+        return Route.NO_STEP if _under_step_route(resolver, path) else Route.PAGE
     if match.url_name == HEALTH_URL_NAME:
         return Route.HEALTH
     return Route.STEP if _is_step_name(match.url_name) else Route.PAGE
@@ -158,13 +177,48 @@ def _is_step_name(url_name: str | None) -> bool:
 _remembered = lru_cache(maxsize=1024)(_route_of)
 
 
+def _under_step_route(resolver: URLResolver, path: str) -> bool:
+    """Whether ``path`` is, or is under, the literal start of a step route: ``/todos``,
+    ``/todos/`` and ``/todos//complete`` are, for ``/todos/<id>/complete``."""
+    return any(path == p or path.startswith(f"{p}/") for p in _step_route_prefixes(resolver))
+
+
+@lru_cache(maxsize=8)
+def _step_route_prefixes(resolver: URLResolver) -> frozenset[str]:
+    """The literal starts of the step routes, up to their first parameter (``/todos`` of
+    ``todos/<id>/complete``); a route that starts with a parameter claims no path."""
+    prefixes = set()
+    for route in _step_routes(resolver.url_patterns, ""):
+        literal = route.split("<", 1)[0]
+        if "<" in route:  # a segment that holds a parameter is not literal
+            literal = literal.rpartition("/")[0]
+        literal = literal.strip("/")
+        if literal:
+            prefixes.add(f"/{literal}")
+    return frozenset(prefixes)
+
+
+def _step_routes(patterns: Iterable[Any], prefix: str) -> Iterator[str]:
+    """The routes (``todos/<id>/complete``) of the step URL patterns among ``patterns``, with
+    those of the ``include()`` they are in: path() routes only."""
+    for pattern in patterns:
+        if not isinstance(pattern.pattern, RoutePattern):
+            continue
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _step_routes(pattern.url_patterns, route)
+        elif _is_step_name(pattern.name) and pattern.name != HEALTH_URL_NAME:
+            yield route
+
+
 class StepRouter:
     """ASGI app: HTTP requests for step routes go to :class:`StepHandler`, the rest to
     ``application`` (Django's handler).
 
     What Django's middleware would check for them is checked here: the ``Host`` must be one of
     ``ALLOWED_HOSTS`` (:mod:`streams.hosts`; not for the health check, which load balancers
-    call by address), else 400."""
+    call by address), else 400. A path under a step route's literal start that matches no route
+    (``/todos/``, ``/todos//complete``) is a JSON 404, as the API's other errors are."""
 
     def __init__(self, application: Any) -> None:
         # Built once as the server starts, which runs no system checks (uvicorn): a broken
@@ -190,4 +244,7 @@ class StepRouter:
             if problem is not None:
                 await send_http_error(send, 400, problem)
                 return
+        if route is Route.NO_STEP:
+            await send_http_error(send, 404, f"no step endpoint at {path}")
+            return
         await self.step_handler(scope, receive, send)
