@@ -20,7 +20,7 @@ What the middleware would have checked is checked here, and every refusal is JSO
 API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
 (:mod:`streams.hosts`: a page of another name rebound to the server's address, the health
 check excepted), a path under a step route that matches none a 404, a method a route does not
-take a 405 with ``Allow`` (:func:`steps.responses.method_not_allowed`; ``HEAD`` is served as
+take a 405 with ``Allow`` (:func:`steps.responses.other_method_response`; ``HEAD`` is served as
 ``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
@@ -43,7 +43,7 @@ from streams.hosts import refused_host
 from streams.refusals import send_http_error
 
 from .checks import require_valid_definitions
-from .responses import method_not_allowed
+from .responses import other_method_response
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
@@ -102,7 +102,7 @@ class StepHandler(ASGIHandler):
         if request.method == "HEAD" and "GET" in declared:
             request.method = "GET"
             return await self._get_response_async(request)
-        return method_not_allowed(request.method or "", request.path_info, declared)
+        return other_method_response(request.method or "", request.path_info, declared)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = max_body_bytes()
@@ -163,7 +163,9 @@ def _route_of(resolver: URLResolver, path: str) -> Route:
     try:
         match = resolver.resolve(path)
     except Resolver404:
-        return Route.NO_STEP if _under_step_route(resolver, path) else Route.PAGE
+        if _under_step_route(resolver, path) and not _page_with_slash(resolver, path):
+            return Route.NO_STEP
+        return Route.PAGE
     if match.url_name == HEALTH_URL_NAME:
         return Route.HEALTH
     return Route.STEP if _is_step_name(match.url_name) else Route.PAGE
@@ -181,6 +183,18 @@ def _under_step_route(resolver: URLResolver, path: str) -> bool:
     """Whether ``path`` is, or is under, the literal start of a step route: ``/todos``,
     ``/todos/`` and ``/todos//complete`` are, for ``/todos/<id>/complete``."""
     return any(path == p or path.startswith(f"{p}/") for p in _step_route_prefixes(resolver))
+
+
+def _page_with_slash(resolver: URLResolver, path: str) -> bool:
+    """Whether ``path`` is a page's without its final slash, which Django's
+    ``CommonMiddleware`` redirects to (``APPEND_SLASH``)."""
+    if not settings.APPEND_SLASH or path.endswith("/"):
+        return False
+    try:
+        resolver.resolve(f"{path}/")
+    except Resolver404:
+        return False
+    return True
 
 
 @lru_cache(maxsize=8)

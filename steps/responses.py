@@ -61,7 +61,7 @@ def allowed_methods(declared: Iterable[str]) -> list[str]:
     return known + sorted(methods.difference(HTTP_METHODS))
 
 
-def method_not_allowed(method: str, path: str, declared: Iterable[str]) -> HttpResponse:
+def other_method_response(method: str, path: str, declared: Iterable[str]) -> HttpResponse:
     """The answer to ``method`` at a route whose steps take ``declared``: 204 to ``OPTIONS``,
     405 naming the methods it takes otherwise, both with ``Allow``."""
     allowed = allowed_methods(declared)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import httpx
 import orjson
 import pytest
+from django.test import override_settings
 
+from steps.asgi import Route, route_of
 from steps.config import HttpTrigger
 from steps.registry import registry
 from steps.responses import ErrorBody
@@ -84,6 +86,28 @@ def test_the_table_has_every_route_of_the_example_site() -> None:
         for trigger in step.config.triggers_of(HttpTrigger):
             served.setdefault(trigger.path, set()).add(trigger.method)
     assert served == {route: set(declared) for route, declared in ROUTES.items()}
+
+
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/todos", Route.STEP),
+        ("/todos/x/complete", Route.STEP),
+        ("/healthz", Route.HEALTH),
+        ("/todos/", Route.NO_STEP),
+        ("/todos//complete", Route.NO_STEP),
+        ("/counters", Route.NO_STEP),  # the literal start of /counters/:id/increment
+        ("/todos/archive/all/", Route.PAGE),  # a page of the project's own, under /todos
+        ("/todos/archive/all", Route.PAGE),  # which Django redirects to with its slash
+        ("/todos/archive", Route.STEP),  # DELETE /todos/:id
+        ("/todosx", Route.PAGE),
+        ("/api/docs", Route.PAGE),
+        ("/elsewhere/", Route.PAGE),
+    ],
+)
+def test_what_serves_a_path(path: str, route: Route) -> None:
+    with override_settings(ROOT_URLCONF="tests.step_routes_urls"):
+        assert route_of(path) is route
 
 
 @pytest.fixture(scope="module", params=["runserver", "uvicorn"])
