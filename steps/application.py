@@ -12,9 +12,10 @@ A project's ``asgi.py``::
 
 HTTP goes to Django, step endpoints without middleware (:mod:`steps.asgi`), static files served
 when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/`` and
-``/streams/`` go to the stream consumer, behind the origin check (:mod:`streams.origins`). With
-no broker configured, the in-process Celery worker starts (:mod:`steps.worker`). A project that
-needs its own routing composes the same pieces in its ``asgi.py``.
+``/streams/`` go to the stream consumer, behind the Host and Origin checks
+(:mod:`streams.origins`). With no broker configured, the in-process Celery worker starts
+(:mod:`steps.worker`). A project that needs its own routing composes the same pieces in its
+``asgi.py``.
 """
 
 from typing import Any
@@ -47,8 +48,8 @@ def get_asgi_application() -> Any:
     return ProtocolTypeRouter(
         {
             "http": http,
-            # Browser sockets only from pages of the allowed hosts. (The stubs of URLRouter
-            # want patterns that Django's path() is never typed to make.)
+            # Sockets only for the allowed hosts, browser sockets only from their pages. (The
+            # stubs of URLRouter want patterns that Django's path() is never typed to make.)
             "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
         }
     )

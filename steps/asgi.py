@@ -15,27 +15,40 @@ API needs across endpoints (CORS, rate limits) belong in ASGI middleware around 
 A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is answered 413 with a JSON error before it
 is read: at once when its ``Content-Length`` says so, and as soon as a chunked body passes the
 limit otherwise (Django itself would read it whole, then answer 400 with an HTML page).
+
+What the middleware would have checked is checked here, and every refusal is JSON, as the
+API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
+(:mod:`streams.hosts`: a page of another name rebound to the server's address, the health
+check excepted), a path under a step route that matches none a 404, a method a route does not
+take a 405 with ``Allow`` (:func:`steps.responses.other_method_response`; ``HEAD`` is served as
+``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import Resolver404, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
 
 from streams.auth import scope_header
+from streams.hosts import refused_host
+from streams.refusals import send_http_error
 
 from .checks import require_valid_definitions
+from .responses import other_method_response
 
 # URL names of step routes start with this (see steps.http.build_api).
 STEP_URL_NAME_PREFIX = "step-"
+# The health check's (steps.urls): served as step routes are, but for any Host.
+HEALTH_URL_NAME = f"{STEP_URL_NAME_PREFIX}healthz"
 # Whether a path is a step route is remembered for paths up to this long.
 MAX_REMEMBERED_PATH = 200
 
@@ -65,22 +78,6 @@ def _declared_length(scope: dict[str, Any]) -> int | None:
         return -1
 
 
-async def send_error(send: Any, status: int, detail: str) -> None:
-    """Answer with a JSON error body, the request's body left unread."""
-    body = orjson.dumps({"detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class StepHandler(ASGIHandler):
     """Django's ASGI handler for step routes: no middleware, no thread per request, and a
     limit on the request body (413)."""
@@ -92,21 +89,34 @@ class StepHandler(ASGIHandler):
         self._view_middleware: list[Callable[..., Any]] = []
         self._template_response_middleware: list[Callable[..., Any]] = []
         self._exception_middleware: list[Callable[..., Any]] = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        self._middleware_chain = convert_exception_to_response(self._answer)
+
+    async def _answer(self, request: HttpRequest) -> HttpResponseBase:
+        """The view's response; a method the route does not take is answered in JSON (405,
+        or 204 to OPTIONS), and HEAD as GET where the route takes GET (the server sends no
+        body)."""
+        response = await self._get_response_async(request)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        declared = [m.strip() for m in response["Allow"].split(",") if m.strip()]
+        if request.method == "HEAD" and "GET" in declared:
+            request.method = "GET"
+            return await self._get_response_async(request)
+        return other_method_response(request.method or "", request.path_info, declared)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = max_body_bytes()
         declared = _declared_length(scope)
         if declared is not None and declared < 0:
-            await send_error(send, 400, "Content-Length is not a number")
+            await send_http_error(send, 400, "Content-Length is not a number")
             return
         if limit is not None and declared is not None and declared > limit:
-            await send_error(send, 413, body_too_large_message())
+            await send_http_error(send, 413, body_too_large_message())
             return
         try:
             await self.handle(scope, receive, send)
         except BodyTooLarge:
-            await send_error(send, 413, body_too_large_message())
+            await send_http_error(send, 413, body_too_large_message())
 
     async def read_body(self, receive: Any) -> Any:
         """Django's, stopping at the size limit (a chunked body has no Content-Length)."""
@@ -132,29 +142,97 @@ class StepHandler(ASGIHandler):
         return body_file
 
 
-def is_step_route(path: str) -> bool:
-    """Whether ``path`` (a request's path info) is served by a step's http trigger."""
+class Route(Enum):
+    """What serves a request's path."""
+
+    PAGE = "page"  # Django's handler, with the project's middleware
+    STEP = "step"  # a step route
+    HEALTH = "health"  # the health check: served as step routes are, whatever the Host
+    NO_STEP = "no step"  # under a step route's literal path, but matching no route: 404
+
+
+def route_of(path: str) -> Route:
+    """What serves ``path`` (a request's path info)."""
     resolver = get_resolver()
     if len(path) > MAX_REMEMBERED_PATH:  # long paths are rare: not worth remembering
-        return _resolves_to_step(resolver, path)
+        return _route_of(resolver, path)
     return _remembered(resolver, path)
 
 
-def _resolves_to_step(resolver: URLResolver, path: str) -> bool:
+def _route_of(resolver: URLResolver, path: str) -> Route:
     try:
         match = resolver.resolve(path)
     except Resolver404:
-        return False
-    return (match.url_name or "").startswith(STEP_URL_NAME_PREFIX)
+        if _under_step_route(resolver, path) and not _page_with_slash(resolver, path):
+            return Route.NO_STEP
+        return Route.PAGE
+    if match.url_name == HEALTH_URL_NAME:
+        return Route.HEALTH
+    return Route.STEP if _is_step_name(match.url_name) else Route.PAGE
+
+
+def _is_step_name(url_name: str | None) -> bool:
+    return (url_name or "").startswith(STEP_URL_NAME_PREFIX)
 
 
 # Remembered per resolver: the URLconf's resolver changes when the URLconf does.
-_remembered = lru_cache(maxsize=1024)(_resolves_to_step)
+_remembered = lru_cache(maxsize=1024)(_route_of)
+
+
+def _under_step_route(resolver: URLResolver, path: str) -> bool:
+    """Whether ``path`` is, or is under, the literal start of a step route: ``/todos``,
+    ``/todos/`` and ``/todos//complete`` are, for ``/todos/<id>/complete``."""
+    return any(path == p or path.startswith(f"{p}/") for p in _step_route_prefixes(resolver))
+
+
+def _page_with_slash(resolver: URLResolver, path: str) -> bool:
+    """Whether ``path`` is a page's without its final slash, which Django's
+    ``CommonMiddleware`` redirects to (``APPEND_SLASH``)."""
+    if not settings.APPEND_SLASH or path.endswith("/"):
+        return False
+    try:
+        resolver.resolve(f"{path}/")
+    except Resolver404:
+        return False
+    return True
+
+
+@lru_cache(maxsize=8)
+def _step_route_prefixes(resolver: URLResolver) -> frozenset[str]:
+    """The literal starts of the step routes, up to their first parameter (``/todos`` of
+    ``todos/<id>/complete``); a route that starts with a parameter claims no path."""
+    prefixes = set()
+    for route in _step_routes(resolver.url_patterns, ""):
+        literal = route.split("<", 1)[0]
+        if "<" in route:  # a segment that holds a parameter is not literal
+            literal = literal.rpartition("/")[0]
+        literal = literal.strip("/")
+        if literal:
+            prefixes.add(f"/{literal}")
+    return frozenset(prefixes)
+
+
+def _step_routes(patterns: Iterable[Any], prefix: str) -> Iterator[str]:
+    """The routes (``todos/<id>/complete``) of the step URL patterns among ``patterns``, with
+    those of the ``include()`` they are in: path() routes only."""
+    for pattern in patterns:
+        if not isinstance(pattern.pattern, RoutePattern):
+            continue
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _step_routes(pattern.url_patterns, route)
+        elif _is_step_name(pattern.name) and pattern.name != HEALTH_URL_NAME:
+            yield route
 
 
 class StepRouter:
     """ASGI app: HTTP requests for step routes go to :class:`StepHandler`, the rest to
-    ``application`` (Django's handler)."""
+    ``application`` (Django's handler).
+
+    What Django's middleware would check for them is checked here: the ``Host`` must be one of
+    ``ALLOWED_HOSTS`` (:mod:`streams.hosts`; not for the health check, which load balancers
+    call by address), else 400. A path under a step route's literal start that matches no route
+    (``/todos/``, ``/todos//complete``) is a JSON 404, as the API's other errors are."""
 
     def __init__(self, application: Any) -> None:
         # Built once as the server starts, which runs no system checks (uvicorn): a broken
@@ -166,7 +244,21 @@ class StepRouter:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"].removeprefix(scope.get("root_path", ""))
-            if is_step_route(path):
-                await self.step_handler(scope, receive, send)
+            route = route_of(path)
+            if route is not Route.PAGE:
+                await self.serve_step(route, path, scope, receive, send)
                 return
         await self.application(scope, receive, send)
+
+    async def serve_step(
+        self, route: Route, path: str, scope: dict[str, Any], receive: Any, send: Any
+    ) -> None:
+        if route is not Route.HEALTH:
+            problem = refused_host(scope)
+            if problem is not None:
+                await send_http_error(send, 400, problem)
+                return
+        if route is Route.NO_STEP:
+            await send_http_error(send, 404, f"no step endpoint at {path}")
+            return
+        await self.step_handler(scope, receive, send)

@@ -1,13 +1,19 @@
-"""What step endpoints answer: the engine's error body, and checking a handler's responses
-against its trigger's ``response_schema``.
+"""What step endpoints answer: the engine's error body, the answer to a method a route does
+not take, and checking a handler's responses against its trigger's ``response_schema``.
 
 Every refusal by the engine itself (bad JSON, a body too large or not JSON, a path parameter or
 body that fails validation, stream data the store refuses, a handler that failed) is a JSON
 :class:`ErrorBody` with one of :data:`ENGINE_STATUSES`. Steps may use :class:`ErrorBody` in
-their own ``response_schema`` too (``404: ErrorBody``).
+their own ``response_schema`` too (``404: ErrorBody``). So are the answers of the step routes
+to a path that matches none (404) or a method a route does not take (405, with ``Allow``).
+
+A route takes its steps' methods, ``HEAD`` where it takes ``GET`` (answered as ``GET`` without
+the body, as HTTP asks of every resource that has a ``GET``), and ``OPTIONS``, answered ``204``
+with ``Allow`` (a CORS preflight gets no ``Access-Control-*`` header from it, so a browser keeps
+other origins out until CORS middleware around the application lets them in).
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +22,7 @@ import orjson
 import pydantic
 from django.http import HttpResponse
 
-from .config import ResponseSchema
+from .config import HTTP_METHODS, ResponseSchema
 
 
 class ErrorEntry(pydantic.BaseModel):
@@ -43,6 +49,31 @@ ENGINE_STATUSES: dict[int, str] = {
     "(a key empty or too long, an item its stream's schema refuses, a NUL character).",
     500: "The handler failed.",
 }
+
+
+def allowed_methods(declared: Iterable[str]) -> list[str]:
+    """What a route takes, given its steps' methods: those, ``HEAD`` with ``GET``, and
+    ``OPTIONS``, in the order of :data:`~steps.config.HTTP_METHODS`."""
+    methods = {*declared, "OPTIONS"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    known = [m for m in HTTP_METHODS if m in methods]
+    return known + sorted(methods.difference(HTTP_METHODS))
+
+
+def other_method_response(method: str, path: str, declared: Iterable[str]) -> HttpResponse:
+    """The answer to ``method`` at a route whose steps take ``declared``: 204 to ``OPTIONS``,
+    405 naming the methods it takes otherwise, both with ``Allow``."""
+    allowed = allowed_methods(declared)
+    if method == "OPTIONS":
+        response = HttpResponse(status=204)
+        del response["Content-Type"]  # no body, no type
+    else:
+        detail = f"{method} is not allowed at {path}: it takes {', '.join(allowed)}"
+        body = orjson.dumps({"detail": detail})
+        response = HttpResponse(body, status=405, content_type="application/json")
+    response["Allow"] = ", ".join(allowed)
+    return response
 
 
 def status_phrase(status: int) -> str:

@@ -8,7 +8,7 @@ say: ``path("", include("steps.urls"))``.
 
 from django.urls import path
 
-from .asgi import STEP_URL_NAME_PREFIX
+from .asgi import HEALTH_URL_NAME
 from .health import healthz
 from .http import build_api
 from .registry import registry
@@ -16,9 +16,9 @@ from .registry import registry
 api = build_api(registry)
 
 urlpatterns = [
-    # Named as a step route so that it is served as step endpoints are (steps/asgi.py), without
-    # middleware: a load balancer calling a server by IP over plain HTTP gets the health, not
-    # a refused Host or a redirect to HTTPS.
-    path("healthz", healthz, name=f"{STEP_URL_NAME_PREFIX}healthz"),
+    # Served as step endpoints are (steps/asgi.py), without middleware and for any Host: a load
+    # balancer calling a server by IP over plain HTTP gets the health, not a refused Host or a
+    # redirect to HTTPS.
+    path("healthz", healthz, name=HEALTH_URL_NAME),
     path("", api.urls),
 ]

@@ -1,10 +1,16 @@
-"""Which web pages may open a stream socket: the ``Origin`` check of the handshake.
+"""Which web pages may open a stream socket: the ``Host`` and ``Origin`` checks of the
+handshake, made before any hook runs.
+
+The ``Host`` must be one the site answers to, as for step endpoints (:mod:`streams.hosts`): a
+page that rebinds a name of its own to the server's address (DNS rebinding) sends that name,
+and is refused even where ``STREAMS_ALLOWED_ORIGINS`` lets every origin in.
 
 A browser sends the page's cookies with a WebSocket handshake to any site, and the session
 user reaches ``authenticate_stream`` and ``on_join``: without a check, a page on another site
 could open a socket as the visitor (cross-site WebSocket hijacking). Browsers always send the
 page's ``Origin``; so a handshake with an ``Origin`` is accepted only when its host is one of
-``ALLOWED_HOSTS`` (as Django checks the ``Host`` header) or the origin is listed in
+``ALLOWED_HOSTS`` (as Django checks the ``Host`` header, the local names under ``DEBUG`` when it
+is empty included: :func:`streams.hosts.allowed_hosts`) or the origin is listed in
 ``STREAMS_ALLOWED_ORIGINS``. Clients that are not browsers (Motia's Node client, the Python
 client) send no ``Origin`` and carry no visitor's cookies: they are let through, and
 ``authenticate_stream`` decides.
@@ -15,11 +21,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.http.request import validate_host
 
 from .auth import scope_header
 from .conf import engine_settings
+from .hosts import allowed_hosts, refused_host
+from .refusals import refuse_handshake
 
 logger = logging.getLogger("streams.origins")
 
@@ -52,21 +59,23 @@ def origin_allowed(
 
 
 class OriginCheck:
-    """ASGI middleware for WebSocket routes: refuses a handshake from an origin that is not
-    allowed (the server answers it with 403) before any consumer runs."""
+    """ASGI middleware for WebSocket routes: refuses a handshake for a host the site does not
+    answer to (400) or from an origin that is not allowed (403) before any consumer runs."""
 
     def __init__(self, application: Any) -> None:
         self.application = application
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
+            problem = refused_host(scope)
+            if problem is not None:
+                await refuse_handshake(scope, receive, send, 400, problem)
+                return
             origin = scope_header(scope, b"origin")
-            allowed = origin_allowed(
-                origin, settings.ALLOWED_HOSTS, engine_settings.STREAMS_ALLOWED_ORIGINS
-            )
-            if not allowed:
+            hosts = allowed_hosts()
+            if not origin_allowed(origin, hosts, engine_settings.STREAMS_ALLOWED_ORIGINS):
                 logger.warning("WebSocket from origin %r refused", origin)
-                await receive()  # websocket.connect
-                await send({"type": "websocket.close", "code": 403})
+                detail = f"origin {origin!r} may not open stream sockets (STREAMS_ALLOWED_ORIGINS)"
+                await refuse_handshake(scope, receive, send, 403, detail)
                 return
         await self.application(scope, receive, send)

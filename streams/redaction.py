@@ -5,28 +5,45 @@ Clients that cannot send headers (browsers) may pass the stream token in the URL
 runserver's request lines. :class:`RedactSecrets` rewrites the value of every query parameter
 whose name says it is a secret before such a line is written; the stream app puts it on the
 servers' loggers when Django starts (:func:`redact_server_logs`).
+
+A name is read as authentication reads it (``parse_qsl``: ``%61uthToken`` and ``authToken`` are
+one name, ``+`` is a space), so whatever a client can send as a token is redacted.
 """
 
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
-# A query parameter whose name mentions a token, a secret, a password or auth, and its value.
-_SECRET_PARAMETER = re.compile(
-    r"(?P<name>[?&][^=&#\s\"']*(?:token|secret|password|auth)[^=&#\s\"']*=)[^&#\s\"']*",
-    re.IGNORECASE,
-)
+# A query parameter in a URL, as it is written in a log line: its name and its value.
+_PARAMETER = re.compile(r"(?P<lead>[?&])(?P<name>[^=&#\s\"']*)=(?P<value>[^&#\s\"']*)")
+# What the name of a secret mentions.
+_SECRET_NAME = re.compile(r"token|secret|password|auth", re.IGNORECASE)
 REDACTED = "[redacted]"
 
 # Loggers of the ASGI servers that write request URLs.
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error", "django.channels.server", "django.server")
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter named ``name`` (as a URL writes it, percent-encoded or not)
+    holds a secret: decoded as ``parse_qsl`` decodes it, it mentions a token, a secret, a
+    password or auth."""
+    return _SECRET_NAME.search(unquote_plus(name)) is not None
+
+
+def _redact_parameter(parameter: re.Match[str]) -> str:
+    name, value = parameter["name"], parameter["value"]
+    # Another parameter's value may be a URL with parameters of its own (?next=/x?token=...).
+    value = REDACTED if is_secret_name(name) else redact(value)
+    return f"{parameter['lead']}{name}={value}"
+
+
 def redact(text: str) -> str:
     """``text`` with the values of secret query parameters replaced by ``[redacted]``."""
     if "=" not in text:
         return text
-    return _SECRET_PARAMETER.sub(rf"\g<name>{REDACTED}", text)
+    return _PARAMETER.sub(_redact_parameter, text)
 
 
 def _redact_value(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """Stream sockets only from allowed origins, and tokens never in a log line.
 
-The rule is pure (:func:`streams.origins.origin_allowed`) and tested directly; the rest runs
-against real servers, runserver and uvicorn, with a real WebSocket client that sends the
-``Origin`` a browser would (or none, as Node and Python clients do).
+The rules are pure (:func:`streams.origins.origin_allowed`, :func:`streams.redaction.redact`)
+and tested directly; the rest runs against real servers, runserver and uvicorn, with a real
+WebSocket client that sends the ``Origin`` a browser would (or none, as Node and Python clients
+do).
 """
 
 import asyncio
@@ -12,9 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
+from django.test import override_settings
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from examples.auth import token_from
+from streams.auth import StreamAuthRequest
+from streams.hosts import allowed_hosts
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
 from streams.tokens import issue_token
@@ -51,6 +56,25 @@ def test_origin_rule(origin: str | None, allowed_origins: list[str], allowed: bo
 
 
 @pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:8000", True),
+        ("http://app.localhost:3000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://evil.example", False),
+    ],
+)
+def test_a_new_project_under_debug_takes_local_pages(origin: str, allowed: bool) -> None:
+    """startproject leaves ALLOWED_HOSTS empty with DEBUG on: Django then answers the local
+    names, and so do stream sockets (a dashboard on localhost connects)."""
+    with override_settings(ALLOWED_HOSTS=[], DEBUG=True):
+        assert origin_allowed(origin, allowed_hosts(), []) is allowed
+    with override_settings(ALLOWED_HOSTS=[], DEBUG=False):
+        assert origin_allowed(origin, allowed_hosts(), []) is False
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         (
@@ -61,10 +85,35 @@ def test_origin_rule(origin: str | None, allowed_origins: list[str], allowed: bo
         ("/?Password=p#frag", f"/?Password={REDACTED}#frag"),
         ("/?page=2&q=token", "/?page=2&q=token"),  # a value that says token is no secret
         ("no url here", "no url here"),
+        # Names are read decoded, as authentication reads them.
+        ("/?%61%75%74%68%54%6f%6b%65%6e=abc", f"/?%61%75%74%68%54%6f%6b%65%6e={REDACTED}"),
+        ("/?a=1&%70assword=p", f"/?a=1&%70assword={REDACTED}"),
+        ("/?auth+Token=abc", f"/?auth+Token={REDACTED}"),
+        ("/?%74%6Fken=abc&b=2", f"/?%74%6Fken={REDACTED}&b=2"),
+        # A URL in another parameter's value has parameters of its own.
+        ("/?next=/x?authToken=abc&b=2", f"/?next=/x?authToken={REDACTED}&b=2"),
     ],
 )
 def test_redact(line: str, expected: str) -> None:
     assert redact(line) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "authToken=SECRET",
+        "%61%75%74%68%54%6f%6b%65%6e=SECRET",
+        "%61uthToken=SECRET",
+        "auth%54oken=SECRET&x=1",
+        "x=1&%61%75%74%68%54%6F%6B%65%6E=SECRET",
+        "authToken=decoy&%61uthToken=SECRET",  # the last one given is the one read
+    ],
+)
+def test_whatever_authentication_takes_as_a_token_is_redacted(query: str) -> None:
+    request = StreamAuthRequest.from_scope({"query_string": query.encode()})
+    assert token_from(request) == "SECRET"
+    line = redact(f'"GET /?{query} HTTP/1.1" 101')
+    assert "SECRET" not in line, line
 
 
 @pytest.fixture(scope="module", params=["runserver", "uvicorn"])
@@ -144,3 +193,58 @@ async def test_tokens_in_urls_never_reach_the_log(server: ServerProcess) -> None
     assert f"access_token={REDACTED}" in log, log
     if server.production:
         assert f"authToken={REDACTED}" in log, log
+
+
+ENCODED_TOKEN_NAME = "%61%75%74%68%54%6f%6b%65%6e"  # authToken, each letter percent-encoded
+
+
+async def test_a_token_under_an_encoded_name_is_taken_and_never_logged(
+    server: ServerProcess,
+) -> None:
+    """Authentication reads ``%61%75...`` as ``authToken``: so does redaction."""
+    secret = issue_token("u1", "user")
+    url = f"{server.ws_url}?{ENCODED_TOKEN_NAME}={secret}"
+    frame = await _synced(url, None)  # taken as the token: the socket is let in
+    assert frame["event"] == {"type": "sync", "data": []}, frame
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        await http.get(f"/no-such-page?{ENCODED_TOKEN_NAME}={secret}")
+        await http.get(f"/todos?%61ccess%5Ftoken={secret}")
+    await asyncio.sleep(0.5)  # the servers write their lines after answering
+    log = server.log()
+    assert secret not in log
+    # The lines were written, with the value redacted (runserver logs only 4xx and 5xx).
+    assert f"{ENCODED_TOKEN_NAME}={REDACTED}" in log, log
+    if server.production:
+        assert f"%61ccess%5Ftoken={REDACTED}" in log, log
+
+
+@pytest.fixture(scope="module")
+def new_project_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """runserver on the settings startproject writes: DEBUG on, ALLOWED_HOSTS empty."""
+    with (
+        TestDatabase(tmp_path_factory.mktemp("new-project")) as database,
+        ServerProcess(database, {"DJANGO_ALLOWED_HOSTS": ""}, name="new-project") as server,
+    ):
+        yield server
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+async def test_a_new_project_takes_browser_sockets_from_its_local_pages(
+    request: pytest.FixtureRequest, new_project_server: ServerProcess, host: str
+) -> None:
+    """The dashboard of a project made by the guide, opened at localhost or 127.0.0.1, gets
+    its socket (Django answers these names under DEBUG with no ALLOWED_HOSTS); pages of other
+    sites do not, and neither do step requests for other names."""
+    server = new_project_server
+    with logs_on_failure(request, [server]):
+        page = f"http://{host}:{server.port}"
+        frame = await _synced(server.ws_url, page)
+        assert frame["event"] == {"type": "sync", "data": []}, frame
+        with pytest.raises(InvalidStatus) as refused:
+            await _synced(server.ws_url, "http://evil.example")
+        assert refused.value.response.status_code == 403
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            own = await http.get("/todos", headers={"Host": f"{host}:{server.port}"})
+            assert own.status_code == 200, own.text
+            other = await http.get("/todos", headers={"Host": f"evil.example:{server.port}"})
+            assert other.status_code == 400, other.text

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ROOT, START_TIMEOUT, free_port, terminate
@@ -108,8 +109,11 @@ def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -
 
 
 async def _subscribe_then_post(url: str) -> list[dict[str, Any]]:
-    """Join the notes and their count, add a note: the frames the socket receives."""
-    async with websockets.connect(f"ws://{url}/") as socket:
+    """Join the notes and their count, add a note: the frames the socket receives. The socket
+    is a browser's, opened by a page of the site (startproject's settings: DEBUG on, no
+    ALLOWED_HOSTS, under which Django answers the local names)."""
+    page = Origin(f"http://localhost:{url.rpartition(':')[2]}")
+    async with websockets.connect(f"ws://{url}/", origin=page) as socket:
         await join(socket, "note", "all")
         await join(socket, "note_count", "totals")
         frames = [await recv_frame(socket, 10), await recv_frame(socket, 10)]
