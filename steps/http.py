@@ -15,7 +15,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -24,7 +24,7 @@ import orjson
 import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 from ninja.params.functions import Path
@@ -48,7 +48,7 @@ from .openapi import complete_document
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
 from .responses import ErrorBody, ResponseChecker
-from .runs import step_run
+from .runs import Run, step_run
 from .sending import sender
 
 logger = logging.getLogger("steps.http")
@@ -114,9 +114,11 @@ def json_response(
     return response
 
 
-def to_response(result: Any, trace_id: str) -> HttpResponse:
-    """Turn a handler's ``{"status", "body", "headers"}`` into a response."""
-    if isinstance(result, HttpResponse):
+def to_response(result: Any, trace_id: str) -> HttpResponseBase:
+    """Turn a handler's ``{"status", "body", "headers"}`` (or a response of its own, a
+    streaming one included) into a response."""
+    response: HttpResponseBase
+    if isinstance(result, HttpResponseBase):
         response = result
     elif result is None:
         response = HttpResponse(status=204)
@@ -133,21 +135,30 @@ def to_response(result: Any, trace_id: str) -> HttpResponse:
     return response
 
 
+def _is_json(request: HttpRequest) -> bool:
+    """Whether the body is JSON: declared so, or declared as nothing."""
+    declared = request.META.get("CONTENT_TYPE", "")
+    return not declared or bool(_JSON_TYPE.match((request.content_type or "").lower()))
+
+
 def _body_bytes(request: HttpRequest) -> bytes:
     """The body, if any. Reading one over the size limit raises RequestDataTooBig (413); one
     declared as anything but JSON is a 415, while one without a Content-Type is taken as JSON."""
     body = request.body
-    declared = request.META.get("CONTENT_TYPE", "")
-    if body and declared and not _JSON_TYPE.match((request.content_type or "").lower()):
+    if body and not _is_json(request):
+        declared = request.META.get("CONTENT_TYPE", "")
         raise BadRequest(f"Content-Type must be application/json, not {declared!r}", 415)
     return body
 
 
-def _validated_body(trigger: HttpTrigger, request: HttpRequest) -> Any:
+def _validated_body(trigger: HttpTrigger, request: HttpRequest, raw_body: bool = False) -> Any:
     """The body: validated by the trigger's ``body_schema`` (422 with the failing fields),
-    or the parsed JSON (None without a body) when it has none."""
-    body = _body_bytes(request)
+    or the parsed JSON (None without a body) when it has none. With ``raw_body`` (a step that
+    reads bodies itself), one without a schema that is not JSON is None, not a 415."""
     schema = trigger.body_schema
+    if raw_body and schema is None and not _is_json(request):
+        return None
+    body = _body_bytes(request)
     if schema is None:
         try:
             return orjson.loads(body) if body else None
@@ -205,9 +216,9 @@ def _trace_id(request: HttpRequest) -> str | None:
 
 
 def _build_request(
-    request: HttpRequest, trigger: HttpTrigger, kwargs: dict[str, Any]
+    request: HttpRequest, trigger: HttpTrigger, kwargs: dict[str, Any], raw_body: bool = False
 ) -> ApiRequest:
-    body = _validated_body(trigger, request)
+    body = _validated_body(trigger, request, raw_body)
     path_params = {name: kwargs[name] for name in trigger.path_params}
     return ApiRequest(body=body, path_params=path_params, django=request)
 
@@ -217,8 +228,10 @@ def validate_responses() -> bool:
     return engine_settings.STEPS_VALIDATE_RESPONSES
 
 
-def _checked(response: HttpResponse, step: Step, checker: ResponseChecker) -> HttpResponse:
+def _checked(response: HttpResponseBase, step: Step, checker: ResponseChecker) -> HttpResponseBase:
     """The response, or a 500 naming how it breaks the step's ``response_schema``."""
+    if not isinstance(response, HttpResponse):  # a streamed body cannot be checked
+        return response
     problem = checker.problem(response)
     if problem is None:
         return response
@@ -237,8 +250,8 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     schemas = trigger.response_schema
     checker = ResponseChecker(schemas) if schemas is not None else None
 
-    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        api_request = _build_request(request, trigger, kwargs)
+    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        api_request = _build_request(request, trigger, kwargs, step.raw_body)
         user = await session_user(request.COOKIES)
         with step_run(step.name, "http", _trace_id(request) or new_trace_id()) as run:
             ctx = FlowContext.for_step(
@@ -256,6 +269,10 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             response = to_response(result, run.trace_id)
             if checker is not None and validate_responses():
                 response = _checked(response, step, checker)
+            if isinstance(response, StreamingHttpResponse):
+                # The handler goes on writing: the run ends with the body.
+                response.streaming_content = _run_to_the_end(response, run)
+                return response
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500
             run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
@@ -281,6 +298,21 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     view.__name__ = re.sub(r"\W", "_", f"{step.name}_{trigger.method}").lower()
     view.__doc__ = trigger.description or step.config.description or None
     return view
+
+
+async def _run_to_the_end(response: StreamingHttpResponse, run: Run) -> AsyncIterator[bytes]:
+    """A streamed body, which ends its run: failed if it breaks off (what the handler caused
+    has left once it ends, as for any answer)."""
+    try:
+        async for chunk in response.streaming_content:  # type: ignore[union-attr]  # async here
+            yield chunk
+    except BaseException as error:
+        run.finish(StepRun.Status.FAILED, error)
+        raise
+    failed = response.status_code >= 500
+    run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+    await published()
+    await sender.sent()
 
 
 def _errors_response(status: int, detail: Any) -> HttpResponse:

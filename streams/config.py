@@ -2,13 +2,20 @@
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import orjson
 import pydantic
 
 JoinHook = Callable[..., Awaitable[Any] | Any]
+
+
+class DefinesStream(Protocol):
+    """A stream definition of another shape (Motia's ``StreamConfig``, from the steps app)
+    that gives the engine's config: the registry takes it without importing its class."""
+
+    def as_stream_config(self) -> "StreamConfig": ...
 
 
 def field_errors(error: pydantic.ValidationError) -> list[dict[str, Any]]:
@@ -61,7 +68,8 @@ class StreamConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise StreamConfigError("a stream needs a non-empty string 'name'")
-        storage = self.base_config.get("storage_type", "default")
+        base = self.base_config
+        storage = base.get("storage_type", base.get("storageType", "default"))
         if storage != "default":
             raise StreamConfigError(f"stream {self.name!r}: unsupported storage_type {storage!r}")
         if isinstance(self.schema, Mapping):
@@ -83,15 +91,25 @@ class StreamConfig:
                 raise StreamConfigError(f"stream {self.name!r}: {hook!r} must be a function")
 
     @classmethod
-    def from_value(cls, value: "StreamConfig | Mapping[str, Any]") -> "StreamConfig":
-        """Accept a StreamConfig or the seed's dict form (``baseConfig``/``onJoin`` spelled
-        either way)."""
+    def from_value(cls, value: "StreamDefinition") -> "StreamConfig":
+        """Accept a StreamConfig, the seed's (and Motia's) dict form (``baseConfig``/``onJoin``
+        spelled either way, a ``description``), or an object that gives a StreamConfig
+        (:class:`DefinesStream`)."""
         if isinstance(value, StreamConfig):
             return value
+        defines = getattr(value, "as_stream_config", None)
+        if callable(defines):
+            config = defines()
+            if not isinstance(config, StreamConfig):
+                raise StreamConfigError(f"{value!r} gave no StreamConfig")
+            return config
         if not isinstance(value, Mapping):
             raise StreamConfigError("a stream 'config' must be a StreamConfig or a dict")
         aliases = {"baseConfig": "base_config", "onJoin": "on_join", "onLeave": "on_leave"}
-        kwargs = {aliases.get(key, key): item for key, item in value.items()}
+        # Motia's configs may describe the stream: it says nothing the engine uses.
+        kwargs = {
+            aliases.get(key, key): item for key, item in value.items() if key != "description"
+        }
         unknown = sorted(set(kwargs) - set(cls.__dataclass_fields__))
         if unknown:
             raise StreamConfigError(f"a stream 'config' has unknown keys {unknown}")
@@ -139,6 +157,10 @@ class StreamConfig:
         if errors:
             raise StreamValidationError(self.name, errors)
         return _json_roundtrip(self.name, item)
+
+
+# What the registry takes as a stream's definition.
+StreamDefinition = StreamConfig | Mapping[str, Any] | DefinesStream
 
 
 def _json_roundtrip(stream_name: str, item: dict[str, Any]) -> dict[str, Any]:
