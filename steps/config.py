@@ -311,9 +311,9 @@ class StreamTrigger(_Config):
 
 
 class CronTrigger(_Config):
-    """A schedule: a 5-field crontab, or 6 fields with the seconds first (``cron`` is taken
-    for ``expression``, as in Motia's older configs); ``condition(input, ctx)`` may skip a
-    run."""
+    """A schedule: a 5-field crontab, 6 fields with the seconds first, or 7 with the seconds
+    first and a year last (as Motia 1.0 writes them; ``cron`` is taken for ``expression``, as
+    in Motia's older configs); ``condition(input, ctx)`` may skip a run."""
 
     type: Literal["cron"] = "cron"
     expression: Annotated[

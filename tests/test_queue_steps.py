@@ -472,12 +472,15 @@ def test_dead_letters_are_listed_and_redriven_from_the_admin(
     assert admin_client.get("/admin/steps/steprun/").status_code == 200
 
 
-def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep) -> None:
+@pytest.mark.parametrize("expression", ["* * * * * *", "* * * * * * *"])
+def test_cron_steps_run_on_schedule_through_celery_beat(
+    define_step: DefineStep, expression: str
+) -> None:
     fired = Counter()
     step = define_step(
         lambda input, ctx: fired.add(input),
         name="EverySecond",
-        triggers=[{"type": "cron", "expression": "* * * * * *"}],
+        triggers=[{"type": "cron", "expression": expression}],
     )
     scheduler = Scheduler(app=current_app, schedule={}, lazy=True)
     scheduler.update_from_dict(beat_schedule([step]))
@@ -487,7 +490,7 @@ def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep)
     wait_for(lambda: len(fired.calls) >= 2, "two runs a second apart")
     first = fired.calls[0]
     assert isinstance(first, CronInput)
-    assert first.expression == "* * * * * *"
+    assert first.expression == expression
     assert all(r.kind == "cron" and r.status == "succeeded" for r in runs("EverySecond"))
 
 

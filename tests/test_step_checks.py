@@ -126,6 +126,28 @@ def test_a_bad_cron_expression_is_an_error(load_steps: LoadSteps) -> None:
     )
 
 
+def test_a_seven_field_cron_expression_whose_years_are_past_is_an_error(
+    load_steps: LoadSteps,
+) -> None:
+    package = load_steps(
+        tock_step="""
+        config = {
+            "name": "Tock",
+            "triggers": [
+                {"type": "cron", "expression": "0 0 5 * * * *"},
+                {"type": "cron", "expression": "0 0 0 1 1 * 2020"},
+            ],
+        }
+        """
+    )
+    printed = check()
+    assert (
+        f"{package}.tock_step: (steps.E003) step 'Tock' trigger 1: 'expression': cron "
+        "expression '0 0 0 1 1 * 2020' never fires again" in printed
+    )
+    assert "trigger 0" not in printed, "seven fields, seconds first and a year last, are taken"
+
+
 def test_a_step_name_taken_twice_is_an_error(load_steps: LoadSteps) -> None:
     config = 'config = {"name": "Twice", "triggers": [{"type": "queue", "topic": "twice"}]}\n'
     package = load_steps(first_step=config, second_step=config)

@@ -321,6 +321,10 @@ REFUSED = [
         "'cron': cron expression '0 0 30 2 *' never fires",
     ),
     (
+        step({"type": "cron", "expression": "0 0 0 1 1 * 2020"}),
+        "'expression': cron expression '0 0 0 1 1 * 2020' never fires again",
+    ),
+    (
         step({"type": "cron", "expression": "* * * * *", "input": Body}),
         "step 'S' trigger 0: unknown key 'input'",
     ),
