@@ -158,6 +158,42 @@ def test_a_step_name_taken_twice_is_an_error(load_steps: LoadSteps) -> None:
     assert registry.get("Twice").module == f"{package}.first_step"
 
 
+def test_two_steps_answering_one_method_and_path_are_an_error(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        create_step="""
+        config = {"name": "Create", "triggers": [{"type": "http", "method": "POST", "path": "/t"}]}
+        """,
+        add_step="""
+        config = {"name": "Add", "triggers": [{"type": "http", "method": "post", "path": "/t"}]}
+        """,
+        read_step="""
+        config = {
+            "name": "Read",
+            "triggers": [
+                {"type": "http", "method": "GET", "path": "/t/:id"},
+                {"type": "http", "method": "DELETE", "path": "/t/:id"},
+            ],
+        }
+        """,
+        find_step="""
+        config = {"name": "Find", "triggers": [{"type": "http", "method": "GET", "path": "/t/:k"}]}
+        """,
+    )
+    printed = check()
+    assert (
+        f"{package}.add_step: (steps.E005) POST /t of step 'Add' ({package}.add_step) is the "
+        f"same route as POST /t of step 'Create' ({package}.create_step)" in printed
+    )
+    assert (
+        f"{package}.find_step: (steps.E005) GET /t/:k of step 'Find' ({package}.find_step) is "
+        f"the same route as GET /t/:id of step 'Read' ({package}.read_step)" in printed
+    )
+    assert "HINT: give one of them another path" in printed
+    assert printed.count("steps.E005") == 2, "DELETE /t/:id is a route of its own"
+    with pytest.raises(ImproperlyConfigured, match=r"steps\.E005"):
+        StepRouter(application=None)
+
+
 def test_a_stream_trigger_naming_no_stream_is_an_error(
     load_steps: LoadSteps, define_stream: Callable[..., Any]
 ) -> None:
