@@ -252,3 +252,21 @@ def test_seven_field_cron_steps_are_shown_as_written() -> None:
     (step,) = overview["flows"][0]["steps"]
     assert step["triggers"] == [{"type": "cron", "expression": "0 0 2 * * * *"}]
     assert "  Nightly  cron 0 0 2 * * * *" in format_overview(overview).splitlines()
+
+
+def test_a_json_schema_is_named_by_its_title() -> None:
+    titled = {"title": "Note", "type": "object"}
+    steps = make_registry(
+        {
+            "name": "Notes",
+            "triggers": [
+                {"type": "http", "method": "POST", "path": "/n", "bodySchema": titled},
+                {"type": "queue", "topic": "n", "input": {"type": "object"}},
+            ],
+        }
+    )
+    (step,) = flows_overview(steps)["flows"][0]["steps"]
+    assert [step["triggers"][0]["bodySchema"], step["triggers"][1]["input"]] == [
+        "Note",
+        "JSON schema",
+    ]
