@@ -26,6 +26,22 @@ def field_errors(error: pydantic.ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def json_schema_errors(
+    validator: jsonschema.protocols.Validator, instance: Any
+) -> list[dict[str, Any]]:
+    """What ``validator`` finds wrong with ``instance``, as :func:`field_errors` gives
+    pydantic's: a missing property is located at the property itself (type ``missing``)."""
+    errors = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        loc, kind = list(error.absolute_path), str(error.validator)
+        if kind == "required":
+            names = error.validator_value if isinstance(error.validator_value, list) else []
+            missing = [name for name in names if error.message.startswith(repr(name))]
+            loc, kind = loc + missing[:1], "missing"
+        errors.append({"loc": loc, "msg": error.message, "type": kind})
+    return errors
+
+
 def describe_errors(errors: list[dict[str, Any]], whole: str) -> str:
     """``"a.b: msg; c: msg"``; an error about the whole value is named ``whole``."""
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in errors)
@@ -149,11 +165,7 @@ class StreamConfig:
 
     def _validate_json_schema(self, item: dict[str, Any]) -> dict[str, Any]:
         assert isinstance(self.schema, Mapping)
-        validator = jsonschema.Draft202012Validator(self.schema)
-        errors = [
-            {"loc": list(e.absolute_path), "msg": e.message, "type": str(e.validator)}
-            for e in sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
-        ]
+        errors = json_schema_errors(jsonschema.Draft202012Validator(self.schema), item)
         if errors:
             raise StreamValidationError(self.name, errors)
         return _json_roundtrip(self.name, item)
