@@ -13,8 +13,10 @@ class StepsConfig(AppConfig):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from streams.discovery import import_explainers
+        from streams.registry import config_readers
 
         from .motia.importing import explain_import_failure, install
+        from .motia.stream_files import read_stream_config
 
         # Before any app is ready (the streams app imports the stream modules as it gets
         # ready): files that import motia get this engine's Motia API (steps.motia), unless
@@ -22,6 +24,8 @@ class StepsConfig(AppConfig):
         install()
         if explain_import_failure not in import_explainers:
             import_explainers.append(explain_import_failure)
+        if read_stream_config not in config_readers:
+            config_readers.append(read_stream_config)
 
     def ready(self) -> None:
         # Imported here, not at the top: they import models, which an app's module cannot.

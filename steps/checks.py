@@ -108,7 +108,8 @@ def unsubscribed_topics(senders: Iterable[Step], steps: Iterable[Step]) -> list[
     return [
         Warning(
             f"step {step.name!r} enqueues {topic!r}, which no step subscribes to",
-            hint="ctx.enqueue() to it raises EnqueueError; give a step a queue trigger on it",
+            hint="ctx.enqueue() to it raises EnqueueError (Motia's enqueue() drops the message); "
+            "give a step a queue trigger on it",
             obj=step.module,
             id="steps.W001",
         )

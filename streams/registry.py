@@ -6,9 +6,10 @@ module took its name) does not stop the others: the registry keeps what went wro
 :attr:`StreamRegistry.errors`, which the system checks report (:mod:`streams.checks`).
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from types import ModuleType
+from typing import Any, Literal
 
 from .config import StreamConfig, StreamConfigError, StreamDefinition
 from .discovery import discover_module_names, import_definition
@@ -26,6 +27,13 @@ class LoadError:
     module: str
     message: str
     kind: Literal["config", "duplicate"] = "config"
+
+
+# Read a module's ``config`` in another form: ``read(module, config)`` gives the config to
+# register. The steps app reads the stream files written against Motia's API (their hooks
+# then get Motia's arguments).
+ConfigReader = Callable[[ModuleType, Any], Any]
+config_readers: list[ConfigReader] = []
 
 
 class DuplicateStreamError(StreamConfigError):
@@ -108,6 +116,8 @@ class StreamRegistry:
                 config = getattr(module, "config", None)
                 if config is None:
                     raise StreamConfigError(f"{name} defines no 'config'")
+                for read in config_readers:
+                    config = read(module, config)
                 self.register(config, name)
             except DuplicateStreamError as error:
                 self.errors.append(LoadError(name, str(error), "duplicate"))

@@ -285,10 +285,9 @@ def adapt_handler(handler: Callable[..., Any], plan: Plan) -> Callable[..., Any]
                 middleware = plan.middleware.get(index, ())
                 return await run_http(handler, middleware, input, ctx, index)
             run = _run(kind, index, input, ctx)
-            with running(run, "async"):
-                result = await call_either(handler, run.motia_ctx.input_value, run.motia_ctx)
-                await run.settle()
-            return result
+            return await run.complete(
+                call_either(handler, run.motia_ctx.input_value, run.motia_ctx)
+            )
 
         adapted: Callable[..., Any] = run_async
     else:

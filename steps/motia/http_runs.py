@@ -20,7 +20,7 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pydantic
@@ -51,13 +51,12 @@ async def run_http(
     args = http_args(request, channel)
     run = Run(ctx, flow_context(ctx, trigger_info(ctx.trigger, index), args))
 
-    async def handle() -> Any:
-        with running(run, "async"):
-            result = await through(
-                middleware, args, run.motia_ctx, lambda: call_either(handler, args, run.motia_ctx)
-            )
-            await run.settle()
-        return result
+    def handle() -> Awaitable[Any]:
+        motia_ctx = run.motia_ctx
+        handled = through(
+            middleware, args, motia_ctx, lambda: call_either(handler, args, motia_ctx)
+        )
+        return run.complete(handled)
 
     task = asyncio.ensure_future(handle())
     started = asyncio.ensure_future(channel.started.wait())

@@ -53,21 +53,40 @@ class Run:
     motia_ctx: Any = None
     started: list[Started[Any]] = field(default_factory=list)
 
-    async def settle(self) -> None:
-        """Wait for the operations the handler started and never awaited; raise the first
-        that failed. Each is logged: in an async handler, an operation is awaited."""
+    async def complete(self, awaitable: Awaitable[T]) -> T:
+        """Await the run's handler (``awaitable``) in async mode, then the operations it
+        started and never awaited; an error of the handler wins over theirs."""
+        with running(self, "async"):
+            try:
+                result = await awaitable
+            except BaseException:
+                await self._settle(raising=False)
+                raise
+            await self._settle(raising=True)
+            return result
+
+    async def _settle(self, *, raising: bool) -> None:
+        """Wait for the operations started and never awaited, each logged (in an async
+        handler, an operation is awaited); raise the first that failed, or log it."""
         pending = [operation for operation in self.started if not operation.awaited]
         self.started.clear()
+        trace: dict[str, Any] = {
+            "trace_id": getattr(self.engine_ctx, "trace_id", None),
+            "fields": {},
+        }
         for operation in pending:
             logger.warning(
                 "%s was not awaited in an async handler: the run waited for it",
                 operation.what,
-                extra={"trace_id": getattr(self.engine_ctx, "trace_id", None), "fields": {}},
+                extra=trace,
             )
         outcomes = await asyncio.gather(*(op.future for op in pending), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
+        for operation, outcome in zip(pending, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                continue
+            if raising:
                 raise outcome
+            logger.error("%s failed", operation.what, exc_info=outcome, extra=trace)
 
 
 def current_run() -> Run | None:
@@ -243,11 +262,10 @@ def resolve(result: Any) -> Any:
 
 
 async def _awaited(awaitable: Awaitable[T], run: Run | None) -> T:
+    if run is not None:
+        return await run.complete(awaitable)
     with running(run, "async"):
-        value = await awaitable
-        if run is not None:
-            await run.settle()
-        return value
+        return await awaitable
 
 
 def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:

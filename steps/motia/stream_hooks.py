@@ -47,11 +47,7 @@ def engine_hook(hook: Callable[..., Any], kind: str) -> Callable[..., Any]:
 
         async def run_async(subscription: Any, ctx: Any, auth_context: Any = None) -> Any:
             arguments = _arguments(subscription, ctx, auth_context)
-            run = Run(ctx, arguments[1])
-            with running(run, "async"):
-                result = await call(hook, *arguments)
-                await run.settle()
-            return _answer(result)
+            return _answer(await Run(ctx, arguments[1]).complete(call(hook, *arguments)))
 
         adapted: Callable[..., Any] = run_async
     else:
