@@ -294,7 +294,8 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
             # The handler goes on writing (Motia's streamed answers): the run ends with the
             # body, which cannot be checked against a response_schema.
             result[TRACE_HEADER] = run.trace_id
-            result.streaming_content = _run_to_the_end(result, run)
+            body = result.streaming_content
+            result.streaming_content = _run_to_the_end(body, result.status_code, run)
             return result
         response = to_response(result, run.trace_id)
         if checker is not None and validate_responses():
@@ -342,16 +343,16 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
     return view
 
 
-async def _run_to_the_end(response: StreamingHttpResponse, run: Run) -> AsyncIterator[bytes]:
-    """A streamed body, which ends its run: failed if it breaks off (what the handler caused
-    has left once it ends, as for any answer)."""
+async def _run_to_the_end(body: Any, status: int, run: Run) -> AsyncIterator[bytes]:
+    """A streamed body (an async iterator), which ends its run: failed if it breaks off (what
+    the handler caused has left once it ends, as for any answer)."""
     try:
-        async for chunk in response.streaming_content:  # type: ignore[union-attr]  # async here
+        async for chunk in body:
             yield chunk
     except BaseException as error:
         run.finish(StepRun.Status.FAILED, error)
         raise
-    failed = response.status_code >= 500
+    failed = status >= 500
     run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
     await published()
     await sender.sent()

@@ -1,0 +1,19 @@
+"""A state trigger: every change of a profile runs it, and it records what changed."""
+
+from motia import StateTriggerInput, Stream, state
+
+changes = Stream("profile_changes")
+
+config = {
+    "name": "ProfileChanged",
+    "triggers": [state(condition=lambda input, ctx: input.group_id == "profiles")],
+    "flows": ["people"],
+}
+
+
+def handler(input: StateTriggerInput) -> None:
+    changes.set(
+        "all",
+        input.item_id,
+        {"old": input.old_value, "new": input.new_value, "event": input["event_type"]},
+    )
