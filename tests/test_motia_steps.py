@@ -136,8 +136,12 @@ async def test_a_subscriber_sees_what_a_stream_call_changes(server: ServerProces
 
 async def test_on_join_refuses_a_join_and_the_state_cannot_be_joined(server: ServerProcess) -> None:
     async with websockets.connect(server.ws_url) as socket:
-        await join(socket, "notes", "secret")
+        await join(socket, "notes", "secret")  # a StreamConfig's on_join
         assert (await recv_frame(socket, WAIT))["event"]["type"] == "unauthorized"
+        await join(socket, "rooms", "locked")  # a dict config's onJoin
+        assert (await recv_frame(socket, WAIT))["event"]["type"] == "unauthorized"
+        await join(socket, "rooms", "open")
+        assert (await recv_frame(socket, WAIT))["event"] == {"type": "sync", "data": []}
         await join(socket, "motia-state", "profiles")
         assert (await recv_frame(socket, WAIT))["event"]["type"] == "unauthorized"
 

@@ -67,6 +67,8 @@ def _alias_all(package: ModuleType) -> None:
     for alias, name in {**names, **RENAMED}.items():
         module = importlib.import_module(f"{PACKAGE}.{name}")
         sys.modules.setdefault(f"{NAME}.{alias}", module)
+    for alias, name in RENAMED.items():
+        setattr(package, alias, sys.modules[f"{PACKAGE}.{name}"])
     package.publish()
 
 
@@ -121,8 +123,8 @@ def explain_import_failure(module: str, error: BaseException) -> str | None:
     ):
         return None
     return (
-        f"{module} imports the 'motia' package installed at {directory}, which cannot run "
-        f"here ({type(error).__name__}: {error}); see motia.E001"
+        f"imports the 'motia' package installed at {directory}, which cannot run here "
+        f"({type(error).__name__}: {error}); see motia.E001"
     )
 
 

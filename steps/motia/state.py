@@ -146,3 +146,6 @@ def _what(method: str) -> str:
 
 stateManager = StateManager()
 state_manager = stateManager
+
+# Registered as soon as Motia's API loads, so that a join of it is refused, not unknown.
+_config()
