@@ -365,7 +365,8 @@ def test_a_queue_input_model_is_kept() -> None:
         Order=Order,
     )
     (found,), _ = motia_steps(module)
-    assert found.config.triggers[0].input is Order
+    trigger = found.config.triggers[0]
+    assert isinstance(trigger, QueueTrigger) and trigger.input is Order
 
 
 def test_running_modes_follow_the_event_loop() -> None:
