@@ -15,6 +15,7 @@ import httpx
 import pytest
 import websockets
 
+from streams.client import StreamClient
 from tests.helpers.processes import (
     EMBEDDED,
     PYTHON,
@@ -122,16 +123,14 @@ def test_a_false_condition_answers_422_and_middleware_wraps_the_handler(
 
 
 async def test_a_subscriber_sees_what_a_stream_call_changes(server: ServerProcess) -> None:
-    async with websockets.connect(server.ws_url) as socket:
-        await join(socket, "notes", "wall")
-        sync = await recv_frame(socket, WAIT)
-        assert sync["event"] == {"type": "sync", "data": []}
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=WAIT) as client:
-            response = await client.post("/notes", json={"id": "w1", "text": "hi", "group": "wall"})
+    async with StreamClient(server.ws_url) as client:
+        wall = client.group("notes", "wall")
+        await wall.wait_for(lambda state: state == [], WAIT)
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=WAIT) as http:
+            response = await http.post("/notes", json={"id": "w1", "text": "hi", "group": "wall"})
         assert response.status_code == 201, response.text
-        change = await recv_frame(socket, WAIT)
-    assert change["streamName"] == "notes" and change["groupId"] == "wall"
-    assert change["event"] == {"type": "create", "data": {"id": "w1", "text": "hi"}}
+        state = await wall.wait_for(lambda state: len(state) == 1, WAIT)
+    assert state == [{"id": "w1", "text": "hi"}]
 
 
 async def test_on_join_refuses_a_join_and_the_state_cannot_be_joined(server: ServerProcess) -> None:
@@ -162,7 +161,7 @@ def test_queue_steps_run_from_enqueue_and_ctx_enqueue(
     )
     assert sorted(counter["log"]["ids"]) == ["q1", "q2"]
     # NoteIndexed (ctx.enqueue), and a topic nobody takes is no error.
-    eventually(lambda: probe(http, "state/indexed/q2") is True, "NoteIndexed to run", WAIT)
+    eventually(lambda: probe(http, "state/indexed/q2") == 1, "NoteIndexed to run", WAIT)
     assert set(runs(server, "IndexNote")) == {("queue", "succeeded")}
     assert set(runs(server, "NoteIndexed")) == {("queue", "succeeded")}
     assert "no step subscribes to topic 'nobody.listens'" in server.log()
@@ -192,16 +191,17 @@ def test_state_keeps_any_json_and_a_state_trigger_runs_on_each_change(
     assert http.put("/profiles/p2", json="just text").status_code == 200
     assert http.get("/profiles/p2").json() == {"profile": "just text"}
     # ProfileChanged saw each change, with the old and the new value.
-    change = eventually(
-        lambda: (item := probe(http, "stream/profile_changes/all/p1")) and item.get("old") and item,
-        "ProfileChanged to see the second change",
-        WAIT,
+    created = eventually(
+        lambda: probe(http, "stream/profile_changes/p1/state:created"), "the first change", WAIT
     )
-    assert change == {
-        "id": "p1",
+    assert created == {"id": "state:created", "old": None, "new": {"name": "Ada"}}
+    updated = eventually(
+        lambda: probe(http, "stream/profile_changes/p1/state:updated"), "the second change", WAIT
+    )
+    assert updated == {
+        "id": "state:updated",
         "old": {"name": "Ada"},
         "new": {"name": "Ada", "role": "admin"},
-        "event": "state:updated",
     }
     eventually(lambda: len(runs(server, "ProfileChanged")) >= 3, "three state runs", WAIT)
     assert set(runs(server, "ProfileChanged")) == {("state", "succeeded")}

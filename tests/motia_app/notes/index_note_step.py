@@ -26,6 +26,9 @@ async def handler(input: Created, ctx: FlowContext) -> None:
             {"type": "append", "path": ["log", "ids"], "value": input.id},
         ],
     )
-    await ctx.enqueue({"topic": "note.indexed", "data": {"id": input.id}})
+    note = await ctx.streams["notes"].get(input.group, input.id)
+    await ctx.enqueue(
+        {"topic": "note.indexed", "data": {"id": input.id, "chars": len(note["text"])}}
+    )
     await ctx.enqueue({"topic": "nobody.listens", "data": {}})
     ctx.logger.info("note indexed", {"id": input.id})

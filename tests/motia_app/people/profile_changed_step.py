@@ -12,8 +12,7 @@ config = {
 
 
 def handler(input: StateTriggerInput) -> None:
+    # By profile and kind of change: runs of two changes may run in any order.
     changes.set(
-        "all",
-        input.item_id,
-        {"old": input.old_value, "new": input.new_value, "event": input["event_type"]},
+        input.item_id, input["event_type"], {"old": input.old_value, "new": input.new_value}
     )
