@@ -63,3 +63,25 @@ def test_without_one_motia_is_this_engines() -> None:
     result = run(ROOT, "motia_site.settings", "manage.py", "shell", "-c", shell)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split()[-2:] == ["True", "steps.motia.streams"]
+
+
+def test_importing_motia_loads_the_projects_dotenv_without_overriding(tmp_path: Path) -> None:
+    dotenv = tmp_path / "project.env"
+    dotenv.write_text("MOTIA_GREETING=from-dotenv\nMOTIA_KEPT=from-dotenv\n")
+    shell = (
+        "import os; print(os.environ.get('MOTIA_GREETING')); import motia; "
+        "print(os.environ['MOTIA_GREETING'], os.environ['MOTIA_KEPT'])"
+    )
+    env = server_environment({"STEPS_MOTIA_DOTENV": str(dotenv), "MOTIA_KEPT": "from-environment"})
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", shell],
+        cwd=ROOT,
+        env={**env, "SQLITE_PATH": "/dev/null"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Not before a file imports motia (the project's own steps do not); then, as Motia's
+    # command line does, never over what the environment has.
+    assert result.stdout.splitlines()[-2:] == ["None", "from-dotenv from-environment"]
