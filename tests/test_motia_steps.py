@@ -16,12 +16,15 @@ import pytest
 import websockets
 
 from streams.client import StreamClient
+from tests.helpers.passes import needs_redis
 from tests.helpers.processes import (
     EMBEDDED,
     PYTHON,
     ROOT,
     ServerProcess,
+    Start,
     TestDatabase,
+    WorkerProcess,
     logs_on_failure,
     server_environment,
 )
@@ -261,3 +264,38 @@ def test_the_run_records_its_logs(http: httpx.Client, server: ServerProcess) -> 
 
     (logs,) = eventually(logged, "the CreateNote run", WAIT)
     assert logs[0]["msg"] == "note created" and logs[0]["fields"] == {"id": "l1", "trace": trace}
+
+
+@needs_redis
+def test_motia_steps_run_in_a_celery_worker_process(database: TestDatabase, start: Start) -> None:
+    """The production topology: a server and a ``celery worker`` process on Redis, each
+    loading the Motia files."""
+    env = {**SETTINGS, **database.own_queue}
+    server = start(ServerProcess(database, env, name="motia-web"))
+    worker = start(WorkerProcess(database, env, "w1"))
+    with httpx.Client(base_url=server.http_url, timeout=WAIT) as http:
+        created = http.post("/notes", json={"id": "c1", "text": "x", "group": "celery"})
+        assert created.status_code == 201, created.text
+        assert http.put("/profiles/c1", json={"on": "celery"}).status_code == 200
+        eventually(
+            lambda: (probe(http, "state/counters/celery") or {}).get("stats.notes") == 1,
+            "IndexNote, in the worker",
+            WAIT,
+        )
+        eventually(
+            lambda: probe(http, "stream/profile_changes/c1/state:created"),
+            "ProfileChanged, in the worker",
+            WAIT,
+        )
+    steps = ("IndexNote", "NoteIndexed", "WatchNotes", "ProfileChanged")
+
+    def worked() -> list[tuple[str, str, str]]:
+        listed = ", ".join(f"'{step}'" for step in steps)
+        rows = database.query(
+            f"SELECT step_name, kind, worker FROM steps_steprun WHERE step_name IN ({listed})"
+        )
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    runs_seen = eventually(lambda: len(worked()) >= len(steps) and worked(), "the runs", WAIT)
+    assert {step for step, _, _ in runs_seen} == set(steps)
+    assert {host for _, _, host in runs_seen} == {worker.hostname}
