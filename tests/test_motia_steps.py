@@ -28,7 +28,7 @@ from tests.helpers.processes import (
     logs_on_failure,
     server_environment,
 )
-from tests.helpers.waiting import eventually
+from tests.helpers.waiting import eventually, eventually_async
 from tests.helpers.wire import join, recv_frame
 
 SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.motia_settings"}
@@ -134,6 +134,26 @@ async def test_a_subscriber_sees_what_a_stream_call_changes(server: ServerProces
         assert response.status_code == 201, response.text
         state = await wall.wait_for(lambda state: len(state) == 1, WAIT)
     assert state == [{"id": "w1", "text": "hi"}]
+
+
+async def test_motias_python_stream_client_follows_a_group(server: ServerProcess) -> None:
+    from motia.stream_client import StreamClient as MotiaStreamClient
+
+    client = MotiaStreamClient(server.ws_url)
+    await client.connect()
+    try:
+        states: list[Any] = []
+        group = client.subscribe_group("notes", "sorted", sort_key="text")
+        group.add_change_listener(states.append)
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=WAIT) as http:
+            for note, text in (("o2", "b"), ("o1", "a")):
+                body = {"id": note, "text": text, "group": "sorted"}
+                assert (await http.post("/notes", json=body)).status_code == 201
+        await eventually_async(lambda: len(group.get_state()) == 2, "both notes", WAIT)
+        assert [item["text"] for item in group.get_state()] == ["a", "b"]
+        assert states[-1] == group.get_state()
+    finally:
+        await client.disconnect()
 
 
 async def test_on_join_refuses_a_join_and_the_state_cannot_be_joined(server: ServerProcess) -> None:
