@@ -12,15 +12,17 @@ Django's apps are ready (importing this package alone imports nothing else).
 """
 
 import importlib
+import threading
 from types import ModuleType
 from typing import Any
 
-_publishing = False
+# Whether this thread is loading the names (then a name not bound yet is a submodule).
+_loading = threading.local()
 
 
 def __getattr__(name: str) -> Any:
     # While the names load, a name not bound yet is a submodule being imported.
-    if _publishing or (name.startswith("__") and name != "__all__"):
+    if getattr(_loading, "active", False) or (name.startswith("__") and name != "__all__"):
         raise AttributeError(name)
     exports = publish()
     if name == "__all__":
@@ -34,11 +36,10 @@ def publish() -> ModuleType:
     """Load the public names and bind them here, over the modules of the same name (as
     Motia's package has it: ``motia.state`` is the trigger helper, ``motia.logger`` the
     logger)."""
-    global _publishing
-    _publishing = True
+    _loading.active = True
     try:
         exports = importlib.import_module(f"{__name__}.exports")
     finally:
-        _publishing = False
+        _loading.active = False
     globals().update((name, getattr(exports, name)) for name in exports.__all__)
     return exports
