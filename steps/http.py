@@ -274,7 +274,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
     handler = step.handler
     handler_is_async = is_async(handler)
     schemas = trigger.response_schema
-    checker = ResponseChecker(schemas) if schemas is not None else None
+    checker = ResponseChecker(schemas) if schemas is not None and step.check_responses else None
     route_params = PATH_PARAM.findall(route or trigger.path)
     param_names = list(zip(trigger.path_params, route_params, strict=True))
 

@@ -20,12 +20,15 @@ from .config import ConfigProblem, StepConfig, StepConfigError
 @dataclass(frozen=True)
 class Step:
     """A step: its config, its handler and the module that defines it. ``raw_body``: its
-    http triggers take bodies of any content type, not JSON only (the handler reads them)."""
+    http triggers take bodies of any content type, not JSON only (the handler reads them).
+    ``check_responses``: its answers are checked against its ``response_schema`` (with
+    ``STEPS_VALIDATE_RESPONSES``); Motia's steps declare one to document their endpoints only."""
 
     config: StepConfig
     handler: Callable[..., Any]
     module: str
     raw_body: bool = False
+    check_responses: bool = True
 
     @property
     def name(self) -> str:

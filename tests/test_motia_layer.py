@@ -164,7 +164,7 @@ def test_a_motia_module_gives_engine_steps_and_errors_name_the_key() -> None:
     found, notes = motia_steps(module)
     assert [step.name for step in found] == ["Orders", "Other"] and notes == []
     orders = found[0]
-    assert isinstance(orders, MotiaStep) and orders.raw_body
+    assert isinstance(orders, MotiaStep) and orders.raw_body and not orders.check_responses
     assert isinstance(orders.config.triggers[0], QueueTrigger)
     assert isinstance(orders.config.triggers[1], StreamTrigger)
     broken = motia_module(

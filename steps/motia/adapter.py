@@ -131,7 +131,12 @@ def motia_steps(module: ModuleType) -> tuple[list[MotiaStep], list[str]]:
         config = EngineStepConfig.parse(translated)
         notes += [f"step {config.name!r}: {note}" for note in step_notes]
         step = MotiaStep(
-            config, adapt_handler(handler, plan), module.__name__, raw_body=True, plan=plan
+            config,
+            adapt_handler(handler, plan),
+            module.__name__,
+            raw_body=True,
+            check_responses=False,
+            plan=plan,
         )
         steps.append(step)
     return steps, notes

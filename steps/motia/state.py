@@ -118,6 +118,8 @@ class StateManager:
             lambda: [_unwrap(item) for item in self._sync().list(scope)], values, _what("list")
         )
 
+    get_group = getGroup = list  # the names of Motia's older state API
+
     def list_groups(self) -> Any:
         """The scopes that hold values."""
         return perform(

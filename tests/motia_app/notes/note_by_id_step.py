@@ -4,9 +4,12 @@ from motia import ApiRequest, Stream, http
 
 notes = Stream("notes")
 
+NOTE = {"type": "object", "properties": {"id": {"type": "string"}, "text": {"type": "string"}}}
+
 config = {
     "name": "NoteById",
-    "triggers": [http("GET", "/notes/:id")],
+    # Documents the endpoint: a 404 it does not declare is answered as the handler says.
+    "triggers": [http("GET", "/notes/:id", response_schema={200: NOTE})],
     "enqueues": [],
 }
 
