@@ -378,3 +378,15 @@ def test_running_modes_follow_the_event_loop() -> None:
         return in_async_mode()
 
     assert asyncio.run(inside())
+
+
+def test_a_name_motia_1_0_does_not_have_is_explained_not_raised() -> None:
+    from steps.motia.importing import explain_import_failure
+
+    for source in ("from motia import event", "import motia.emits"):
+        with pytest.raises(ImportError) as raised:
+            exec(source, {})
+        message = explain_import_failure("app.old_step", raised.value)
+        assert message is not None and "Motia 1.0's Python API has no such name" in message
+    assert explain_import_failure("app.other_step", ImportError("x", name="yaml")) is None
+    assert explain_import_failure("app.other_step", NameError("x")) is None

@@ -113,11 +113,12 @@ def installed_motia_directory() -> Path | None:
 
 
 def explain_import_failure(module: str, error: BaseException) -> str | None:
-    """Why ``module`` failed to import, when the installed ``motia`` is why (its import
-    raised inside that package); None otherwise."""
+    """Why ``module`` failed to import, when ``motia`` is why: an installed ``motia`` (its
+    import raised inside that package), or a name this engine's Motia API does not have (one
+    of an older Motia); None otherwise."""
     directory = installed_motia_directory()
     if directory is None:
-        return None
+        return _missing_name(error)
     if not _raised_in(error.__traceback__, directory) and not (
         isinstance(error, ImportError) and error.name in (NAME, "iii")
     ):
@@ -135,3 +136,16 @@ def _raised_in(traceback: TracebackType | None, directory: Path) -> bool:
             return True
         traceback = traceback.tb_next
     return False
+
+
+def _missing_name(error: BaseException) -> str | None:
+    """A name or module of ``motia`` that Motia 1.0's Python API does not have."""
+    if not isinstance(error, ImportError):
+        return None
+    ours = error.name == PACKAGE and error.path is not None
+    if not ours and not (error.name or "").startswith(f"{NAME}."):
+        return None
+    return (
+        f"{error}: Motia 1.0's Python API has no such name (this engine provides 1.0's, "
+        "docs/motia.md; older Motia names, such as 'event' or 'emits', are not part of it)"
+    )
