@@ -390,3 +390,37 @@ def test_a_name_motia_1_0_does_not_have_is_explained_not_raised() -> None:
         assert message is not None and "Motia 1.0's Python API has no such name" in message
     assert explain_import_failure("app.other_step", ImportError("x", name="yaml")) is None
     assert explain_import_failure("app.other_step", NameError("x")) is None
+
+
+def test_motias_validators_and_guards() -> None:
+    from motia import get_queue_triggers, is_api_step, is_state_trigger, queue, state
+    from motia.types import Step
+    from motia.validator import (
+        check_schema_compatibility,
+        validate_schema,
+        validate_step,
+        validate_step_config,
+    )
+
+    assert validate_schema({"type": "object"}) == []
+    assert validate_schema({"properties": {}}) == [
+        "Schema should have a 'type', '$ref', 'anyOf', or 'oneOf' property"
+    ]
+    assert validate_schema([]) == ["Schema must be a dictionary"]
+    assert validate_step_config({"name": "", "triggers": []}) == [
+        "Step name cannot be empty",
+        "Step must have at least one trigger",
+    ]
+    assert validate_step({"name": "S", "triggers": [queue("t")]}) == []
+    assert validate_step({"triggers": []}) != []
+    first = {"type": "object", "properties": {"a": {}}, "required": ["a", "b"]}
+    second = {"type": "object", "properties": {"a": {}}}
+    assert check_schema_compatibility(first, second) == [
+        "Required fields missing in second schema: ['b']"
+    ]
+    assert check_schema_compatibility({"type": "object"}, {"type": "array"}) == [
+        "Type mismatch: object vs array"
+    ]
+    step = Step(file_path="a_step.py", config={"name": "S", "triggers": [queue("t"), state()]})
+    assert not is_api_step(step) and len(get_queue_triggers(step)) == 1
+    assert is_state_trigger({"type": "state"})

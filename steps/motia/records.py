@@ -6,7 +6,7 @@ a ``dict`` (``input["groupId"]``, ``input.get("group_id")``, ``isinstance(input,
 keys, and their other spelling, read as attributes.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from pydantic.alias_generators import to_camel, to_snake
@@ -84,7 +84,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
-
-
-def records(values: Iterable[Mapping[str, Any]]) -> list[Record]:
-    return [Record(value) for value in values]
