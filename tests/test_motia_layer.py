@@ -424,3 +424,20 @@ def test_motias_validators_and_guards() -> None:
     step = Step(file_path="a_step.py", config={"name": "S", "triggers": [queue("t"), state()]})
     assert not is_api_step(step) and len(get_queue_triggers(step)) == 1
     assert is_state_trigger({"type": "state"})
+
+
+def test_a_stream_a_motia_trigger_names_is_a_stream() -> None:
+    from steps.checks import unknown_streams
+
+    module = motia_module(
+        "app.watch_step",
+        "from motia import stream\n"
+        "config = {'name': 'Watch', 'triggers': [stream('named-only-here')]}\n"
+        "def handler(input):\n    pass\n",
+    )
+    try:
+        found, _ = motia_steps(module)
+        assert "named-only-here" in registry
+        assert unknown_streams(found, registry.names()) == []
+    finally:
+        registry.unregister("named-only-here")

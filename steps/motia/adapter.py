@@ -28,7 +28,9 @@ from pydantic.alias_generators import to_snake
 
 from steps.config import StepConfig as EngineStepConfig
 from steps.config import StepConfigError
+from streams.config import StreamConfig as EngineStreamConfig
 from streams.hooks import is_async
+from streams.registry import registry as stream_registry
 
 from .definitions import STATE_TOPIC, MotiaStep, Plan, TriggerKind
 from .http_runs import run_http
@@ -226,6 +228,9 @@ def _trigger(trigger: Any, index: int) -> tuple[Any, TriggerKind, list[str]]:
     if kind == "queue" and entry.get("config") is not None:
         entry["config"], config_notes = _queue_config(entry["config"])
         notes += config_notes
+    if kind == "stream" and isinstance(entry.get("stream_name"), str) and entry["stream_name"]:
+        # As in Motia, a stream is one as soon as it is named (see steps.motia.streams).
+        stream_registry.provide(EngineStreamConfig(name=entry["stream_name"]))
     return entry, kind, notes
 
 
