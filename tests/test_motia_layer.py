@@ -441,3 +441,15 @@ def test_a_stream_a_motia_trigger_names_is_a_stream() -> None:
         assert unknown_streams(found, registry.names()) == []
     finally:
         registry.unregister("named-only-here")
+
+
+def test_only_staff_may_watch_the_state() -> None:
+    from steps.motia.state import STATE_STREAM
+
+    on_join = registry.get(STATE_STREAM).on_join
+    assert on_join is not None
+    staff = types.SimpleNamespace(is_active=True, is_staff=True)
+    visitor = types.SimpleNamespace(is_active=True, is_staff=False)
+    assert on_join(None, types.SimpleNamespace(user=staff)) == {"unauthorized": False}
+    assert on_join(None, types.SimpleNamespace(user=visitor)) == {"unauthorized": True}
+    assert on_join(None, types.SimpleNamespace(user=None)) == {"unauthorized": True}

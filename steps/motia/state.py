@@ -5,8 +5,8 @@ The values live in an internal stream, :data:`STATE_STREAM` (group: the scope, i
 each wrapped as ``{"value": ...}`` so that any JSON value can be kept and ``get`` returns
 exactly what was set. So state changes are atomic (``update`` takes Motia's ops), shown in the
 admin, and committed with the caller's transaction. The stream cannot be joined over
-WebSocket: state is not pushed to clients. Each change runs the state-triggered steps
-(:mod:`steps.motia.state_triggers`).
+WebSocket but by staff (the dashboard shows it): state is not pushed to clients. Each change
+runs the state-triggered steps (:mod:`steps.motia.state_triggers`).
 """
 
 from typing import Any
@@ -25,12 +25,15 @@ STATE_STREAM = "motia-state"
 _VALUE = "value"
 
 
-def _refuse_joins(subscription: Any, ctx: Any, auth_context: Any = None) -> dict[str, bool]:
-    return {"unauthorized": True}
+def _staff_only(subscription: Any, ctx: Any, auth_context: Any = None) -> dict[str, bool]:
+    """State is not pushed to clients: only the dashboard's staff may watch it."""
+    user = getattr(ctx, "user", None)
+    staff = bool(user is not None and user.is_active and user.is_staff)
+    return {"unauthorized": not staff}
 
 
 def _config() -> StreamConfig:
-    return registry.provide(StreamConfig(name=STATE_STREAM, on_join=_refuse_joins))
+    return registry.provide(StreamConfig(name=STATE_STREAM, on_join=_staff_only))
 
 
 def _unwrap(item: Any) -> Any:
