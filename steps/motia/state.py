@@ -33,6 +33,8 @@ def _staff_only(subscription: Any, ctx: Any, auth_context: Any = None) -> dict[s
 
 
 def _config() -> StreamConfig:
+    if STATE_STREAM in registry:
+        return registry.get(STATE_STREAM)
     return registry.provide(StreamConfig(name=STATE_STREAM, on_join=_staff_only))
 
 

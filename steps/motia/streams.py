@@ -32,7 +32,8 @@ class Stream(Generic[TData]):
 
     def __init__(self, config: StreamConfig | EngineStreamConfig | str) -> None:
         if isinstance(config, str):
-            registry.provide(EngineStreamConfig(name=config))
+            if config not in registry:
+                registry.provide(EngineStreamConfig(name=config))
             self.stream_name = config
             self.config: StreamConfig | EngineStreamConfig = StreamConfig(name=config)
         else:
