@@ -29,5 +29,7 @@ def celery_settings() -> dict[str, Any]:
 
 
 app = Celery("motia_site")
-app.config_from_object(celery_settings())
+# Read when Celery first needs its configuration, not as this module is imported: a settings
+# module that imports the site's settings imports this package while it is itself half-loaded.
+app.add_defaults(celery_settings)
 app.autodiscover_tasks()

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -7,6 +9,23 @@ class StepsConfig(AppConfig):
 
     name = "steps"
     verbose_name = "Steps"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from streams.discovery import import_explainers
+        from streams.registry import config_readers
+
+        from .motia.importing import explain_import_failure, install
+        from .motia.stream_files import read_stream_config
+
+        # Before any app is ready (the streams app imports the stream modules as it gets
+        # ready): files that import motia get this engine's Motia API (steps.motia), unless
+        # Motia's own package is installed, which the checks then report.
+        install()
+        if explain_import_failure not in import_explainers:
+            import_explainers.append(explain_import_failure)
+        if read_stream_config not in config_readers:
+            config_readers.append(read_stream_config)
 
     def ready(self) -> None:
         # Imported here, not at the top: they import models, which an app's module cannot.
@@ -19,6 +38,7 @@ class StepsConfig(AppConfig):
         from .checks import TAG, check_steps, refuse_to_start
         from .cron import beat_schedule
         from .heartbeat import HeartbeatStep
+        from .motia.checks import check_motia
         from .registry import registry
         from .stream_triggers import dispatch_stream_triggers
         from .worker import use_in_process_broker
@@ -27,6 +47,7 @@ class StepsConfig(AppConfig):
         # `manage.py check` lists every problem, and the other processes refuse to start.
         registry.autodiscover()
         register(check_steps, TAG)
+        register(check_motia, TAG)
         worker_init.connect(refuse_to_start, dispatch_uid="steps.checks.worker", weak=False)
         beat_init.connect(refuse_to_start, dispatch_uid="steps.checks.beat", weak=False)
         stream_event.connect(dispatch_stream_triggers, dispatch_uid="steps.stream_triggers")

@@ -5,6 +5,8 @@
 - ``steps.E002`` (error): two modules define a step of the same name;
 - ``steps.E003`` (error): a cron trigger's expression is not valid;
 - ``steps.E004`` (error): a stream trigger names a stream that no ``*_stream.py`` defines;
+- ``steps.E005`` (error): two http triggers answer the same method and path (``/todos/:id``
+  and ``/todos/:key`` are one path);
 - ``steps.W001`` (warning): a step enqueues a topic that no step subscribes to (virtual
   subscribes count);
 - ``steps.W002`` (warning): a queue trigger sets ``visibilityTimeout`` or ``concurrency``, which
@@ -28,8 +30,9 @@ from streams.checks import TAG as STREAMS_TAG
 from streams.discovery import in_apps
 from streams.registry import registry as stream_registry
 
-from .config import ProblemKind, QueueTrigger, StreamTrigger
+from .config import HttpTrigger, ProblemKind, QueueTrigger, StreamTrigger
 from .registry import LoadError, Step, registry
+from .routes import RouteClaim, conflicts
 
 TAG = "steps"
 """The tag of these checks: ``manage.py check --tag steps`` runs them alone."""
@@ -66,6 +69,35 @@ def unknown_streams(steps: Iterable[Step], stream_names: Iterable[str]) -> list[
     ]
 
 
+def route_claims(steps: Iterable[Step]) -> list[RouteClaim]:
+    """The method and path of every http trigger of ``steps``, with its step."""
+    return [
+        RouteClaim(trigger.method, trigger.path, step.name, step.module)
+        for step in steps
+        for trigger in step.config.triggers_of(HttpTrigger)
+    ]
+
+
+def route_conflicts(
+    steps: Iterable[Step], app_configs: Sequence[AppConfig] | None = None
+) -> list[CheckMessage]:
+    """Two http triggers on one method and path shape: one of them would never be reached
+    (those of ``app_configs`` only, when given)."""
+    return [
+        Error(
+            f"{second.describe()} is the same route as {first.describe()}",
+            hint="give one of them another path; the names of path parameters do not tell "
+            "routes apart",
+            obj=second.module,
+            id="steps.E005",
+        )
+        for first, second in conflicts(route_claims(steps))
+        if app_configs is None
+        or in_apps(first.module, app_configs)
+        or in_apps(second.module, app_configs)
+    ]
+
+
 def unsubscribed_topics(senders: Iterable[Step], steps: Iterable[Step]) -> list[CheckMessage]:
     """Topics that ``senders`` enqueue and none of ``steps`` subscribes to (with a queue
     trigger, or in its ``virtual_subscribes``)."""
@@ -76,7 +108,8 @@ def unsubscribed_topics(senders: Iterable[Step], steps: Iterable[Step]) -> list[
     return [
         Warning(
             f"step {step.name!r} enqueues {topic!r}, which no step subscribes to",
-            hint="ctx.enqueue() to it raises EnqueueError; give a step a queue trigger on it",
+            hint="ctx.enqueue() to it raises EnqueueError (Motia's enqueue() drops the message); "
+            "give a step a queue trigger on it",
             obj=step.module,
             id="steps.W001",
         )
@@ -129,6 +162,7 @@ def check_steps(
     return [
         *load_errors(errors),
         *unknown_streams(senders, stream_registry.names()),
+        *route_conflicts(steps, app_configs),
         *unsubscribed_topics(senders, steps),
         *worker_wide_settings(senders),
     ]

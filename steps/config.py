@@ -18,11 +18,10 @@ user wrote it: ``step 'CreateTodo' trigger 0: 'path' must start with '/'``.
 """
 
 import difflib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Annotated, Any, ClassVar, Literal, TypeGuard
+from typing import Annotated, Any, Literal, TypeGuard
 
 import jsonschema
 import pydantic
@@ -33,14 +32,17 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .crontab import validate_expression
 from .retry import BackoffType, RetryPolicy
+from .routes import PATH_PARAM
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TRIGGER_TYPES = ("http", "queue", "stream", "cron")
-_PATH_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
 
+# What validates JSON data (a request body, a queue message): a pydantic model, or a
+# JSON-schema dict (Draft 2020-12), as Motia takes either.
+DataSchema = type[pydantic.BaseModel] | Mapping[str, Any]
 # What ``response_schema`` maps a status to: a pydantic model, a JSON-schema dict, or None for
 # a response without a body (a 204).
-ResponseSchema = type[pydantic.BaseModel] | Mapping[str, Any] | None
+ResponseSchema = DataSchema | None
 
 ProblemKind = Literal["config", "cron", "duplicate"]
 
@@ -71,7 +73,6 @@ class StepConfigError(ValueError):
 # ("'path' must start with '/'"); the others are sentences of their own.
 _REFUSAL = "step_config"
 _CRON = "cron_expression"
-_UNSUPPORTED = "unsupported_key"
 
 
 def _refuse(predicate: str) -> PydanticCustomError:
@@ -87,10 +88,29 @@ def _is_model_class(value: Any) -> TypeGuard[type[pydantic.BaseModel]]:
     return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
 
 
-def _model_class(value: Any) -> type[pydantic.BaseModel] | None:
+def _json_schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why ``schema`` is not a JSON schema (Draft 2020-12), or None when it is one."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        return f"is not a JSON schema: {error.message}"
+    return None
+
+
+def _data_schema(value: Any) -> DataSchema | None:
     if value is None or _is_model_class(value):
         return value
-    raise _refuse("must be a pydantic model class")
+    if isinstance(value, Mapping):
+        problem = _json_schema_problem(value)
+        if problem is not None:
+            raise _refuse(problem)
+        return value
+    raise _refuse("must be a pydantic model class or a JSON-schema dict")
+
+
+def json_validator(schema: DataSchema | None) -> jsonschema.Draft202012Validator | None:
+    """The validator of a JSON-schema dict; None for a model or no schema."""
+    return jsonschema.Draft202012Validator(schema) if isinstance(schema, Mapping) else None
 
 
 def _method(value: Any) -> str:
@@ -126,10 +146,9 @@ def _response_schemas(value: Any) -> dict[int, ResponseSchema] | None:
     for key, schema in value.items():
         status = _status(key)
         if isinstance(schema, Mapping):
-            try:
-                jsonschema.Draft202012Validator.check_schema(schema)
-            except jsonschema.SchemaError as error:
-                raise _refuse(f"[{status}] is not a JSON schema: {error.message}") from None
+            problem = _json_schema_problem(schema)
+            if problem is not None:
+                raise _refuse(f"[{status}] {problem}")
         elif schema is not None and not _is_model_class(schema):
             raise _refuse(f"[{status}] must be a pydantic model class, a JSON-schema dict or None")
         schemas[status] = schema
@@ -153,8 +172,9 @@ def _at_least_one(triggers: tuple[Any, ...]) -> tuple[Any, ...]:
 NonEmpty = Annotated[str, Field(min_length=1)]
 Text = Annotated[str, _none_as("")]
 Names = Annotated[tuple[str, ...], _none_as(())]
-ModelClass = Annotated[type[pydantic.BaseModel] | None, Plain(_model_class)]
+Schema = Annotated[DataSchema | None, Plain(_data_schema)]
 Condition = Callable[..., Any] | None
+Middleware = Annotated[tuple[Callable[..., Any], ...], _none_as(())]
 # Numbers that must be numbers: strict refuses "5" and True (pydantic would take both).
 Count = Annotated[int, Field(ge=0, strict=True)]
 Amount = Annotated[float, Field(ge=0, strict=True)]
@@ -173,18 +193,6 @@ class _Config(pydantic.BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
     )
-
-    # Keys Motia has that this engine refuses, each with the reason it gives.
-    unsupported: ClassVar[Mapping[str, str]] = {}
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            for key, reason in cls.unsupported.items():
-                if key in data:
-                    raise PydanticCustomError(_UNSUPPORTED, f"'{key}' is not supported: {reason}")
-        return data
 
 
 class Enqueue(_Config):
@@ -214,33 +222,32 @@ class QueryParam(_Config):
 class HttpTrigger(_Config):
     """A REST endpoint: ``path`` uses ``:name`` for path parameters, as in Motia.
 
+    ``body_schema`` (a pydantic model or a JSON-schema dict) validates the body.
     ``response_schema`` maps status codes to what the handler answers with them (a pydantic
     model, a JSON-schema dict, or None for no body): it documents the endpoint in OpenAPI and,
-    with ``STEPS_VALIDATE_RESPONSES``, is checked against every response."""
+    with ``STEPS_VALIDATE_RESPONSES``, is checked against every response.
 
-    unsupported = {
-        "middleware": "step endpoints run without middleware; wrap the ASGI application, or "
-        "do it in the handler",
-        "condition": "an http step runs for every request; decide in the handler (Motia "
-        "answers 422 when a condition fails)",
-    }
+    ``condition(request, ctx)`` (or ``condition(request)``) may refuse a request before the
+    handler runs (422); ``middleware`` is a list of ``middleware(request, ctx, next)`` around
+    the handler, the first outermost (:mod:`steps.http_chain`)."""
 
     type: Literal["http"] = "http"
     method: Annotated[str, Plain(_method)]
     path: Annotated[str, AfterValidator(_path)]
-    body_schema: ModelClass = None
+    body_schema: Schema = None
     query_params: Annotated[tuple[QueryParam, ...], _none_as(())] = ()
     response_schema: Annotated[Mapping[int, ResponseSchema] | None, Plain(_response_schemas)] = None
     description: Text = ""
+    condition: Condition = None
+    middleware: Middleware = ()
 
     @cached_property
     def path_params(self) -> list[str]:
-        return _PATH_PARAM.findall(self.path)
+        return PATH_PARAM.findall(self.path)
 
-    @property
-    def route_path(self) -> str:
-        """The path in django-ninja's syntax: ``/todos/{id}/complete``."""
-        return _PATH_PARAM.sub(r"{\1}", self.path)
+    @cached_property
+    def body_validator(self) -> jsonschema.Draft202012Validator | None:
+        return json_validator(self.body_schema)
 
 
 def _queue_type(value: Any) -> str:
@@ -285,14 +292,19 @@ class QueueConfig(_Config):
 
 
 class QueueTrigger(_Config):
-    """Messages enqueued to ``topic``; ``input`` validates them, ``condition(input, ctx)``
-    may skip them, ``config`` sets retries (:class:`QueueConfig`)."""
+    """Messages enqueued to ``topic``; ``input`` (a pydantic model or a JSON-schema dict)
+    validates them, ``condition(input, ctx)`` may skip them, ``config`` sets retries
+    (:class:`QueueConfig`)."""
 
     type: Literal["queue"] = "queue"
     topic: NonEmpty
-    input: ModelClass = None
+    input: Schema = None
     condition: Condition = None
     config: Annotated[QueueConfig, _none_as({})] = Field(default_factory=QueueConfig)
+
+    @cached_property
+    def input_validator(self) -> jsonschema.Draft202012Validator | None:
+        return json_validator(self.input)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -311,9 +323,9 @@ class StreamTrigger(_Config):
 
 
 class CronTrigger(_Config):
-    """A schedule: a 5-field crontab, or 6 fields with the seconds first (``cron`` is taken
-    for ``expression``, as in Motia's older configs); ``condition(input, ctx)`` may skip a
-    run."""
+    """A schedule: a 5-field crontab, 6 fields with the seconds first, or 7 with the seconds
+    first and a year last (as Motia 1.0 writes them; ``cron`` is taken for ``expression``, as
+    in Motia's older configs); ``condition(input, ctx)`` may skip a run."""
 
     type: Literal["cron"] = "cron"
     expression: Annotated[
@@ -396,7 +408,7 @@ def _describe(error: ErrorDetails, loc: Sequence[int | str], raw: Any) -> str:
         message = "must be a dict"
     elif kind in _NOT_A_LIST:
         message = "must be a list"
-    elif kind not in (_REFUSAL, _CRON, _UNSUPPORTED):
+    elif kind not in (_REFUSAL, _CRON):
         message = message[:1].lower() + message[1:]
     if not key:
         return message

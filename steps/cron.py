@@ -1,6 +1,6 @@
 """The schedule behind cron triggers: Motia's cron expressions as a Celery beat schedule.
 
-The expressions themselves (5 fields, or 6 with the seconds first) are read by
+The expressions themselves (5 fields, or 6 or 7 with the seconds first) are read by
 :mod:`steps.crontab`. Nothing here does I/O: ``beat_schedule(steps)`` only builds the dict that
 Celery beat's ``beat_schedule`` setting takes.
 """
@@ -14,19 +14,21 @@ from celery import Celery
 from celery.schedules import BaseSchedule, schedstate
 
 from .config import CronTrigger
-from .crontab import next_after, next_fire_times, to_utc, validate_expression
+from .crontab import EARLIEST, next_after, next_fire_times, to_utc, validate_expression
 from .registry import Step
 from .task_names import RUN_STEP
 
 # Shortest wait that ``is_due`` reports, so beat always sleeps a little before it re-checks.
 MIN_RECHECK_SECONDS = 0.01
+# How long beat may wait before it checks again a schedule that never fires again.
+NEVER_AGAIN_RECHECK_SECONDS = 3600.0
 # A queued run older than its interval (capped at this) is dropped: the next run supersedes it.
 MAX_EXPIRES_SECONDS = 3600.0
 _EXPIRES_SAMPLES = 8
 
 
 class CronSchedule(BaseSchedule):
-    """A Celery beat schedule that fires on a Motia cron expression (5 or 6 fields, UTC).
+    """A Celery beat schedule that fires on a Motia cron expression (5, 6 or 7 fields, UTC).
 
     A run is due when the first fire time after the last run has passed; beat then records the
     run, so after downtime the missed fire times collapse into a single catch-up run.
@@ -41,26 +43,34 @@ class CronSchedule(BaseSchedule):
         nowfun: Callable[[], datetime] | None = None,
         app: Celery | None = None,
     ) -> None:
-        self.expression = validate_expression(expression)
+        # Refused if it can never fire; one whose years have passed (checked with the step's
+        # config) may still be unpickled by beat: it is just never due.
+        self.expression = validate_expression(expression, EARLIEST)
         super().__init__(nowfun=nowfun, app=app)
 
     def _now_utc(self) -> datetime:
         return to_utc(self.now())
 
-    def next_after(self, moment: datetime) -> datetime:
-        """The first fire time strictly after ``moment`` (naive means UTC)."""
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first fire time strictly after ``moment`` (naive means UTC); None when there
+        is none (the expression's years have passed)."""
         return next_after(self.expression, to_utc(moment))
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta:
         """Time left until the first fire time after ``last_run_at``; zero once it has passed."""
-        return max(self.next_after(last_run_at) - self._now_utc(), timedelta(0))
+        following = self.next_after(last_run_at)
+        if following is None:
+            return timedelta(seconds=NEVER_AGAIN_RECHECK_SECONDS)
+        return max(following - self._now_utc(), timedelta(0))
 
     def is_due(self, last_run_at: datetime) -> schedstate:
         """``(due, seconds until beat should check again)``, as Celery beat expects."""
         now = self._now_utc()
-        due = self.next_after(last_run_at) <= now
-        wait = (self.next_after(now) - now).total_seconds()
-        return schedstate(due, max(wait, MIN_RECHECK_SECONDS))
+        due_at, following = self.next_after(last_run_at), self.next_after(now)
+        due = due_at is not None and due_at <= now
+        if following is None:
+            return schedstate(due, NEVER_AGAIN_RECHECK_SECONDS)
+        return schedstate(due, max((following - now).total_seconds(), MIN_RECHECK_SECONDS))
 
     def __repr__(self) -> str:
         return f"<CronSchedule: {self.expression}>"
@@ -82,8 +92,8 @@ def expires_seconds(expression: str, now: datetime | None = None) -> float:
     """How long a queued run stays valid: the shortest gap between upcoming fire times,
     capped at ``MAX_EXPIRES_SECONDS`` (a run that late is superseded by the next one)."""
     times = next_fire_times(expression, now or datetime.now(UTC), _EXPIRES_SAMPLES)
-    gap = min((b - a).total_seconds() for a, b in pairwise(times))
-    return min(gap, MAX_EXPIRES_SECONDS)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    return min([*gaps, MAX_EXPIRES_SECONDS])
 
 
 def beat_schedule(steps: Iterable[Step]) -> dict[str, dict[str, Any]]:

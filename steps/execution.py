@@ -15,13 +15,17 @@ from .inputs import CronInput, StreamTriggerInput, validate_queue_input
 from .registry import Step
 
 
+def takes_ctx(condition: Callable[..., Any]) -> bool:
+    """Whether a condition takes ``ctx`` after its input (two parameters or more)."""
+    try:
+        return len(inspect.signature(condition).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
+
+
 def call_condition(condition: Callable[..., Any], input: Any, ctx: FlowContext | None) -> bool:
     """Call ``condition(input)`` or ``condition(input, ctx)``, whichever it takes."""
-    try:
-        takes_ctx = len(inspect.signature(condition).parameters) >= 2
-    except (TypeError, ValueError):
-        takes_ctx = False
-    result = condition(input, ctx) if takes_ctx else condition(input)
+    result = condition(input, ctx) if takes_ctx(condition) else condition(input)
     if inspect.isawaitable(result):
         raise TypeError("a condition must be a plain function, not async")
     return bool(result)
@@ -30,7 +34,7 @@ def call_condition(condition: Callable[..., Any], input: Any, ctx: FlowContext |
 def handler_input(trigger: Trigger, payload: Mapping[str, Any]) -> Any:
     """The ``input`` a handler gets for a message (raises InvalidInput for a bad one)."""
     if isinstance(trigger, QueueTrigger):
-        return validate_queue_input(trigger.topic, trigger.input, payload.get("data"))
+        return validate_queue_input(trigger, payload.get("data"))
     if isinstance(trigger, StreamTrigger):
         return StreamTriggerInput.from_payload(payload["event"])
     if isinstance(trigger, CronTrigger):

@@ -13,9 +13,7 @@ its two steps share; an edge between steps that share no flow has ``"flow": null
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import pydantic
-
-from .config import CronTrigger, HttpTrigger, QueueTrigger, StreamTrigger, Trigger
+from .config import CronTrigger, DataSchema, HttpTrigger, QueueTrigger, StreamTrigger, Trigger
 from .registry import Step
 
 DEFAULT_FLOW = "default"
@@ -24,8 +22,11 @@ DEFAULT_FLOW = "default"
 Json = dict[str, Any]
 
 
-def _schema_name(schema: type[pydantic.BaseModel] | None) -> str | None:
-    """A schema for the JSON: its class name only, never the class."""
+def _schema_name(schema: DataSchema | None) -> str | None:
+    """A schema for the JSON: a model's class name only, never the class; a JSON-schema
+    dict's ``title``, if it has one."""
+    if isinstance(schema, Mapping):
+        return str(schema.get("title") or "JSON schema")
     return None if schema is None else schema.__name__
 
 

@@ -1,9 +1,11 @@
 """HTTP triggers as django-ninja routes.
 
-Each http trigger becomes one route of one :class:`ninja.NinjaAPI`: path parameters (validated
-by ninja) come from a generated signature; the body is parsed here (JSON only) and validated
-against the ``body_schema``. The handler gets an :class:`ApiRequest` and ``ctx`` and returns
-``{"status", "body", "headers"}``. OpenAPI docs are served at ``/api/docs``
+Each http trigger becomes one route of one :class:`ninja.NinjaAPI`, the routes in precedence
+order (:mod:`steps.routes`): path parameters (validated by ninja) come from a generated
+signature; the body is parsed here (JSON only) and validated against the ``body_schema`` (a
+pydantic model or a JSON-schema dict). The trigger's condition and middleware run around the
+handler (:mod:`steps.http_chain`); the handler gets an :class:`ApiRequest` and ``ctx`` and
+returns ``{"status", "body", "headers"}``. OpenAPI docs are served at ``/api/docs``
 (:mod:`steps.openapi`).
 
 Bad input is never a 500: it is a 4xx JSON :class:`~steps.responses.ErrorBody` naming the
@@ -15,7 +17,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -24,7 +26,7 @@ import orjson
 import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 from ninja.params.functions import Path
@@ -33,8 +35,8 @@ from ninja.security import APIKeyCookie
 from streams.auth import session_user
 from streams.broadcast import published
 from streams.conf import engine_settings
-from streams.config import StreamValidationError, field_errors
-from streams.hooks import is_async, run_plain
+from streams.config import StreamValidationError, field_errors, json_schema_errors
+from streams.hooks import is_async
 from streams.keys import MAX_KEY_LENGTH
 from streams.ops import UpdateOpError
 from streams.store import StreamKeyError
@@ -43,12 +45,14 @@ from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
 from .config import HttpTrigger
 from .context import FlowContext, new_trace_id
 from .flows import flows_overview
+from .http_chain import CONDITION_NOT_MET, call, chained, condition_allows
 from .models import StepRun
 from .openapi import complete_document
 from .queue import EnqueueError
 from .registry import Step, StepRegistry
 from .responses import ErrorBody, ResponseChecker
-from .runs import step_run
+from .routes import PATH_PARAM, ninja_path, path_shape, precedence
+from .runs import Run, step_run
 from .sending import sender
 
 logger = logging.getLogger("steps.http")
@@ -114,14 +118,21 @@ def json_response(
     return response
 
 
+_STATUS_KEYS = ("status_code", "status")
+
+
 def to_response(result: Any, trace_id: str) -> HttpResponse:
-    """Turn a handler's ``{"status", "body", "headers"}`` into a response."""
+    """Turn a handler's ``{"status", "body", "headers"}`` into a response. The status may be
+    given as ``status_code`` too (which wins over ``status``, as in Motia); a pydantic model
+    with those fields is read as its dict."""
+    if isinstance(result, pydantic.BaseModel):
+        result = result.model_dump()
     if isinstance(result, HttpResponse):
         response = result
     elif result is None:
         response = HttpResponse(status=204)
-    elif isinstance(result, Mapping) and ("status" in result or "body" in result):
-        status = int(result.get("status", 200))
+    elif isinstance(result, Mapping) and any(key in result for key in (*_STATUS_KEYS, "body")):
+        status = int(next((result[key] for key in _STATUS_KEYS if key in result), 200))
         body = result.get("body")
         no_body = status == 204 or body is None
         response = HttpResponse(status=status) if no_body else json_response(body, status)
@@ -133,28 +144,55 @@ def to_response(result: Any, trace_id: str) -> HttpResponse:
     return response
 
 
+def _is_json(request: HttpRequest) -> bool:
+    """Whether the body is JSON: declared so, or declared as nothing."""
+    declared = request.META.get("CONTENT_TYPE", "")
+    return not declared or bool(_JSON_TYPE.match((request.content_type or "").lower()))
+
+
 def _body_bytes(request: HttpRequest) -> bytes:
     """The body, if any. Reading one over the size limit raises RequestDataTooBig (413); one
     declared as anything but JSON is a 415, while one without a Content-Type is taken as JSON."""
     body = request.body
-    declared = request.META.get("CONTENT_TYPE", "")
-    if body and declared and not _JSON_TYPE.match((request.content_type or "").lower()):
+    if body and not _is_json(request):
+        declared = request.META.get("CONTENT_TYPE", "")
         raise BadRequest(f"Content-Type must be application/json, not {declared!r}", 415)
     return body
 
 
-def _validated_body(trigger: HttpTrigger, request: HttpRequest) -> Any:
+def _parsed_json(body: bytes) -> Any:
+    """The body's JSON (None without a body); 400 when it is not JSON."""
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+
+
+def _body_errors(errors: list[dict[str, Any]]) -> ValidationError:
+    return ValidationError([{**e, "loc": ["body", *e["loc"]]} for e in errors])
+
+
+def _validated_body(trigger: HttpTrigger, request: HttpRequest, raw_body: bool = False) -> Any:
     """The body: validated by the trigger's ``body_schema`` (422 with the failing fields),
-    or the parsed JSON (None without a body) when it has none."""
-    body = _body_bytes(request)
+    or the parsed JSON (None without a body) when it has none. A JSON-schema ``body_schema``
+    gives the handler the parsed JSON, a model gives it the model. With ``raw_body`` (a step
+    that reads bodies itself), one without a schema that is not JSON is None, not a 415."""
     schema = trigger.body_schema
+    if raw_body and schema is None and not _is_json(request):
+        return None
+    body = _body_bytes(request)
     if schema is None:
-        try:
-            return orjson.loads(body) if body else None
-        except orjson.JSONDecodeError as error:
-            raise BadRequest(f"request body is not valid JSON: {error}") from None
+        return _parsed_json(body)
     if not body:
         raise ValidationError([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
+    validator = trigger.body_validator
+    if validator is not None:
+        data = _parsed_json(body)
+        errors = json_schema_errors(validator, data)
+        if errors:
+            raise _body_errors(errors)
+        return data
+    assert isinstance(schema, type)
     try:
         # Strict, as JSON schemas (and Motia's zod) are: true is not 1, 1 is not "1".
         return schema.model_validate_json(body, strict=True)
@@ -170,7 +208,7 @@ def _validated_body(trigger: HttpTrigger, request: HttpRequest) -> Any:
     invalid_json = [e["msg"] for e in errors if e["type"] == "json_invalid"]
     if invalid_json:
         raise BadRequest(f"request body is not valid JSON: {invalid_json[0]}")
-    raise ValidationError([{**e, "loc": ["body", *e["loc"]]} for e in errors])
+    raise _body_errors(errors)
 
 
 def _integral_floats_as_ints(body: bytes, error: pydantic.ValidationError) -> str | None:
@@ -205,10 +243,9 @@ def _trace_id(request: HttpRequest) -> str | None:
 
 
 def _build_request(
-    request: HttpRequest, trigger: HttpTrigger, kwargs: dict[str, Any]
+    request: HttpRequest, trigger: HttpTrigger, path_params: dict[str, str], raw_body: bool
 ) -> ApiRequest:
-    body = _validated_body(trigger, request)
-    path_params = {name: kwargs[name] for name in trigger.path_params}
+    body = _validated_body(trigger, request, raw_body)
     return ApiRequest(body=body, path_params=path_params, django=request)
 
 
@@ -229,16 +266,48 @@ def _checked(response: HttpResponse, step: Step, checker: ResponseChecker) -> Ht
     return checked
 
 
-def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
-    """A ninja view for one http trigger. It is async whatever the handler is: a plain
-    handler runs on a thread for plain code (:func:`streams.hooks.run_plain`)."""
+def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Callable[..., Any]:
+    """A ninja view for one http trigger, served at ``route`` (the trigger's path unless
+    another trigger's path of the same shape names its parameters: they are passed on under
+    the trigger's own names). It is async whatever the handler is: a plain handler runs on a
+    thread for plain code (:func:`streams.hooks.run_plain`)."""
     handler = step.handler
     handler_is_async = is_async(handler)
     schemas = trigger.response_schema
-    checker = ResponseChecker(schemas) if schemas is not None else None
+    checker = ResponseChecker(schemas) if schemas is not None and step.check_responses else None
+    route_params = PATH_PARAM.findall(route or trigger.path)
+    param_names = list(zip(trigger.path_params, route_params, strict=True))
 
-    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        api_request = _build_request(request, trigger, kwargs)
+    async def answer(api_request: ApiRequest, ctx: FlowContext, run: Run) -> HttpResponseBase:
+        condition = trigger.condition
+        if condition is not None and not await condition_allows(condition, api_request, ctx):
+            run.finish(StepRun.Status.SKIPPED)
+            skipped = json_response(CONDITION_NOT_MET, 422)
+            skipped[TRACE_HEADER] = run.trace_id
+            return skipped
+
+        async def handle() -> Any:
+            return await call(handler, api_request, ctx)
+
+        result = await chained(trigger.middleware, api_request, ctx, handle)()
+        if isinstance(result, StreamingHttpResponse):
+            # The handler goes on writing (Motia's streamed answers): the run ends with the
+            # body, which cannot be checked against a response_schema.
+            result[TRACE_HEADER] = run.trace_id
+            body = result.streaming_content
+            result.streaming_content = _run_to_the_end(body, result.status_code, run)
+            return result
+        response = to_response(result, run.trace_id)
+        if checker is not None and validate_responses():
+            response = _checked(response, step, checker)
+        # A 5xx the handler chose is a failed run too.
+        failed = response.status_code >= 500
+        run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+        return response
+
+    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        path_params = {name: kwargs[route_name] for name, route_name in param_names}
+        api_request = _build_request(request, trigger, path_params, step.raw_body)
         user = await session_user(request.COOKIES)
         with step_run(step.name, "http", _trace_id(request) or new_trace_id()) as run:
             ctx = FlowContext.for_step(
@@ -249,16 +318,7 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
                 user=user,
                 log_records=run.logs,
             )
-            if handler_is_async:
-                result = await handler(api_request, ctx)
-            else:
-                result = await run_plain(handler, api_request, ctx)
-            response = to_response(result, run.trace_id)
-            if checker is not None and validate_responses():
-                response = _checked(response, step, checker)
-            # A 5xx the handler chose is a failed run too.
-            failed = response.status_code >= 500
-            run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+            response = await answer(api_request, ctx, run)
         # Answer once what the handler caused has left the process (its changes' events for
         # the other servers, what it enqueued, its stream triggers): a server killed after
         # answering loses none of it.
@@ -274,13 +334,28 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
             annotation=str,
             default=Path(..., max_length=MAX_KEY_LENGTH, pattern=PATH_PARAM_PATTERN),
         )
-        for p in trigger.path_params
+        for p in route_params
     ]
     # What ninja reads the parameters from; typeshed's functions do not declare it.
     view.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     view.__name__ = re.sub(r"\W", "_", f"{step.name}_{trigger.method}").lower()
     view.__doc__ = trigger.description or step.config.description or None
     return view
+
+
+async def _run_to_the_end(body: Any, status: int, run: Run) -> AsyncIterator[bytes]:
+    """A streamed body (an async iterator), which ends its run: failed if it breaks off (what
+    the handler caused has left once it ends, as for any answer)."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except BaseException as error:
+        run.finish(StepRun.Status.FAILED, error)
+        raise
+    failed = status >= 500
+    run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
+    await published()
+    await sender.sent()
 
 
 def _errors_response(status: int, detail: Any) -> HttpResponse:
@@ -368,7 +443,11 @@ class StepsAPI(NinjaAPI):
 
 
 def build_api(steps: StepRegistry) -> NinjaAPI:
-    """One API with a route for every http trigger of every step, and ``GET /api/flows``."""
+    """One API with ``GET /api/flows`` and a route for every http trigger of every step, in
+    precedence order (:func:`steps.routes.precedence`): a static segment before a parameter,
+    whatever order the steps were found in. Of two triggers on one method and path shape the
+    first found is served (``steps.E005`` reports the other); triggers of one shape share the
+    first one's path, so that each method of it is reached."""
     api = StepsAPI(
         title="Motia steps",
         description="HTTP triggers of the project's steps.",
@@ -377,18 +456,6 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
         urls_namespace="steps",
     )
     add_error_handlers(api)
-    for step in steps:
-        for trigger in step.config.triggers_of(HttpTrigger):
-            operation_id = f"{step.name}_{trigger.method.lower()}"
-            api.step_triggers[operation_id] = (step.name, trigger)
-            api.api_operation(
-                [trigger.method],
-                trigger.route_path,
-                summary=step.name,
-                tags=list(step.config.flows) or ["steps"],
-                operation_id=operation_id,
-                url_name=f"{STEP_URL_NAME_PREFIX}{step.name}-{trigger.method.lower()}",
-            )(make_view(step, trigger))
 
     @api.get(
         "/api/flows",
@@ -403,4 +470,23 @@ def build_api(steps: StepRegistry) -> NinjaAPI:
         for staff only, as the dashboard (401 otherwise)."""
         return json_response(flows_overview(steps))
 
+    triggers = [(step, t) for step in steps for t in step.config.triggers_of(HttpTrigger)]
+    routes: dict[str, str] = {}  # path shape -> the path its routes are served at
+    claimed: set[tuple[str, str]] = set()
+    for step, trigger in sorted(triggers, key=lambda pair: precedence(pair[1].path)):
+        shape = path_shape(trigger.path)
+        if (trigger.method, shape) in claimed:
+            continue
+        claimed.add((trigger.method, shape))
+        route = routes.setdefault(shape, trigger.path)
+        operation_id = f"{step.name}_{trigger.method.lower()}"
+        api.step_triggers[operation_id] = (step.name, trigger)
+        api.api_operation(
+            [trigger.method],
+            ninja_path(route),
+            summary=step.name,
+            tags=list(step.config.flows) or ["steps"],
+            operation_id=operation_id,
+            url_name=f"{STEP_URL_NAME_PREFIX}{step.name}-{trigger.method.lower()}",
+        )(make_view(step, trigger, route))
     return api

@@ -6,8 +6,10 @@ from typing import Any
 
 import pydantic
 
-from streams.config import describe_errors, field_errors
+from streams.config import describe_errors, field_errors, json_schema_errors
 from streams.events import StreamEvent
+
+from .config import QueueTrigger
 
 
 class InvalidInput(ValueError):
@@ -20,16 +22,22 @@ class InvalidInput(ValueError):
         super().__init__(f"invalid message for topic {topic!r}: {summary}")
 
 
-def validate_queue_input(
-    topic: str, schema: type[pydantic.BaseModel] | None, data: Any
-) -> pydantic.BaseModel | Any:
-    """The handler's input: the validated model when the trigger has a schema, else ``data``."""
+def validate_queue_input(trigger: QueueTrigger, data: Any) -> pydantic.BaseModel | Any:
+    """The handler's input: the validated model when the trigger's ``input`` is a model,
+    ``data`` itself (validated) when it is a JSON-schema dict or there is none."""
+    schema, validator = trigger.input, trigger.input_validator
+    if validator is not None:
+        errors = json_schema_errors(validator, data)
+        if errors:
+            raise InvalidInput(trigger.topic, errors)
+        return data
     if schema is None:
         return data
+    assert isinstance(schema, type)
     try:
         return schema.model_validate(data)
     except pydantic.ValidationError as error:
-        raise InvalidInput(topic, field_errors(error)) from None
+        raise InvalidInput(trigger.topic, field_errors(error)) from None
 
 
 @dataclass(frozen=True)

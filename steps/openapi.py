@@ -17,7 +17,7 @@ import pydantic
 from pydantic.json_schema import JsonSchemaMode
 
 from .config import HttpTrigger, ResponseSchema
-from .responses import ENGINE_STATUSES, ErrorBody, status_phrase
+from .responses import ENGINE_STATUSES, ConditionNotMet, ErrorBody, status_phrase
 
 REF_PREFIX = "#/components/schemas/"
 JSON = "application/json"
@@ -38,8 +38,9 @@ class Components:
     ) -> dict[str, Any]:
         """Add a model or JSON-schema dict under ``name`` (or a free variant of it); return a
         reference to it. Its nested definitions are added too, renamed on a clash."""
-        if schema is ErrorBody and "ErrorBody" in self.schemas:
-            return {"$ref": REF_PREFIX + "ErrorBody"}  # the engine's own: one schema for all
+        for own in (ErrorBody, ConditionNotMet):  # the engine's own bodies: one schema each
+            if schema is own and own.__name__ in self.schemas:
+                return {"$ref": REF_PREFIX + own.__name__}
         if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
             top = schema.model_json_schema(
                 ref_template=REF_PREFIX + "{model}",
@@ -121,7 +122,18 @@ def describe_operation(
     for status, description in ENGINE_STATUSES.items():
         if str(status) not in responses:
             responses[str(status)] = {"description": description, "content": _json_content(error)}
+    if trigger.condition is not None:
+        skipped = components.add(ConditionNotMet, "ConditionNotMet", "", "serialization")
+        _add_body(responses["422"], skipped, "Or the trigger's condition refused the request.")
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _add_body(response: dict[str, Any], schema: dict[str, Any], description: str) -> None:
+    """Let ``response`` carry a body of ``schema`` besides those it has."""
+    content = response.get("content", {}).get(JSON, {}).get("schema")
+    bodies = content.get("anyOf", [content]) if content is not None else []
+    response["content"] = _json_content({"anyOf": [*bodies, schema]})
+    response["description"] = f"{response['description']} {description}"
 
 
 def step_operations(

@@ -6,21 +6,29 @@ went wrong in :attr:`StepRegistry.errors`, which the system checks report
 (:mod:`steps.checks`).
 """
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from streams.discovery import discover_modules
+from streams.discovery import discover_module_names, import_definition
 
 from .config import ConfigProblem, StepConfig, StepConfigError
 
 
 @dataclass(frozen=True)
 class Step:
+    """A step: its config, its handler and the module that defines it. ``raw_body``: its
+    http triggers take bodies of any content type, not JSON only (the handler reads them).
+    ``check_responses``: its answers are checked against its ``response_schema`` (with
+    ``STEPS_VALIDATE_RESPONSES``); Motia's steps declare one to document their endpoints only."""
+
     config: StepConfig
     handler: Callable[..., Any]
     module: str
+    raw_body: bool = False
+    check_responses: bool = True
 
     @property
     def name(self) -> str:
@@ -41,6 +49,20 @@ def step_from_module(module: ModuleType) -> Step:
     if raw is None or not callable(handler):
         raise StepConfigError(f"{module.__name__} must define 'config' and 'handler'")
     return Step(StepConfig.parse(raw), handler, module.__name__)
+
+
+def steps_from_module(module: ModuleType) -> list[Step]:
+    """The steps a module defines: its ``config`` and ``handler``; or, for a module written
+    against Motia's API (it imported ``motia``), each of its steps, translated by the Motia
+    layer (:mod:`steps.motia.adapter`)."""
+    motia = sys.modules.get("motia")
+    if motia is not None and motia.__name__ == "steps.motia":  # some module imported it
+        from .motia.adapter import is_motia_module
+        from .motia.checks import load_motia_steps
+
+        if is_motia_module(module):
+            return list(load_motia_steps(module))
+    return [step_from_module(module)]
 
 
 class StepRegistry:
@@ -79,12 +101,22 @@ class StepRegistry:
         for module in modules:
             self.errors = [e for e in self.errors if e.module != module.__name__]
             try:
-                self.register(step_from_module(module))
+                for step in steps_from_module(module):
+                    self.register(step)
             except StepConfigError as error:
                 self.errors.append(LoadError(module.__name__, error))
 
     def autodiscover(self) -> None:
-        self.load(discover_modules("_step.py"))
+        """Import and load the ``*_step.py`` modules of the installed apps; one whose import
+        fails for a reason the discovery knows (``streams.discovery.import_explainers``) is
+        kept in ``errors``."""
+        for name in discover_module_names("_step.py"):
+            module = import_definition(name)
+            if isinstance(module, str):
+                self.errors = [e for e in self.errors if e.module != name]
+                self.errors.append(LoadError(name, StepConfigError(module)))
+            else:
+                self.load([module])
 
 
 registry = StepRegistry()

@@ -15,7 +15,7 @@ other origins out until CORS middleware around the application lets them in).
 
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import orjson
@@ -38,6 +38,14 @@ class ErrorBody(pydantic.BaseModel):
     """An error: a message, or the list of failing fields of a 422."""
 
     detail: str | list[ErrorEntry]
+
+
+class ConditionNotMet(pydantic.BaseModel):
+    """The 422 of a request that an http trigger's ``condition`` refused: the handler did not
+    run (Motia's engine answers the same)."""
+
+    error: Literal["Request condition not met"]
+    skipped: Literal[True]
 
 
 # The statuses the engine answers on its own, for every step endpoint.

@@ -62,6 +62,9 @@ DottedPath = Annotated[
 OptionalDottedPath = Annotated[
     DottedPath | None, BeforeValidator(_blank_is_none), Must("a dotted path (module.name) or None")
 ]
+OptionalPath = Annotated[
+    str | None, BeforeValidator(_blank_is_none), Must("a file's path, or None")
+]
 Origins = Annotated[
     tuple[Annotated[str, AfterValidator(_origin)], ...],
     BeforeValidator(_comma_separated),
@@ -144,6 +147,10 @@ class EngineSettings(BaseModel):
     """Seconds each check of ``GET /healthz`` may take before it counts as down."""
     STEPS_HEALTH_WORKER_MAX_AGE: Seconds = 30.0
     """Seconds after which a worker's last heartbeat counts as down."""
+    STEPS_MOTIA_DOTENV: OptionalPath = ".env"
+    """The ``.env`` file loaded (without overriding the environment) the first time a file
+    imports ``motia``, as Motia's command line loads it; relative to the folder the process
+    runs in. None (or empty) loads none."""
 
     @model_validator(mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import orjson
@@ -11,12 +11,35 @@ import pydantic
 JoinHook = Callable[..., Awaitable[Any] | Any]
 
 
+class DefinesStream(Protocol):
+    """A stream definition of another shape (Motia's ``StreamConfig``, from the steps app)
+    that gives the engine's config: the registry takes it without importing its class."""
+
+    def as_stream_config(self) -> "StreamConfig": ...
+
+
 def field_errors(error: pydantic.ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors as plain ``{"loc", "msg", "type"}`` dicts (JSON-ready)."""
     return [
         {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
         for e in error.errors(include_url=False)
     ]
+
+
+def json_schema_errors(
+    validator: jsonschema.protocols.Validator, instance: Any
+) -> list[dict[str, Any]]:
+    """What ``validator`` finds wrong with ``instance``, as :func:`field_errors` gives
+    pydantic's: a missing property is located at the property itself (type ``missing``)."""
+    errors = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        loc, kind = list(error.absolute_path), str(error.validator)
+        if kind == "required":
+            names = error.validator_value if isinstance(error.validator_value, list) else []
+            missing = [name for name in names if error.message.startswith(repr(name))]
+            loc, kind = loc + missing[:1], "missing"
+        errors.append({"loc": loc, "msg": error.message, "type": kind})
+    return errors
 
 
 def describe_errors(errors: list[dict[str, Any]], whole: str) -> str:
@@ -61,7 +84,8 @@ class StreamConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise StreamConfigError("a stream needs a non-empty string 'name'")
-        storage = self.base_config.get("storage_type", "default")
+        base = self.base_config
+        storage = base.get("storage_type", base.get("storageType", "default"))
         if storage != "default":
             raise StreamConfigError(f"stream {self.name!r}: unsupported storage_type {storage!r}")
         if isinstance(self.schema, Mapping):
@@ -83,15 +107,25 @@ class StreamConfig:
                 raise StreamConfigError(f"stream {self.name!r}: {hook!r} must be a function")
 
     @classmethod
-    def from_value(cls, value: "StreamConfig | Mapping[str, Any]") -> "StreamConfig":
-        """Accept a StreamConfig or the seed's dict form (``baseConfig``/``onJoin`` spelled
-        either way)."""
+    def from_value(cls, value: "StreamDefinition") -> "StreamConfig":
+        """Accept a StreamConfig, the seed's (and Motia's) dict form (``baseConfig``/``onJoin``
+        spelled either way, a ``description``), or an object that gives a StreamConfig
+        (:class:`DefinesStream`)."""
         if isinstance(value, StreamConfig):
             return value
+        defines = getattr(value, "as_stream_config", None)
+        if callable(defines):
+            config = defines()
+            if not isinstance(config, StreamConfig):
+                raise StreamConfigError(f"{value!r} gave no StreamConfig")
+            return config
         if not isinstance(value, Mapping):
             raise StreamConfigError("a stream 'config' must be a StreamConfig or a dict")
         aliases = {"baseConfig": "base_config", "onJoin": "on_join", "onLeave": "on_leave"}
-        kwargs = {aliases.get(key, key): item for key, item in value.items()}
+        # Motia's configs may describe the stream: it says nothing the engine uses.
+        kwargs = {
+            aliases.get(key, key): item for key, item in value.items() if key != "description"
+        }
         unknown = sorted(set(kwargs) - set(cls.__dataclass_fields__))
         if unknown:
             raise StreamConfigError(f"a stream 'config' has unknown keys {unknown}")
@@ -131,14 +165,14 @@ class StreamConfig:
 
     def _validate_json_schema(self, item: dict[str, Any]) -> dict[str, Any]:
         assert isinstance(self.schema, Mapping)
-        validator = jsonschema.Draft202012Validator(self.schema)
-        errors = [
-            {"loc": list(e.absolute_path), "msg": e.message, "type": str(e.validator)}
-            for e in sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
-        ]
+        errors = json_schema_errors(jsonschema.Draft202012Validator(self.schema), item)
         if errors:
             raise StreamValidationError(self.name, errors)
         return _json_roundtrip(self.name, item)
+
+
+# What the registry takes as a stream's definition.
+StreamDefinition = StreamConfig | Mapping[str, Any] | DefinesStream
 
 
 def _json_roundtrip(stream_name: str, item: dict[str, Any]) -> dict[str, Any]:

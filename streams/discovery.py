@@ -1,7 +1,7 @@
 """Finding user definitions by file name (``*_stream.py``, ``*_step.py``) in the installed apps."""
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -30,9 +30,23 @@ def discover_module_names(suffix: str) -> list[str]:
     return names
 
 
-def discover_modules(suffix: str) -> list[ModuleType]:
-    """Import every module :func:`discover_module_names` finds."""
-    return [importlib.import_module(name) for name in discover_module_names(suffix)]
+# Explain why importing a definition module failed, when the failure is its environment's and
+# not the module's: ``explain(module name, error)`` gives a message, or None. The steps app
+# explains an installed ``motia`` package that cannot run here.
+ImportExplainer = Callable[[str, BaseException], str | None]
+import_explainers: list[ImportExplainer] = []
+
+
+def import_definition(name: str) -> ModuleType | str:
+    """Import the module ``name``, or say why it failed when an explainer knows why; any other
+    failure is raised (a module's bug, or a configuration error of its own)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as error:
+        why = next(filter(None, (explain(name, error) for explain in import_explainers)), None)
+        if why is None:
+            raise
+        return why
 
 
 def in_apps(module: str, app_configs: Sequence[AppConfig]) -> bool:

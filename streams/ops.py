@@ -1,8 +1,12 @@
 """Atomic update operations on a stream item, as pure functions.
 
 An update is a list of ops applied in order to a copy of the item; if any op cannot apply, the
-whole update fails with :class:`UpdateOpError` and the item is left as it was. Paths are
-dot-separated names of nested object fields (``"metadata.completedBy"``).
+whole update fails with :class:`UpdateOpError` and the item is left as it was.
+
+A path names a nested object field in one of two forms: a dot-separated string
+(``"metadata.completedBy"``, the engine's own form), or a list of segments
+(``["metadata", "completedBy"]``, as Motia's newer engine writes it), where every segment is
+a literal key: ``["a.b"]`` is the field named ``a.b``, never ``a`` then ``b``.
 """
 
 import copy
@@ -10,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from numbers import Number
 from typing import Any
 
-OP_TYPES = ("set", "merge", "increment", "decrement", "remove")
+OP_TYPES = ("set", "merge", "increment", "decrement", "append", "remove")
 
 
 class UpdateOpError(ValueError):
@@ -22,17 +26,26 @@ class UpdateOpError(ValueError):
 
 
 def split_path(path: Any, *, required: bool) -> list[str]:
-    """Turn ``"a.b.c"`` into ``["a", "b", "c"]``; an absent path is the item's root (``[]``)."""
-    if path is None or path == "":
+    """The segments of a path: ``"a.b.c"`` and ``["a", "b", "c"]`` are ``["a", "b", "c"]``;
+    an absent path (None, ``""`` or ``[]``) is the item's root, ``[]``."""
+    if path is None or (isinstance(path, str | list | tuple) and not path):
         if required:
             raise UpdateOpError("'path' is required")
         return []
-    if not isinstance(path, str):
-        raise UpdateOpError("'path' must be a string")
-    parts = path.split(".")
+    if isinstance(path, str):
+        parts = path.split(".")
+    elif isinstance(path, list | tuple) and all(isinstance(part, str) for part in path):
+        parts = list(path)
+    else:
+        raise UpdateOpError("'path' must be a string or a list of strings")
     if any(part == "" for part in parts):
         raise UpdateOpError(f"path {path!r} has an empty segment")
     return parts
+
+
+def path_label(parts: list[str]) -> str:
+    """How an error names a path: dotted, unless a segment holds a dot itself."""
+    return str(parts) if any("." in part for part in parts) else ".".join(parts)
 
 
 def _parent(item: dict[str, Any], parts: list[str], *, create: bool) -> dict[str, Any] | None:
@@ -45,23 +58,31 @@ def _parent(item: dict[str, Any], parts: list[str], *, create: bool) -> dict[str
                 return None
             child = node[name] = {}
         elif not isinstance(child, dict):
-            where = ".".join(parts[: depth + 1])
-            raise UpdateOpError(f"{where!r} is not an object")
+            raise UpdateOpError(f"{path_label(parts[: depth + 1])!r} is not an object")
         node = child
     return node
+
+
+def _created_parent(item: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    parent = _parent(item, parts, create=True)
+    assert parent is not None
+    return parent
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, Number) and not isinstance(value, bool)
 
 
-def _apply_set(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+def _value(op: Mapping[str, Any]) -> Any:
     if "value" not in op:
         raise UpdateOpError("'value' is required")
+    return copy.deepcopy(op["value"])
+
+
+def _apply_set(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    value = _value(op)
     parts = split_path(op.get("path"), required=True)
-    parent = _parent(item, parts, create=True)
-    assert parent is not None
-    parent[parts[-1]] = copy.deepcopy(op["value"])
+    _created_parent(item, parts)[parts[-1]] = value
 
 
 def _apply_merge(item: dict[str, Any], op: Mapping[str, Any]) -> None:
@@ -72,13 +93,12 @@ def _apply_merge(item: dict[str, Any], op: Mapping[str, Any]) -> None:
     if not parts:
         item.update(copy.deepcopy(dict(value)))
         return
-    parent = _parent(item, parts, create=True)
-    assert parent is not None
+    parent = _created_parent(item, parts)
     target = parent.get(parts[-1])
     if target is None:
         target = parent[parts[-1]] = {}
     elif not isinstance(target, dict):
-        raise UpdateOpError(f"cannot merge into {'.'.join(parts)!r}: it is not an object")
+        raise UpdateOpError(f"cannot merge into {path_label(parts)!r}: it is not an object")
     target.update(copy.deepcopy(dict(value)))
 
 
@@ -87,14 +107,29 @@ def _apply_add(item: dict[str, Any], op: Mapping[str, Any], sign: int) -> None:
     if not _is_number(by):
         raise UpdateOpError("'by' must be a number")
     parts = split_path(op.get("path"), required=True)
-    parent = _parent(item, parts, create=True)
-    assert parent is not None
+    parent = _created_parent(item, parts)
     current = parent.get(parts[-1], 0)
     if current is None:
         current = 0
     if not _is_number(current):
-        raise UpdateOpError(f"cannot {op['type']} {'.'.join(parts)!r}: it is not a number")
+        raise UpdateOpError(f"cannot {op['type']} {path_label(parts)!r}: it is not a number")
     parent[parts[-1]] = current + sign * by
+
+
+def _apply_append(item: dict[str, Any], op: Mapping[str, Any]) -> None:
+    """Append ``value`` to the list at ``path``: a missing (or null) field becomes
+    ``[value]``; a field that holds anything but a list is an error."""
+    value = _value(op)
+    parts = split_path(op.get("path"), required=True)
+    parent = _created_parent(item, parts)
+    target = parent.get(parts[-1])
+    if target is None:
+        parent[parts[-1]] = [value]
+    elif isinstance(target, list):
+        target.append(value)
+    else:
+        kind = type(target).__name__
+        raise UpdateOpError(f"cannot append to {path_label(parts)!r}: it is a {kind}, not a list")
 
 
 def _apply_remove(item: dict[str, Any], op: Mapping[str, Any]) -> None:
@@ -117,6 +152,8 @@ def apply_op(item: dict[str, Any], op: Mapping[str, Any]) -> None:
         _apply_add(item, op, 1)
     elif kind == "decrement":
         _apply_add(item, op, -1)
+    elif kind == "append":
+        _apply_append(item, op)
     elif kind == "remove":
         _apply_remove(item, op)
     else:

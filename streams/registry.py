@@ -6,13 +6,13 @@ module took its name) does not stop the others: the registry keeps what went wro
 :attr:`StreamRegistry.errors`, which the system checks report (:mod:`streams.checks`).
 """
 
-import importlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal
 
-from .config import StreamConfig, StreamConfigError
-from .discovery import discover_module_names
+from .config import StreamConfig, StreamConfigError, StreamDefinition
+from .discovery import discover_module_names, import_definition
 
 
 class UnknownStreamError(LookupError):
@@ -29,6 +29,13 @@ class LoadError:
     kind: Literal["config", "duplicate"] = "config"
 
 
+# Read a module's ``config`` in another form: ``read(module, config)`` gives the config to
+# register. The steps app reads the stream files written against Motia's API (their hooks
+# then get Motia's arguments).
+ConfigReader = Callable[[ModuleType, Any], Any]
+config_readers: list[ConfigReader] = []
+
+
 class DuplicateStreamError(StreamConfigError):
     """Two definitions of one stream name."""
 
@@ -39,13 +46,16 @@ class StreamRegistry:
     def __init__(self) -> None:
         self._configs: dict[str, StreamConfig] = {}
         self._modules: dict[str, str] = {}
+        # Streams that code uses without a definition (see provide).
+        self._provided: set[str] = set()
         self.errors: list[LoadError] = []
 
-    def register(
-        self, config: StreamConfig | Mapping[str, Any], module: str | None = None
-    ) -> StreamConfig:
+    def register(self, config: StreamDefinition, module: str | None = None) -> StreamConfig:
         config = StreamConfig.from_value(config)
         existing = self._configs.get(config.name)
+        if config.name in self._provided:  # a definition takes the place of a mere use
+            self._provided.discard(config.name)
+            existing = None
         if existing is not None and existing is not config:
             where = self._modules.get(config.name)
             raise DuplicateStreamError(
@@ -57,8 +67,21 @@ class StreamRegistry:
             self._modules[config.name] = module
         return config
 
+    def provide(self, config: StreamDefinition) -> StreamConfig:
+        """The stream of ``config``'s name: the one defined, or ``config``, registered as a
+        stream that code uses without defining it (Motia's ``Stream("name")``, a stream without
+        a schema); a definition registered later takes its place."""
+        config = StreamConfig.from_value(config)
+        existing = self._configs.get(config.name)
+        if existing is not None:
+            return existing
+        self._configs[config.name] = config
+        self._provided.add(config.name)
+        return config
+
     def unregister(self, name: str) -> None:
         self._configs.pop(name, None)
+        self._provided.discard(name)
 
     def get(self, name: str) -> StreamConfig:
         try:
@@ -86,9 +109,15 @@ class StreamRegistry:
         for name in module_names:
             self.errors = [e for e in self.errors if e.module != name]
             try:
-                config = getattr(importlib.import_module(name), "config", None)
+                module = import_definition(name)
+                if isinstance(module, str):  # it could not be imported, for a reason known
+                    self.errors.append(LoadError(name, module))
+                    continue
+                config = getattr(module, "config", None)
                 if config is None:
                     raise StreamConfigError(f"{name} defines no 'config'")
+                for read in config_readers:
+                    config = read(module, config)
                 self.register(config, name)
             except DuplicateStreamError as error:
                 self.errors.append(LoadError(name, str(error), "duplicate"))

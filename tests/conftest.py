@@ -211,19 +211,32 @@ def server(database: TestDatabase, start: Start) -> ServerProcess:
     return start(ServerProcess(database))
 
 
-@pytest.fixture(scope="module")
-def _auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with (
-        TestDatabase(tmp_path_factory.mktemp("auth")) as database,
-        ServerProcess(database, AUTHENTICATE, name="auth-server") as server,
-    ):
-        yield server
+def shared_server(name: str, env: dict[str, str]) -> tuple[Any, Any]:
+    """Two fixtures: ``_<name>``, a server on a database of its own, started once for the
+    module that uses it, and ``<name>``, that server for one test, its log printed if the test
+    fails."""
+
+    @pytest.fixture(scope="module", name=f"_{name}")
+    def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+        with (
+            TestDatabase(tmp_path_factory.mktemp(name)) as database,
+            ServerProcess(database, env, name=name) as server,
+        ):
+            yield server
+
+    @pytest.fixture(name=name)
+    def logged(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+        server = request.getfixturevalue(f"_{name}")
+        with logs_on_failure(request, [server]):
+            yield server
+
+    return started, logged
 
 
-@pytest.fixture
-def auth_server(
-    request: pytest.FixtureRequest, _auth_server: ServerProcess
-) -> Iterator[ServerProcess]:
-    """A server (shared by the module) that lets in only handshakes with a valid token."""
-    with logs_on_failure(request, [_auth_server]):
-        yield _auth_server
+# A server that lets in only handshakes with a valid token.
+_auth_server, auth_server = shared_server("auth_server", AUTHENTICATE)
+# A server of the project's steps and those of ``tests.http_app``: route precedence,
+# JSON-schema bodies, conditions, middleware.
+_http_server, http_server = shared_server(
+    "http_server", {"DJANGO_SETTINGS_MODULE": "tests.http_settings"}
+)

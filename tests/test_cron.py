@@ -1,4 +1,5 @@
-"""The cron schedule: Motia's 5- and 6-field expressions, beat's due checks, and the beat dict."""
+"""The cron schedule: Motia's 5-, 6- and 7-field expressions, beat's due checks, and the beat
+dict."""
 
 import pickle
 from datetime import UTC, datetime, timedelta, timezone
@@ -7,7 +8,7 @@ import pytest
 from celery.schedules import schedstate
 
 from steps.cron import MAX_EXPIRES_SECONDS, CronSchedule, beat_schedule, expires_seconds
-from steps.crontab import next_fire_times, to_croniter
+from steps.crontab import next_fire_times, to_croniter, validate_expression
 from tests.helpers.step_builder import build_step
 
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday
@@ -25,6 +26,49 @@ def test_six_fields_put_seconds_last_for_croniter() -> None:
     assert to_croniter("*/10 * * * * *") == "* * * * * */10"
     assert to_croniter("0 */5 * * * *") == "*/5 * * * * 0"
     assert to_croniter("*/5  * * * *") == "*/5 * * * *"
+
+
+def test_seven_fields_put_seconds_before_the_year_for_croniter() -> None:
+    assert to_croniter("5 * * * * * *") == "* * * * * 5 *"
+    assert to_croniter("0 0 5 * * * 2030") == "0 5 * * * 0 2030"
+
+
+def test_seven_fields_are_seconds_first_and_a_year_last() -> None:
+    assert next_fire_times("5 * * * * * *", NOON, 2) == [
+        at(2024, 6, 3, 12, 0, 5),
+        at(2024, 6, 3, 12, 1, 5),
+    ]
+    assert next_fire_times("0 0 5 * * * *", NOON, 1) == [at(2024, 6, 4, 5, 0)]
+    sunday = next_fire_times("0 0 0 * * 0 *", NOON, 1)  # Motia's docs: day of week 0 is Sunday
+    assert sunday == [at(2024, 6, 9, 0, 0)] and sunday[0].strftime("%A") == "Sunday"
+    assert next_fire_times("0 30 9 1 1 * 2030-2031", NOON, 3) == [
+        at(2030, 1, 1, 9, 30),
+        at(2031, 1, 1, 9, 30),
+    ], "fewer than asked: its years end"
+    # Six fields read as Motia's engine reads them too: the seconds first, no year.
+    assert next_fire_times("0 2 * * * *", NOON, 2) == [at(2024, 6, 3, 12, 2), at(2024, 6, 3, 13, 2)]
+
+
+def test_a_year_far_ahead_is_found() -> None:
+    assert next_fire_times("0 0 0 29 2 * 2096", NOON, 1) == [at(2096, 2, 29, 0, 0)]
+
+
+def test_a_seven_field_expression_whose_years_are_past_never_fires_again() -> None:
+    assert validate_expression("0  0 0 1 1 * 2024", at(2023, 6, 1, 0, 0)) == "0 0 0 1 1 * 2024"
+    with pytest.raises(ValueError, match="never fires again"):
+        validate_expression("0 0 0 1 1 * 2024", NOON)
+    with pytest.raises(ValueError, match="never fires again"):
+        validate_expression("0 0 0 1 1 * 2020")  # the current time by default
+
+
+def test_a_schedule_whose_years_end_runs_its_last_time_then_never() -> None:
+    schedule = CronSchedule("0 0 0 1 1 * 2025", nowfun=fixed_now(at(2025, 1, 1, 0, 0, 1)))
+    assert schedule.is_due(at(2024, 12, 31, 23, 0)) == schedstate(True, 3600.0)
+    assert schedule.is_due(at(2025, 1, 1, 0, 0, 1)) == schedstate(False, 3600.0)
+    assert schedule.remaining_estimate(at(2025, 1, 1, 0, 0, 1)) == timedelta(hours=1)
+    assert expires_seconds("0 0 0 1 1 * 2030", NOON) == MAX_EXPIRES_SECONDS
+    past = CronSchedule("0 0 0 1 1 * 2025")
+    assert pickle.loads(pickle.dumps(past)) == past, "beat still loads it, to never run it"
 
 
 def test_every_ten_seconds() -> None:
@@ -61,7 +105,10 @@ def test_naive_and_other_zones_are_read_as_utc() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["61 * * * *", "* * *", "* * * * * * *", "", "a b c d e", "* 24 * * *", "61 * * * * *"],
+    [
+        *("61 * * * *", "* * *", "* * * * * * * *", "", "a b c d e", "* 24 * * *"),
+        *("61 * * * * *", "0 0 0 1 1 * 2100", "0 0 0 1 13 * *"),
+    ],
 )
 def test_bad_expressions_raise_value_error(expression: str) -> None:
     with pytest.raises(ValueError, match="cron expression"):
@@ -134,11 +181,12 @@ def test_beat_schedule_has_one_entry_per_cron_trigger() -> None:
             {"type": "queue", "topic": "tick"},
             {"type": "cron", "expression": "*/10 * * * * *"},
             {"type": "cron", "expression": "30 9 * * 1-5"},
+            {"type": "cron", "expression": "5 * * * * * *"},
         ],
     )
     http_only = build_step(name="Api", triggers=[{"type": "http", "method": "GET", "path": "/x"}])
     schedule = beat_schedule([ticker, http_only])
-    assert list(schedule) == ["Ticker:cron:1", "Ticker:cron:2"]
+    assert list(schedule) == ["Ticker:cron:1", "Ticker:cron:2", "Ticker:cron:3"]
     entry = schedule["Ticker:cron:1"]
     assert entry["task"] == "steps.run_step"
     assert entry["schedule"] == CronSchedule("*/10 * * * * *")
@@ -150,6 +198,8 @@ def test_beat_schedule_has_one_entry_per_cron_trigger() -> None:
     weekdays = schedule["Ticker:cron:2"]
     assert weekdays["args"][1]["trigger"] == 2
     assert 0 < weekdays["options"]["expires"] <= MAX_EXPIRES_SECONDS
+    assert schedule["Ticker:cron:3"]["schedule"] == CronSchedule("5 * * * * * *")
+    assert schedule["Ticker:cron:3"]["options"] == {"expires": 60.0}
     pickle.loads(pickle.dumps(schedule))  # beat stores entries with pickle
 
 

@@ -242,3 +242,31 @@ def test_get_api_flows_is_for_staff_only_as_the_dashboard(
     client.force_login(django_user_model.objects.create_user("visitor", password="x"))
     assert client.get("/api/flows").status_code == 401
     assert client.get("/dashboard/").status_code == 302
+
+
+def test_seven_field_cron_steps_are_shown_as_written() -> None:
+    steps = make_registry(
+        {"name": "Nightly", "triggers": [{"type": "cron", "expression": "0 0 2 * * * *"}]}
+    )
+    overview = flows_overview(steps)
+    (step,) = overview["flows"][0]["steps"]
+    assert step["triggers"] == [{"type": "cron", "expression": "0 0 2 * * * *"}]
+    assert "  Nightly  cron 0 0 2 * * * *" in format_overview(overview).splitlines()
+
+
+def test_a_json_schema_is_named_by_its_title() -> None:
+    titled = {"title": "Note", "type": "object"}
+    steps = make_registry(
+        {
+            "name": "Notes",
+            "triggers": [
+                {"type": "http", "method": "POST", "path": "/n", "bodySchema": titled},
+                {"type": "queue", "topic": "n", "input": {"type": "object"}},
+            ],
+        }
+    )
+    (step,) = flows_overview(steps)["flows"][0]["steps"]
+    assert [step["triggers"][0]["bodySchema"], step["triggers"][1]["input"]] == [
+        "Note",
+        "JSON schema",
+    ]

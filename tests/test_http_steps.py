@@ -6,6 +6,7 @@ import logging.handlers
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from django.test import Client
 from ninja import NinjaAPI
@@ -13,11 +14,13 @@ from ninja.testing import TestAsyncClient
 from pydantic import BaseModel
 
 from steps.config import StepConfig, StepConfigError, StreamTrigger
-from steps.http import build_api
+from steps.http import build_api, to_response
 from steps.models import StepRun
 from steps.runs import flush_runs
 from streams import StreamConfig
+from tests.helpers.processes import ServerProcess
 from tests.helpers.step_builder import build_step, step_registry
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -234,3 +237,123 @@ def test_seed_style_camel_case_configs_parse() -> None:
     assert isinstance(stream_trigger, StreamTrigger)
     assert stream_trigger.stream_name == "parallelMerge"
     assert config.enqueues == ("done",)
+
+
+class Envelope(BaseModel):
+    status: int
+    body: dict[str, Any]
+
+
+def test_a_status_may_be_given_as_status_code_and_wins_over_status() -> None:
+    created = to_response({"status_code": 201, "body": {"a": 1}}, "t")
+    assert (created.status_code, json.loads(created.content)) == (201, {"a": 1})
+    assert to_response({"status_code": 202, "status": 200, "body": {}}, "t").status_code == 202
+    assert to_response({"status_code": 204}, "t").status_code == 204
+    modelled = to_response(Envelope(status=201, body={"b": 2}), "t")
+    assert (modelled.status_code, json.loads(modelled.content)) == (201, {"b": 2})
+    assert modelled["X-Trace-Id"] == "t"
+
+
+# --- served by a real server: tests.http_app's steps over HTTP -------------------------------
+
+
+@pytest.fixture
+def http(http_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=http_server.http_url, timeout=10) as client:
+        yield client
+
+
+def test_a_static_segment_wins_over_a_parameter_registered_first(http: httpx.Client) -> None:
+    summary = http.get("/greetings/summary")
+    assert (summary.status_code, summary.json()) == (200, {"summary": True})
+    ann = http.get("/greetings/ann")
+    assert (ann.status_code, ann.json()) == (200, {"greeting": "hello ann"})
+
+
+def test_each_method_of_one_route_is_reached_whatever_its_parameters_are_named(
+    http: httpx.Client,
+) -> None:
+    read = http.get("/notes/n1")
+    assert (read.status_code, read.json()) == (200, {"read": {"noteId": "n1"}})
+    deleted = http.delete("/notes/n1")
+    assert (deleted.status_code, deleted.json()) == (200, {"deleted": {"id": "n1"}})
+
+
+def test_a_json_schema_body_is_validated_and_given_as_parsed_json(http: httpx.Client) -> None:
+    note = {"text": "hi", "tags": ["a"], "priority": 2.0, "extra": None}
+    created = http.post("/json-notes", json=note)
+    assert created.status_code == 201, "the handler's status_code"
+    assert created.json() == {"received": note, "kind": "dict"}
+    assert created.headers["X-Trace-Id"]
+
+    refused = http.post("/json-notes", json={"text": "", "tags": [3], "priority": True})
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert [(e["loc"], e["type"]) for e in detail] == [
+        (["body", "priority"], "type"),
+        (["body", "tags", 0], "type"),
+        (["body", "text"], "minLength"),
+    ]
+    assert all(e["msg"] for e in detail)
+    missing = http.post("/json-notes", json={"tags": []}).json()["detail"]
+    assert [(e["loc"], e["type"]) for e in missing] == [
+        (["body", "text"], "missing"),
+        (["body", "priority"], "missing"),
+    ]
+    assert http.post("/json-notes", content=b"{nope").status_code == 400
+    no_body = http.post("/json-notes").json()["detail"]
+    assert no_body == [{"loc": ["body"], "msg": "Field required", "type": "missing"}]
+
+
+def step_runs(server: ServerProcess, step: str, count: int) -> list[tuple[str, list[Any]]]:
+    """The first ``count`` recorded runs of ``step`` in the server's database, oldest first:
+    ``(status, what the handler logged)``."""
+
+    def recorded() -> list[tuple[str, list[Any]]]:
+        rows = server.database.query(
+            f"SELECT status, logs FROM steps_steprun WHERE step_name = '{step}' ORDER BY id"
+        )
+        runs = [
+            (status, logs if isinstance(logs, list) else json.loads(logs)) for status, logs in rows
+        ]
+        return runs if len(runs) >= count and all(s != "running" for s, _ in runs) else []
+
+    return eventually(recorded, f"{count} finished runs of {step}", timeout=10)[:count]
+
+
+def test_a_false_condition_is_a_422_and_the_handler_does_not_run(
+    http_server: ServerProcess, http: httpx.Client
+) -> None:
+    refused = http.post("/guarded", json={"allow": False})
+    assert refused.status_code == 422
+    assert refused.json() == {"error": "Request condition not met", "skipped": True}
+    assert refused.headers["X-Trace-Id"]
+    allowed = http.post("/guarded", json={"allow": True})
+    assert (allowed.status_code, allowed.json()) == (200, {"ran": True})
+    failing = http.post("/guarded", json={"explode": True})
+    assert failing.status_code == 500
+    assert failing.json() == {"detail": "internal server error"}
+    (skipped, ran, failed) = step_runs(http_server, "Guarded", 3)
+    assert skipped == ("skipped", [])
+    assert ran[0] == "succeeded" and [entry["msg"] for entry in ran[1]] == ["handled"]
+    assert failed == ("failed", [])
+    assert "RuntimeError: the condition failed" in http_server.log()
+
+
+def test_a_plain_condition_may_take_the_request_alone(http: httpx.Client) -> None:
+    assert http.get("/plain-guarded").json() == {
+        "error": "Request condition not met",
+        "skipped": True,
+    }
+    assert http.get("/plain-guarded?allow=1").json() == {"ran": True}
+
+
+def test_middleware_wraps_the_handler_the_first_outermost(http: httpx.Client) -> None:
+    wrapped = http.get("/wrapped")
+    assert wrapped.status_code == 201
+    assert wrapped.json() == {"trail": ["outer", "inner", "handler"], "after": "outer"}
+    assert wrapped.headers["X-Outer"] == wrapped.headers["X-Trace-Id"], "the handler's ctx"
+    stopped = http.get("/wrapped?stop=1")
+    assert stopped.status_code == 403, "the inner middleware answered without the handler"
+    assert stopped.json() == {"stopped": "inner", "after": "outer"}
+    assert stopped.headers["X-Outer"]

@@ -162,6 +162,41 @@ def test_clashing_nested_schemas_get_the_steps_name(api: NinjaAPI) -> None:
     assert "default" in document["paths"]["/c"]["post"]["responses"]
 
 
+def test_json_schema_bodies_and_conditions_are_documented() -> None:
+    body = {
+        "type": "object",
+        "properties": {"tag": {"$ref": "#/$defs/Tag"}},
+        "required": ["tag"],
+        "$defs": {"Tag": {"type": "string", "minLength": 1}},
+    }
+    trigger = {"type": "http", "method": "POST", "path": "/tags", "bodySchema": body}
+    steps = [
+        build_step(answer, name="AddTag", triggers=[{**trigger, "condition": lambda r: True}]),
+        build_step(answer, name="Plain", triggers=[{**trigger, "path": "/plain"}]),
+    ]
+    document = build_api(step_registry(*steps)).get_openapi_schema()
+    operation = document["paths"]["/tags"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/AddTagBody"}
+    schemas = document["components"]["schemas"]
+    assert schemas["AddTagBody"]["properties"] == {"tag": {"$ref": "#/components/schemas/Tag"}}
+    assert schemas["AddTagBody"]["required"] == ["tag"]
+    assert schemas["Tag"] == {"type": "string", "minLength": 1}
+    refused = operation["responses"]["422"]
+    assert refused["content"]["application/json"]["schema"] == {
+        "anyOf": [
+            {"$ref": "#/components/schemas/ErrorBody"},
+            {"$ref": "#/components/schemas/ConditionNotMet"},
+        ]
+    }
+    assert "condition" in refused["description"]
+    assert set(schemas["ConditionNotMet"]["properties"]) == {"error", "skipped"}
+    plain = document["paths"]["/plain"]["post"]["responses"]["422"]
+    assert plain["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+
+
 @pytest.mark.parametrize(
     ("status", "body", "problem"),
     [
@@ -185,6 +220,23 @@ async def test_responses_that_break_the_schema_are_500_when_checked(
     with override_settings(STEPS_VALIDATE_RESPONSES=False):
         response = await client.post("/a?status=200", json={"item": {"name": 5}})
         assert response.status_code == 200
+
+
+async def test_a_refused_condition_is_not_checked_against_the_steps_own_422() -> None:
+    trigger = {
+        "type": "http",
+        "method": "POST",
+        "path": "/gate",
+        "responseSchema": {200: None, 422: {"type": "object", "required": ["why"]}},
+        "condition": lambda request: False,
+    }
+    client = TestAsyncClient(
+        build_api(step_registry(build_step(answer, name="Gate", triggers=[trigger])))
+    )
+    with override_settings(STEPS_VALIDATE_RESPONSES=True):
+        response = await client.post("/gate", json={})
+    assert response.status_code == 422
+    assert response.json() == {"error": "Request condition not met", "skipped": True}
 
 
 async def test_json_schema_responses_are_checked(api: NinjaAPI) -> None:

@@ -119,3 +119,97 @@ def test_a_failing_op_fails_the_whole_update_and_names_the_op() -> None:
 def test_malformed_ops_are_clear_errors(ops: object, message: str) -> None:
     with pytest.raises(UpdateOpError, match=message):
         apply_ops({}, ops)  # type: ignore[arg-type]  # malformed on purpose
+
+
+# --- paths as lists of segments -------------------------------------------------------------
+
+
+def test_a_path_may_be_a_list_of_segments_each_a_literal_key() -> None:
+    item = {"stats": {"views": 1}}
+    ops: list[dict[str, Any]] = [
+        {"type": "increment", "path": ["stats", "views"]},
+        {"type": "set", "path": ["a.b"], "value": 1},
+        {"type": "set", "path": ("deep", "er"), "value": 2},
+        {"type": "merge", "path": ["meta", "by.user"], "value": {"x": 1}},
+    ]
+    assert apply_ops(item, ops) == {
+        "stats": {"views": 2},
+        "a.b": 1,
+        "deep": {"er": 2},
+        "meta": {"by.user": {"x": 1}},
+    }
+    removed = apply_ops({"a.b": 1, "a": {"b": 2}}, [{"type": "remove", "path": ["a.b"]}])
+    assert removed == {"a": {"b": 2}}, "the key named a.b goes, a.b walked into stays"
+    dotted = apply_ops({"a.b": 1, "a": {"b": 2}}, [{"type": "remove", "path": "a.b"}])
+    assert dotted == {"a.b": 1, "a": {}}, "a dotted string walks into a, then b"
+
+
+def test_an_empty_list_is_the_root_for_merge_and_missing_for_the_others() -> None:
+    assert apply_ops({"a": 1}, [{"type": "merge", "path": [], "value": {"b": 2}}]) == {
+        "a": 1,
+        "b": 2,
+    }
+    with pytest.raises(UpdateOpError, match="'path' is required"):
+        apply_ops({}, [{"type": "set", "path": [], "value": 1}])
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (["a", ""], "empty segment"),
+        (["a", 1], "'path' must be a string or a list of strings"),
+        ({"a": 1}, "'path' must be a string or a list of strings"),
+    ],
+)
+def test_malformed_segment_lists_are_clear_errors(path: Any, message: str) -> None:
+    with pytest.raises(UpdateOpError, match=message):
+        apply_ops({}, [{"type": "set", "path": path, "value": 1}])
+
+
+def test_errors_name_a_segment_list_that_holds_dots_as_a_list() -> None:
+    with pytest.raises(UpdateOpError, match=r"cannot increment \"\['a.b'\]\": it is not a number"):
+        apply_ops({"a.b": "x"}, [{"type": "increment", "path": ["a.b"]}])
+
+
+# --- append ---------------------------------------------------------------------------------
+
+
+def test_append_adds_one_element_to_the_list() -> None:
+    item = {"tags": ["a"], "log": {"events": []}}
+    ops: list[dict[str, Any]] = [
+        {"type": "append", "path": "tags", "value": "b"},
+        {"type": "append", "path": "tags", "value": ["c", "d"]},  # one element, a list
+        {"type": "append", "path": ["log", "events"], "value": {"kind": "start"}},
+    ]
+    assert apply_ops(item, ops) == {
+        "tags": ["a", "b", ["c", "d"]],
+        "log": {"events": [{"kind": "start"}]},
+    }
+    assert item == {"tags": ["a"], "log": {"events": []}}, "the input is never changed"
+
+
+def test_append_creates_a_missing_or_null_list() -> None:
+    ops: list[dict[str, Any]] = [
+        {"type": "append", "path": "a.b", "value": "first"},
+        {"type": "append", "path": "n", "value": 1},
+    ]
+    assert apply_ops({"n": None}, ops) == {"a": {"b": ["first"]}, "n": [1]}
+
+
+@pytest.mark.parametrize("target", ["text", 3, {"k": 1}, True])
+def test_append_to_anything_but_a_list_fails_and_changes_nothing(target: Any) -> None:
+    item = {"count": 1, "x": target}
+    refused = r"^op 1: cannot append to 'x': it is a \w+, not a list"
+    with pytest.raises(UpdateOpError, match=refused):
+        apply_ops(
+            item,
+            [{"type": "increment", "path": "count"}, {"type": "append", "path": "x", "value": "y"}],
+        )
+    assert item == {"count": 1, "x": target}
+
+
+def test_append_requires_path_and_value() -> None:
+    with pytest.raises(UpdateOpError, match="'path' is required"):
+        apply_ops({}, [{"type": "append", "value": 1}])
+    with pytest.raises(UpdateOpError, match="'value' is required"):
+        apply_ops({}, [{"type": "append", "path": "x"}])

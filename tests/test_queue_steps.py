@@ -19,8 +19,9 @@ from django.test import AsyncClient
 from pydantic import BaseModel
 
 from motia_site.asgi import application
+from steps.config import QueueTrigger
 from steps.cron import beat_schedule
-from steps.inputs import CronInput, StreamTriggerInput
+from steps.inputs import CronInput, InvalidInput, StreamTriggerInput, validate_queue_input
 from steps.models import DeadLetter, StepRun
 from steps.queue import EnqueueError, enqueue
 from steps.registry import Step
@@ -32,6 +33,7 @@ from streams import StreamConfig
 from streams.events import StreamEvent
 from streams.registry import registry as registry_streams
 from streams.store import SyncStream
+from tests.helpers.step_builder import build_step
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -236,21 +238,49 @@ class Job(BaseModel):
     n: int
 
 
-def test_an_invalid_message_goes_straight_to_the_dead_letters(define_step: DefineStep) -> None:
+JOB_SCHEMA = {
+    "type": "object",
+    "properties": {"n": {"type": "integer"}, "tags": {"type": "array"}},
+    "required": ["n"],
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid"), [(Job, Job(n=3)), (JOB_SCHEMA, {"n": 3})], ids=["model", "json-schema"]
+)
+def test_an_invalid_message_goes_straight_to_the_dead_letters(
+    define_step: DefineStep, schema: Any, valid: Any
+) -> None:
     called = Counter()
     define_step(
         lambda input, ctx: called.add(input),
         name="Typed",
-        triggers=[{"type": "queue", "topic": "t.typed", "input": Job}],
+        triggers=[{"type": "queue", "topic": "t.typed", "input": schema}],
     )
     enqueue({"topic": "t.typed", "data": {"n": "many"}}, trace_id="tr")
     enqueue({"topic": "t.typed", "data": {"n": 3}}, trace_id="tr")
     letter = wait_for(lambda: DeadLetter.objects.first(), "a dead letter")
     wait_for(lambda: len(called.calls) == 1, "the valid message")
-    assert called.calls == [Job(n=3)], "the handler gets the validated model"
+    assert called.calls == [valid], "the handler gets the validated model, or the JSON itself"
     assert letter.attempts == 1
     assert "InvalidInput" in letter.error and "n:" in letter.error
     assert [r.status for r in runs("Typed")].count("retrying") == 0
+
+
+def test_a_json_schema_input_names_each_failing_field() -> None:
+    queue = {"type": "queue", "topic": "t", "input": JOB_SCHEMA}
+    (trigger,) = build_step(name="Q", triggers=[queue]).config.triggers
+    assert isinstance(trigger, QueueTrigger)
+    with pytest.raises(InvalidInput) as refused:
+        validate_queue_input(trigger, {"tags": 3})
+    assert refused.value.errors == [
+        {"loc": ["n"], "msg": "'n' is a required property", "type": "missing"},
+        {"loc": ["tags"], "msg": "3 is not of type 'array'", "type": "type"},
+    ]
+    assert str(refused.value) == (
+        "invalid message for topic 't': n: 'n' is a required property; "
+        "tags: 3 is not of type 'array'"
+    )
 
 
 def test_a_false_queue_condition_skips_the_handler(define_step: DefineStep) -> None:
@@ -472,12 +502,15 @@ def test_dead_letters_are_listed_and_redriven_from_the_admin(
     assert admin_client.get("/admin/steps/steprun/").status_code == 200
 
 
-def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep) -> None:
+@pytest.mark.parametrize("expression", ["* * * * * *", "* * * * * * *"])
+def test_cron_steps_run_on_schedule_through_celery_beat(
+    define_step: DefineStep, expression: str
+) -> None:
     fired = Counter()
     step = define_step(
         lambda input, ctx: fired.add(input),
         name="EverySecond",
-        triggers=[{"type": "cron", "expression": "* * * * * *"}],
+        triggers=[{"type": "cron", "expression": expression}],
     )
     scheduler = Scheduler(app=current_app, schedule={}, lazy=True)
     scheduler.update_from_dict(beat_schedule([step]))
@@ -487,7 +520,7 @@ def test_cron_steps_run_on_schedule_through_celery_beat(define_step: DefineStep)
     wait_for(lambda: len(fired.calls) >= 2, "two runs a second apart")
     first = fired.calls[0]
     assert isinstance(first, CronInput)
-    assert first.expression == "* * * * * *"
+    assert first.expression == expression
     assert all(r.kind == "cron" and r.status == "succeeded" for r in runs("EverySecond"))
 
 

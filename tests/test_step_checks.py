@@ -126,6 +126,28 @@ def test_a_bad_cron_expression_is_an_error(load_steps: LoadSteps) -> None:
     )
 
 
+def test_a_seven_field_cron_expression_whose_years_are_past_is_an_error(
+    load_steps: LoadSteps,
+) -> None:
+    package = load_steps(
+        tock_step="""
+        config = {
+            "name": "Tock",
+            "triggers": [
+                {"type": "cron", "expression": "0 0 5 * * * *"},
+                {"type": "cron", "expression": "0 0 0 1 1 * 2020"},
+            ],
+        }
+        """
+    )
+    printed = check()
+    assert (
+        f"{package}.tock_step: (steps.E003) step 'Tock' trigger 1: 'expression': cron "
+        "expression '0 0 0 1 1 * 2020' never fires again" in printed
+    )
+    assert "trigger 0" not in printed, "seven fields, seconds first and a year last, are taken"
+
+
 def test_a_step_name_taken_twice_is_an_error(load_steps: LoadSteps) -> None:
     config = 'config = {"name": "Twice", "triggers": [{"type": "queue", "topic": "twice"}]}\n'
     package = load_steps(first_step=config, second_step=config)
@@ -134,6 +156,42 @@ def test_a_step_name_taken_twice_is_an_error(load_steps: LoadSteps) -> None:
         f"and {package}.second_step" in check()
     )
     assert registry.get("Twice").module == f"{package}.first_step"
+
+
+def test_two_steps_answering_one_method_and_path_are_an_error(load_steps: LoadSteps) -> None:
+    package = load_steps(
+        create_step="""
+        config = {"name": "Create", "triggers": [{"type": "http", "method": "POST", "path": "/t"}]}
+        """,
+        add_step="""
+        config = {"name": "Add", "triggers": [{"type": "http", "method": "post", "path": "/t"}]}
+        """,
+        read_step="""
+        config = {
+            "name": "Read",
+            "triggers": [
+                {"type": "http", "method": "GET", "path": "/t/:id"},
+                {"type": "http", "method": "DELETE", "path": "/t/:id"},
+            ],
+        }
+        """,
+        find_step="""
+        config = {"name": "Find", "triggers": [{"type": "http", "method": "GET", "path": "/t/:k"}]}
+        """,
+    )
+    printed = check()
+    assert (
+        f"{package}.add_step: (steps.E005) POST /t of step 'Add' ({package}.add_step) is the "
+        f"same route as POST /t of step 'Create' ({package}.create_step)" in printed
+    )
+    assert (
+        f"{package}.find_step: (steps.E005) GET /t/:k of step 'Find' ({package}.find_step) is "
+        f"the same route as GET /t/:id of step 'Read' ({package}.read_step)" in printed
+    )
+    assert "HINT: give one of them another path" in printed
+    assert printed.count("steps.E005") == 2, "DELETE /t/:id is a route of its own"
+    with pytest.raises(ImproperlyConfigured, match=r"steps\.E005"):
+        StepRouter(application=None)
 
 
 def test_a_stream_trigger_naming_no_stream_is_an_error(

@@ -125,6 +125,33 @@ def test_each_trigger_key_is_taken_in_both_spellings(
     assert StepConfig.parse(step({**same, **camel})).triggers == (trigger,)
 
 
+JSON_BODY = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+
+def middleware(request: Any, ctx: Any, next: Any) -> Any:
+    return next()
+
+
+def test_http_triggers_take_a_condition_middleware_and_json_schema_bodies() -> None:
+    raw = {**HTTP, "bodySchema": JSON_BODY, "condition": condition, "middleware": [middleware]}
+    (trigger,) = StepConfig.parse(step(raw)).triggers
+    assert isinstance(trigger, HttpTrigger)
+    assert trigger.body_schema == JSON_BODY
+    assert (trigger.condition, trigger.middleware) == (condition, (middleware,))
+    assert trigger.body_validator is not None and trigger.body_validator.is_valid({"text": "a"})
+    (bare,) = StepConfig.parse(step({**HTTP, "middleware": None, "condition": None})).triggers
+    assert isinstance(bare, HttpTrigger)
+    assert (bare.condition, bare.middleware, bare.body_validator) == (None, (), None)
+
+
+def test_a_queue_input_may_be_a_json_schema() -> None:
+    (trigger,) = StepConfig.parse(step({**QUEUE, "input": JSON_BODY})).triggers
+    assert isinstance(trigger, QueueTrigger)
+    assert trigger.input == JSON_BODY
+    assert trigger.input_validator is not None
+    assert not trigger.input_validator.is_valid({"text": 1})
+
+
 def test_each_step_key_is_taken_in_both_spellings() -> None:
     keys = {
         "enqueues": ["a", {"topic": "b", "label": "to B", "conditional": True}],
@@ -217,7 +244,11 @@ REFUSED = [
     (step({"type": "http", "path": "/s"}), "step 'S' trigger 0: 'method' is required"),
     (
         step({**HTTP, "bodySchema": dict}),
-        "step 'S' trigger 0: 'bodySchema' must be a pydantic model class",
+        "step 'S' trigger 0: 'bodySchema' must be a pydantic model class or a JSON-schema dict",
+    ),
+    (
+        step({**HTTP, "bodySchema": {"type": "text"}}),
+        "step 'S' trigger 0: 'bodySchema' is not a JSON schema: 'text' is not valid",
     ),
     (
         step({**HTTP, "bodyschema": Body}),
@@ -227,11 +258,12 @@ REFUSED = [
         step({**HTTP, "queryParams": [{"description": "q"}]}),
         "step 'S' trigger 0: 'queryParams[0].name' is required",
     ),
+    (step({**HTTP, "middleware": condition}), "step 'S' trigger 0: 'middleware' must be a list"),
     (
-        step({**HTTP, "middleware": [condition]}),
-        "step 'S' trigger 0: 'middleware' is not supported",
+        step({**HTTP, "middleware": [condition, "auth"]}),
+        "step 'S' trigger 0: 'middleware[1]': input should be callable",
     ),
-    (step({**HTTP, "condition": condition}), "step 'S' trigger 0: 'condition' is not supported"),
+    (step({**HTTP, "condition": 1}), "step 'S' trigger 0: 'condition': input should be callable"),
     (
         step({**HTTP, "responseSchema": {"ok": Body}}),
         "'responseSchema' has 'ok', which is not an HTTP status code",
@@ -259,8 +291,12 @@ REFUSED = [
         "step 'S' trigger 0: 'topic': string should have at least 1 character",
     ),
     (
-        step({**QUEUE, "input": {"type": "object"}}),
-        "step 'S' trigger 0: 'input' must be a pydantic model class",
+        step({**QUEUE, "input": {"type": "object", "required": "id"}}),
+        "step 'S' trigger 0: 'input' is not a JSON schema: 'id' is not of type 'array'",
+    ),
+    (
+        step({**QUEUE, "input": int}),
+        "step 'S' trigger 0: 'input' must be a pydantic model class or a JSON-schema dict",
     ),
     (
         step({**QUEUE, "condition": True}),
@@ -319,6 +355,10 @@ REFUSED = [
     (
         step({"type": "cron", "cron": "0 0 30 2 *"}),
         "'cron': cron expression '0 0 30 2 *' never fires",
+    ),
+    (
+        step({"type": "cron", "expression": "0 0 0 1 1 * 2020"}),
+        "'expression': cron expression '0 0 0 1 1 * 2020' never fires again",
     ),
     (
         step({"type": "cron", "expression": "* * * * *", "input": Body}),

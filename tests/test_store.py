@@ -81,6 +81,39 @@ def test_update_applies_ops_atomically(counters: SyncStream) -> None:
     assert result["new_value"] == {"id": "c", "value": 1, "x": 1}, "extra fields are kept"
 
 
+def test_update_takes_segment_lists_and_appends(
+    notes: SyncStream, events: list[StreamEvent]
+) -> None:
+    notes.update("g", "a", [{"type": "append", "path": ["log", "events"], "value": {"n": 1}}])
+    result = notes.update(
+        "g",
+        "a",
+        [
+            {"type": "append", "path": ["log", "events"], "value": {"n": 2}},
+            {"type": "increment", "path": ["stats.views"]},
+        ],
+    )
+    expected = {"id": "a", "log": {"events": [{"n": 1}, {"n": 2}]}, "stats.views": 1}
+    assert result["new_value"] == expected
+    assert notes.get("g", "a") == expected
+    with pytest.raises(UpdateOpError, match="not a list"):
+        notes.update("g", "a", [{"type": "append", "path": ["stats.views"], "value": 1}])
+    assert notes.get("g", "a") == expected
+    assert [e.type for e in events] == ["create", "update"]
+
+
+async def test_async_updates_take_segment_lists_and_append(
+    define_stream: Callable[..., StreamConfig],
+) -> None:
+    stream = Stream(define_stream("asynclog"))
+    await stream.update("g", "a", [{"type": "append", "path": ["events"], "value": "x"}])
+    result = await stream.update("g", "a", [{"type": "append", "path": "events", "value": "y"}])
+    assert result["new_value"] == {"id": "a", "events": ["x", "y"]}
+    with pytest.raises(UpdateOpError, match="not a list"):
+        await stream.update("g", "a", [{"type": "append", "path": ["id"], "value": "z"}])
+    assert await stream.get("g", "a") == {"id": "a", "events": ["x", "y"]}
+
+
 def test_a_failing_op_changes_nothing(counters: SyncStream, events: list[StreamEvent]) -> None:
     counters.set("g", "c", {"value": 1, "label": "x"})
     with pytest.raises(UpdateOpError):

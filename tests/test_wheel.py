@@ -1,6 +1,8 @@
 """The engine as a library: its wheel, installed with pip into a fresh virtual environment,
-serves a project of its own (made by ``django-admin startproject``, plus one app with one
-stream and one step) with nothing of this repository on the path.
+serves a project of its own (made by ``django-admin startproject``, plus one app with its
+streams and steps, one of them written against Motia's API) with nothing of this repository
+on the path. Then Motia's own ``motia`` package is installed beside it: it is not shadowed,
+and the checks say why it cannot run.
 
 It installs the engine's dependencies from the package index (pip's cache makes that quick
 after the first time), so it runs in the embedded pass of ``make test`` only.
@@ -12,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,17 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 120
     )
     assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+# Motia's own package, its last release (Motia is deprecated upstream).
+MOTIA_RELEASE = "motia==1.0.4rc1"
+
+
+def run_failing(command: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """What a command that must fail prints."""
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0, f"{command} did not fail:\n{result.stdout}"
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +101,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     )
     env["DJANGO_SETTINGS_MODULE"] = "notes_site.settings"
     run([python, "manage.py", "migrate", "--noinput"], site, env)
-    yield site, {**env, "PYTHON": python}
+    yield site, {**env, "PYTHON": python, "WHEEL": str(wheel)}
 
 
 def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -> None:
@@ -99,6 +113,10 @@ def test_the_engine_comes_from_the_wheel(project: tuple[Path, dict[str, str]]) -
     assert "http_step.py-tpl" in run([env["PYTHON"], "-c", templates], site, env)
     report = run([env["PYTHON"], "manage.py", "check"], site, env)
     assert "no issues" in report
+    # The step file written against Motia's API gets the engine's motia.
+    motia = "import motia; print(motia.__name__, motia.__file__)"
+    name, path = run([env["PYTHON"], "manage.py", "shell", "-c", motia], site, env).split()[-2:]
+    assert name == "steps.motia" and "site-packages" in path
     steps = run([env["PYTHON"], "manage.py", "steps"], site, env)
     assert "AddNote" in steps
     # No broker named, no Celery app of its own: the steps run on the in-process broker, not
@@ -186,6 +204,8 @@ def test_a_step_answers_and_a_subscriber_sees_the_change(
         }
         assert frames[3]["streamName"] == "note_count"
         assert frames[3]["event"] == {"type": "create", "data": {"id": "all", "notes": 1}}
+        hello = httpx.get(f"http://{url}/hello-motia", params={"name": "wheel"})
+        assert (hello.status_code, hello.json()) == (200, {"hello": "wheel"})
         # The engine's static files are in the wheel, and served.
         client = httpx.get(f"http://{url}/static/streams/stream-client.js")
         assert client.status_code == 200 and "StreamClient" in client.text
@@ -201,3 +221,29 @@ def test_a_step_answers_and_a_subscriber_sees_the_change(
         assert "AddNote" in dashboard.text and "CountNotes" in dashboard.text
     finally:
         terminate(server, 5)
+
+
+def test_the_wheel_holds_no_package_named_motia(project: tuple[Path, dict[str, str]]) -> None:
+    _, env = project
+    with zipfile.ZipFile(env["WHEEL"]) as wheel:
+        tops = {name.split("/", 1)[0] for name in wheel.namelist()}
+    assert {top for top in tops if not top.endswith(".dist-info")} == {"streams", "steps"}
+
+
+def test_motias_own_package_installed_beside_is_not_shadowed(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    # Last in this module: it installs Motia's package into the shared environment, and
+    # uninstalls it when it is done.
+    site, env = project
+    pip = [env["PYTHON"], "-m", "pip"]
+    run([*pip, "install", "-q", MOTIA_RELEASE], site, env, INSTALL_TIMEOUT)
+    try:
+        report = run_failing([env["PYTHON"], "manage.py", "check"], site, env)
+        assert "(motia.E001) Motia's own 'motia' package (1.0.4rc1) is installed" in report
+        assert "Traceback" not in report
+        # The Motia file gets Motia's package, which fails; the engine's own steps load.
+        assert "notes.hello_motia_step: (steps.E001) imports the 'motia' package" in report
+        assert "notes.add_note_step" not in report
+    finally:
+        run([*pip, "uninstall", "-q", "-y", "motia"], site, env)
