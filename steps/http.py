@@ -240,7 +240,9 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
     async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         api_request = _build_request(request, trigger, kwargs)
         user = await session_user(request.COOKIES)
-        with step_run(step.name, "http", _trace_id(request) or new_trace_id()) as run:
+        trace_id = _trace_id(request) or new_trace_id()
+        detail = {"method": request.method, "path": request.path}  # for the trace view
+        with step_run(step.name, "http", trace_id, detail=detail) as run:
             ctx = FlowContext.for_step(
                 step,
                 trace_id=run.trace_id,
@@ -258,6 +260,7 @@ def make_view(step: Step, trigger: HttpTrigger) -> Callable[..., Any]:
                 response = _checked(response, step, checker)
             # A 5xx the handler chose is a failed run too.
             failed = response.status_code >= 500
+            run.detail["status"] = response.status_code
             run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
         # Answer once what the handler caused has left the process (its changes' events for
         # the other servers, what it enqueued, its stream triggers): a server killed after

@@ -144,6 +144,9 @@ class EngineSettings(BaseModel):
     """Seconds each check of ``GET /healthz`` may take before it counts as down."""
     STEPS_HEALTH_WORKER_MAX_AGE: Seconds = 30.0
     """Seconds after which a worker's last heartbeat counts as down."""
+    STEPS_TRACE_EVENTS_KEPT: NonNegativeInt = 100_000
+    """Stream changes, enqueues and socket counts kept for the dashboard's trace view (the
+    newest this many of each); 0 records none (traces then show step runs and dead letters)."""
 
     @model_validator(mode="before")
     @classmethod
