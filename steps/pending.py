@@ -63,8 +63,10 @@ class PendingRows:
         return taken
 
     def put_back(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows taken but not written: first in line again (the limit still applies)."""
-        self._rows.extendleft(reversed(rows))
+        """Rows taken but not written: first in line again (beyond the limit, the oldest go)."""
+        newer = self.take()
+        self._rows.extend(rows)
+        self._rows.extend(newer)
 
     def clear(self) -> None:
         self._rows.clear()

@@ -17,9 +17,11 @@ from channels.layers import get_channel_layer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 
+from steps.health import check_broker
 from steps.local_runs import InFlight, run_here
 from steps.manual import ManualRunError, Sent
 from steps.models import DeadLetter, StepRun
+from steps.sending import sender
 from streams.conf import is_in_process_broker
 from streams.hub import crosses_processes
 
@@ -54,12 +56,19 @@ class ManualRunCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         here = is_in_process_broker(current_app.conf.broker_url)
+        if not here:
+            try:
+                check_broker()  # nothing is sent to a broker that is away
+            except Exception as error:
+                raise CommandError(f"the broker cannot be reached: {error}") from None
         with InFlight() as in_flight:
             sent = self._checked(lambda: self.send(options))
             steps = ", ".join(sent.steps)
             self.stdout.write(f"Sent {sent.what}: runs {steps}")
             self.stdout.write(f"Trace {sent.trace_id}: {trace_url(sent.trace_id)}")
             if not here:
+                if not sender.wait_sent(options["timeout"]):
+                    raise CommandError("the broker did not take the message")
                 self.stdout.write("The broker's workers run it (see the trace for its runs).")
                 return
             self.stdout.write(
