@@ -100,7 +100,7 @@ def test_a_request_its_changes_enqueues_runs_retries_and_dead_letter_in_order() 
     assert sent.title == "Create enqueued work → Worker"
     assert json.loads(sent.data_json) == {"n": 1}
     assert (first.title, first.status, first.attempt) == (
-        "Worker ran: message of work",
+        "Worker: message of work",
         "retrying",
         0,
     )
@@ -111,6 +111,14 @@ def test_a_request_its_changes_enqueues_runs_retries_and_dead_letter_in_order() 
     assert glance.request == "POST /todos → 201"
     assert (glance.runs, glance.failed_runs, glance.changes, glance.sockets) == (3, 1, 1, 5)
     assert (glance.enqueues, glance.dead_letters, glance.span_ms) == (1, 1, 1104)
+
+
+def test_a_run_comes_before_the_changes_it_made_within_its_first_millisecond() -> None:
+    started = T0 + timedelta(microseconds=700)  # a change's time is in whole milliseconds
+    made = run("Create", "http", 0, 3, detail={"method": "POST", "path": "/x"})
+    made.started_at = started
+    entries = timeline([made], [change(0, 1)], [], {}, {})
+    assert [(e.kind, e.offset_ms) for e in entries] == [("http", 0), ("change", 0)]
 
 
 def test_a_change_no_socket_counted_reached_none_and_its_item_may_be_pruned() -> None:
@@ -133,8 +141,8 @@ def test_runs_of_stream_and_cron_triggers_say_what_started_them() -> None:
         {},
     )
     assert [e.title for e in entries] == [
-        "Watch ran: update of todo/todos/a",
-        "Hourly ran: cron 0 * * * *, fired by manage.py run_cron",
+        "Watch: update of todo/todos/a",
+        "Hourly: cron 0 * * * *, fired by manage.py run_cron",
     ]
     assert entries[1].duration_ms is None
 

@@ -107,7 +107,9 @@ def timeline(
     entries = [run_entry(run) for run in runs]
     entries += [event_entry(event, reach, items) for event in events]
     entries += [letter_entry(letter) for letter in letters]
-    entries.sort(key=lambda entry: (entry.at, _RANK.get(entry.kind, 9)))
+    # To the millisecond (a change's time has no finer grain): a run and the changes it made
+    # within that millisecond are in causal order.
+    entries.sort(key=lambda entry: (_to_ms(entry.at), _RANK.get(entry.kind, 9), entry.at))
     if not entries:
         return []
     first = entries[0].at
@@ -147,7 +149,7 @@ def run_entry(run: StepRun) -> Entry:
         answer = f" → {status}" if status is not None else ""
         title = f"{detail.get('method', 'HTTP')} {detail.get('path', '')}{answer}".strip()
     else:
-        title = f"{run.step_name} ran: {describe_start(run.kind, detail)}"
+        title = f"{run.step_name}: {describe_start(run.kind, detail)}"
     return Entry(
         kind="http" if run.kind == "http" else "run",
         at=run.started_at,
@@ -225,7 +227,12 @@ def letter_entry(letter: DeadLetter) -> Entry:
 
 
 def _with_offset(entry: Entry, first: datetime) -> Entry:
-    return replace(entry, offset_ms=round((entry.at - first).total_seconds() * 1000))
+    offset = (_to_ms(entry.at) - _to_ms(first)).total_seconds() * 1000
+    return replace(entry, offset_ms=round(offset))
+
+
+def _to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _end(entry: Entry) -> datetime:
