@@ -19,10 +19,10 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import orjson
 from django.db import transaction
 
 from streams.conf import engine_settings
@@ -31,7 +31,6 @@ from streams.events import StreamEvent
 from .models import SocketReach, TraceEvent
 from .pending import PendingRows
 from .runs import recorder
-from .storable import storable_json, storable_text
 
 # Rows kept in memory while the database cannot take them (per table).
 MAX_WAITING = 100_000
@@ -39,39 +38,54 @@ MAX_WAITING = 100_000
 DATA_PREVIEW_CHARS = 2000
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def kept() -> int:
     """How many rows of each trace table are kept (0: trace records are off)."""
     return int(engine_settings.STEPS_TRACE_EVENTS_KEPT)
 
 
-def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def change_detail(event: StreamEvent) -> dict[str, Any]:
+    """What a change's record says of it."""
+    return {
+        "stream": event.stream_name,
+        "group": event.group_id,
+        "item": event.item_id,
+        "type": event.type,
+        "version": event.version,
+    }
 
 
 def _event_columns(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """(trace_id, kind, seconds, step_name, detail) as TraceEvent's columns."""
-    trace_id, kind, seconds, step_name, detail = row
-    return (trace_id, kind, _moment(seconds), step_name, storable_json(detail))
+    """(trace_id, kind, milliseconds, step_name, detail or change's event) as TraceEvent's
+    columns (the detail of a change is made here, off the path that noted it)."""
+    trace_id, kind, at_ms, step_name, detail = row
+    if isinstance(detail, StreamEvent):
+        detail = change_detail(detail)
+    # orjson writes NUL as an escape: the text itself holds none.
+    return (trace_id, kind, at_ms, step_name, orjson.dumps(detail, default=str).decode())
 
 
 def _reach_columns(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """(stream, group, version, sockets, seconds) as SocketReach's columns: the process is
-    the one writing (each process writes its own counts)."""
-    stream_name, group_id, version, sockets, seconds = row
+    """(stream, group, version, sockets, milliseconds) as SocketReach's columns: the process
+    is the one writing (each process writes its own counts)."""
+    stream_name, group_id, version, sockets, at_ms = row
     process = f"{socket.gethostname()}:{os.getpid()}"
-    return (stream_name, group_id, version, sockets, process, _moment(seconds))
+    return (stream_name, group_id, version, sockets, process, at_ms)
 
 
 events = PendingRows(
     TraceEvent,
-    ("trace_id", "kind", "at", "step_name", "detail"),
+    ("trace_id", "kind", "at_ms", "step_name", "detail_json"),
     _event_columns,
     MAX_WAITING,
     kept,
 )
 reach = PendingRows(
     SocketReach,
-    ("stream_name", "group_id", "version", "sockets", "process", "at"),
+    ("stream_name", "group_id", "version", "sockets", "process", "at_ms"),
     _reach_columns,
     MAX_WAITING,
     kept,
@@ -86,20 +100,14 @@ recorder.add_table(reach)
 def record_change(sender: Any, event: StreamEvent, **_: Any) -> None:
     """Receiver of ``streams.signals.stream_event``: a change made within a trace."""
     if event.trace_id and kept():
-        detail = {
-            "stream": event.stream_name,
-            "group": event.group_id,
-            "item": event.item_id,
-            "type": event.type,
-            "version": event.version,
-        }
-        events.add((event.trace_id, TraceEvent.Kind.CHANGE, event.timestamp / 1000, "", detail))
+        # The event itself (frozen): its detail is made when the batch is written.
+        events.add((event.trace_id, TraceEvent.Kind.CHANGE, event.timestamp, "", event))
 
 
 def count_reach(stream_name: str, group_id: str, version: int, sockets: int) -> None:
     """The counter given to :func:`streams.reach.count_with` (runs on the hub's loop)."""
     if kept():
-        reach.add((stream_name, group_id, version, sockets, time.time()))
+        reach.add((stream_name, group_id, version, sockets, _now_ms()))
 
 
 def record_enqueue(
@@ -117,12 +125,12 @@ def record_enqueue(
     if not kept():
         return
     text = encoded[:DATA_PREVIEW_CHARS].decode(errors="ignore")
-    detail: dict[str, Any] = {"topic": topic, "steps": list(steps), "data": storable_text(text)}
+    detail: dict[str, Any] = {"topic": topic, "steps": list(steps), "data": text}
     if len(encoded) > DATA_PREVIEW_CHARS:
         detail["truncated"] = True
     if origin:
         detail["origin"] = origin
-    row = (trace_id, TraceEvent.Kind.ENQUEUE, time.time(), sender, detail)
+    row = (trace_id, TraceEvent.Kind.ENQUEUE, _now_ms(), sender, detail)
     transaction.on_commit(partial(events.add, row))
 
 
@@ -130,7 +138,7 @@ def record_cron_fire(trace_id: str, step_name: str, expression: str, *, origin: 
     """A cron step fired by hand (``origin``: who fired it)."""
     if kept():
         detail = {"expression": expression, "origin": origin}
-        events.add((trace_id, TraceEvent.Kind.CRON, time.time(), step_name, detail))
+        events.add((trace_id, TraceEvent.Kind.CRON, _now_ms(), step_name, detail))
 
 
 def write_now() -> None:

@@ -38,15 +38,17 @@ def run(step: str, kind: str, start: int, end: int | None, **fields: Any) -> Ste
     )
 
 
+def event(kind: str, ms: int, detail: dict[str, Any], step_name: str = "") -> TraceEvent:
+    at_ms = round(at(ms).timestamp() * 1000)
+    detail_json = json.dumps(detail)
+    return TraceEvent(
+        trace_id="t", kind=kind, at_ms=at_ms, step_name=step_name, detail_json=detail_json
+    )
+
+
 def change(ms: int, version: int, item: str = "a") -> TraceEvent:
-    detail = {
-        "stream": "todo",
-        "group": "todos",
-        "item": item,
-        "type": "create",
-        "version": version,
-    }
-    return TraceEvent(trace_id="t", kind="change", at=at(ms), detail=detail)
+    detail = {"stream": "todo", "group": "todos", "item": item, "type": "create"}
+    return event("change", ms, {**detail, "version": version})
 
 
 # --- the timeline -------------------------------------------------------------------------------
@@ -61,12 +63,8 @@ def test_a_request_its_changes_enqueues_runs_retries_and_dead_letter_in_order() 
         run("Create", "http", 0, 12, status="succeeded", detail=request, logs=[log]),
         run("Worker", "queue", 1100, 1103, status="failed", attempt=1, **failing),
     ]
-    enqueued = TraceEvent(
-        trace_id="t",
-        kind="enqueue",
-        at=at(6),
-        step_name="Create",
-        detail={"topic": "work", "steps": ["Worker"], "data": '{"n":1}'},
+    enqueued = event(
+        "enqueue", 6, {"topic": "work", "steps": ["Worker"], "data": '{"n":1}'}, "Create"
     )
     letter = DeadLetter(
         pk=7,
@@ -148,20 +146,11 @@ def test_runs_of_stream_and_cron_triggers_say_what_started_them() -> None:
 
 
 def test_things_done_by_hand_name_who_did_them() -> None:
-    fired = TraceEvent(
-        trace_id="t",
-        kind="cron",
-        at=at(0),
-        step_name="Hourly",
-        detail={"expression": "0 * * * *", "origin": "the dashboard (staff)"},
+    fired = event(
+        "cron", 0, {"expression": "0 * * * *", "origin": "the dashboard (staff)"}, "Hourly"
     )
-    enqueued = TraceEvent(
-        trace_id="t",
-        kind="enqueue",
-        at=at(1),
-        detail={"topic": "work", "steps": ["A", "B"], "data": '{"n', "truncated": True},
-    )
-    enqueued.detail["origin"] = "manage.py enqueue"
+    preview = {"topic": "work", "steps": ["A", "B"], "data": '{"n', "truncated": True}
+    enqueued = event("enqueue", 1, {**preview, "origin": "manage.py enqueue"})
     entries = timeline([], [fired, enqueued], [], {}, {})
     assert [e.title for e in entries] == [
         "the dashboard (staff) fired Hourly (cron 0 * * * *)",

@@ -107,13 +107,10 @@ def test_enqueue_runs_the_steps_here_and_reports_their_runs(database: TestDataba
     assert "see them on their next join" in out
     # Recorded for the trace: the enqueue (by whom), the run, the change it made.
     rows = database.query(
-        f"SELECT kind, step_name, detail FROM steps_traceevent WHERE trace_id = '{trace}' "
+        f"SELECT kind, step_name, detail_json FROM steps_traceevent WHERE trace_id = '{trace}' "
         "ORDER BY id"
     )
-    kinds = [
-        (kind, json.loads(detail) if isinstance(detail, str) else detail)
-        for kind, _, detail in rows
-    ]
+    kinds = [(kind, json.loads(detail)) for kind, _, detail in rows]
     assert kinds[0] == (
         "enqueue",
         {

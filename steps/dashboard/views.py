@@ -203,7 +203,9 @@ def trace(request: HttpRequest, trace_id: str) -> HttpResponse:
     runs = list(
         StepRun.objects.filter(trace_id=trace_id).order_by("started_at", "id")[:TRACE_LIMIT]
     )
-    events = list(TraceEvent.objects.filter(trace_id=trace_id).order_by("at", "id")[:TRACE_LIMIT])
+    events = list(
+        TraceEvent.objects.filter(trace_id=trace_id).order_by("at_ms", "id")[:TRACE_LIMIT]
+    )
     letters = list(
         DeadLetter.objects.filter(trace_id=trace_id).order_by("created_at")[:TRACE_LIMIT]
     )
