@@ -33,6 +33,7 @@ class StepsConfig(AppConfig):
         from celery.signals import beat_init, worker_init
         from django.core.checks import register
 
+        from streams import reach
         from streams.signals import stream_event
 
         from .checks import TAG, check_steps, refuse_to_start
@@ -41,6 +42,7 @@ class StepsConfig(AppConfig):
         from .motia.checks import check_motia
         from .registry import registry
         from .stream_triggers import dispatch_stream_triggers
+        from .traces import count_reach, record_change
         from .worker import use_in_process_broker
 
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
@@ -51,6 +53,9 @@ class StepsConfig(AppConfig):
         worker_init.connect(refuse_to_start, dispatch_uid="steps.checks.worker", weak=False)
         beat_init.connect(refuse_to_start, dispatch_uid="steps.checks.beat", weak=False)
         stream_event.connect(dispatch_stream_triggers, dispatch_uid="steps.stream_triggers")
+        # What traces record as it happens (steps.traces): changes here, sockets reached.
+        stream_event.connect(record_change, dispatch_uid="steps.traces.changes")
+        reach.count_with(count_reach)
         current_app.conf.beat_schedule = beat_schedule(registry)
         # Every worker of the project's Celery app (``celery worker`` and the embedded one)
         # records its heartbeats; Celery builds a worker's bootsteps after Django is set up.

@@ -281,6 +281,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
     async def answer(api_request: ApiRequest, ctx: FlowContext, run: Run) -> HttpResponseBase:
         condition = trigger.condition
         if condition is not None and not await condition_allows(condition, api_request, ctx):
+            run.detail["status"] = 422
             run.finish(StepRun.Status.SKIPPED)
             skipped = json_response(CONDITION_NOT_MET, 422)
             skipped[TRACE_HEADER] = run.trace_id
@@ -294,6 +295,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
             # The handler goes on writing (Motia's streamed answers): the run ends with the
             # body, which cannot be checked against a response_schema.
             result[TRACE_HEADER] = run.trace_id
+            run.detail["status"] = result.status_code
             body = result.streaming_content
             result.streaming_content = _run_to_the_end(body, result.status_code, run)
             return result
@@ -302,6 +304,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
             response = _checked(response, step, checker)
         # A 5xx the handler chose is a failed run too.
         failed = response.status_code >= 500
+        run.detail["status"] = response.status_code
         run.finish(StepRun.Status.FAILED if failed else StepRun.Status.SUCCEEDED)
         return response
 
@@ -309,7 +312,9 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
         path_params = {name: kwargs[route_name] for name, route_name in param_names}
         api_request = _build_request(request, trigger, path_params, step.raw_body)
         user = await session_user(request.COOKIES)
-        with step_run(step.name, "http", _trace_id(request) or new_trace_id()) as run:
+        trace_id = _trace_id(request) or new_trace_id()
+        detail = {"method": request.method, "path": request.path}  # for the trace view
+        with step_run(step.name, "http", trace_id, detail=detail) as run:
             ctx = FlowContext.for_step(
                 step,
                 trace_id=run.trace_id,

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 
 from .config import QueueTrigger
-from .registry import Step, StepRegistry, registry
+from .registry import Step, registry
 from .sending import send_to_step
+from .traces import record_enqueue
 
 
 class EnqueueError(ValueError):
@@ -33,9 +34,11 @@ def enqueue(
     *,
     trace_id: str,
     sender: Step | None = None,
-    steps: StepRegistry | None = None,
+    steps: Iterable[Step] | None = None,
+    origin: str = "",
 ) -> int:
-    """Send ``{"topic", "data"}`` to every step subscribed to the topic; return how many."""
+    """Send ``{"topic", "data"}`` to every step subscribed to the topic; return how many.
+    ``origin`` says who sent it when no step did (``manage.py enqueue``, the dashboard)."""
     if not isinstance(message, Mapping):
         raise EnqueueError("enqueue takes {'topic': ..., 'data': ...}")
     topic = message.get("topic")
@@ -50,10 +53,14 @@ def enqueue(
         raise EnqueueError(f"no step subscribes to topic {topic!r}")
     data = message.get("data")
     try:
-        orjson.dumps(data)
+        encoded = orjson.dumps(data)
     except TypeError as error:
         raise EnqueueError(f"data for topic {topic!r} is not JSON: {error}") from None
     for step, index, trigger in targets:
         payload = {"kind": "queue", "trigger": index, "topic": topic, "data": data}
         send_to_step(step.name, payload, trace_id, countdown=trigger.retry.delay_seconds)
+    names = [step.name for step, _, _ in targets]
+    record_enqueue(
+        trace_id, topic, names, encoded, sender=sender.name if sender else "", origin=origin
+    )
     return len(targets)

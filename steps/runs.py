@@ -13,6 +13,10 @@ a worker that dies leaves it behind, to be closed as "worker lost" when its mess
 redelivered) and updated when it ends. A flush that fails writes nothing and keeps its records
 for the next one (at most :data:`MAX_KEPT`), so runs made while the database was away are
 recorded when it is back.
+
+The same batches carry what a trace records besides its runs (stream changes, enqueues, socket
+counts: :mod:`steps.traces`), from the :class:`~steps.pending.PendingRows` tables added with
+:meth:`RunRecorder.add_table`: one transaction a batch for all of them.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from streams import db
@@ -35,6 +39,7 @@ from streams.events import current_trace_id
 from streams.outage import Outage
 
 from .models import StepRun
+from .pending import PendingRows, insert
 from .storable import storable_json, storable_text
 
 logger = logging.getLogger("steps.runs")
@@ -63,6 +68,8 @@ class Run:
     # The message was handed over again after its worker died: close that worker's attempt.
     redelivered: bool = False
     logs: list[dict[str, Any]] = field(default_factory=list)
+    # What started it (see StepRun.detail); an http run adds its status as it ends.
+    detail: dict[str, Any] = field(default_factory=dict)
     started_at: datetime = field(default_factory=timezone.now)
     status: str = StepRun.Status.RUNNING
     error: str = ""
@@ -90,6 +97,7 @@ class Run:
             status=self.status,
             error=storable_text(self.error),
             logs=storable_json(list(self.logs)),
+            detail=storable_json(dict(self.detail)),
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
@@ -122,6 +130,17 @@ class RunRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()  # one flush at a time
+        self._tables: list[PendingRows] = []
+
+    def add_table(self, rows: PendingRows) -> None:
+        """Write ``rows`` with every batch of runs, in the same transaction."""
+        rows.on_first(self.wake)
+        self._tables.append(rows)
+
+    def wake(self) -> None:
+        """Make sure the writing thread runs (it writes what waits within FLUSH_SECONDS)."""
+        with self._lock:
+            self._ensure_thread()
 
     def started(self, run: Run) -> None:
         with self._lock:
@@ -168,7 +187,7 @@ class RunRecorder:
 
     def _has_work(self) -> bool:
         with self._lock:
-            return bool(self._pending or self._ended)
+            return bool(self._pending or self._ended) or any(self._tables)
 
     def flush(self, everything: bool = False) -> None:
         """Write what is due (``everything``: every pending run, running or not)."""
@@ -180,6 +199,8 @@ class RunRecorder:
         with self._flushing, self._lock:
             self._pending.clear()
             self._ended.clear()
+            for table in self._tables:
+                table.clear()
 
     def _flush(self, everything: bool) -> None:
         due_before = time.monotonic() - RUNNING_VISIBLE_AFTER
@@ -198,11 +219,14 @@ class RunRecorder:
             for run in running:
                 run._writing = True
             running_rows = [run.row() for run in running]
-        if not batch and not ended:
+        tables = [(table, table.take()) for table in self._tables]
+        if not batch and not ended and not any(rows for _, rows in tables):
             return
         try:
             with transaction.atomic():
                 self._write(batch, finished, running_rows, ended)
+                for table, rows in tables:
+                    table.write(rows)
         except Exception:
             # Nothing was written: keep every record for the next flush (the database may be
             # away for a while; the runs are recorded when it is back).
@@ -211,6 +235,8 @@ class RunRecorder:
                     run._writing = run._ended_while_writing = False
                 self._pending = batch + self._pending
                 self._ended = ended + self._ended
+            for table, rows in tables:
+                table.put_back(rows)
             raise
         with self._lock:
             for run, row in zip(running, running_rows, strict=True):
@@ -228,12 +254,16 @@ class RunRecorder:
                 status=StepRun.Status.FAILED, error="worker lost", finished_at=timezone.now()
             )
         if finished:
-            _insert(finished)
+            insert(StepRun, _COLUMNS, finished)
         if running:
             StepRun.objects.bulk_create(running)  # their ids are needed for the update
         for run in ended:  # each written as running: its pk is set
             StepRun.objects.filter(pk=cast(int, run.pk)).update(
-                status=run.status, error=run.error, logs=run.logs, finished_at=run.finished_at
+                status=run.status,
+                error=run.error,
+                logs=storable_json(list(run.logs)),
+                detail=storable_json(dict(run.detail)),
+                finished_at=run.finished_at,
             )
 
 
@@ -247,6 +277,7 @@ _COLUMNS = (
     "status",
     "error",
     "logs",
+    "detail",
     "started_at",
     "finished_at",
 )
@@ -259,26 +290,9 @@ def _column_values(run: Run) -> tuple[Any, ...]:
 def _storable_column(name: str, value: Any) -> Any:
     if name == "logs":
         return storable_json(list(value))
+    if name == "detail":
+        return storable_json(dict(value))
     return storable_text(value) if isinstance(value, str) else value
-
-
-def _insert(values: list[tuple[Any, ...]]) -> None:
-    """Insert finished runs in one ``executemany``: the ORM's bulk_create compiles every field
-    of every row and costs several times as much."""
-    by_name = {field.name: field for field in StepRun._meta.concrete_fields}
-    fields = [by_name[name] for name in _COLUMNS]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {StepRun._meta.db_table} ({columns}) VALUES ({placeholders})"
-    params = [
-        [
-            field.get_db_prep_save(value, connection)
-            for field, value in zip(fields, row, strict=True)
-        ]
-        for row in values
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 recorder = RunRecorder()

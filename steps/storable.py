@@ -23,6 +23,20 @@ def storable_json(value: Any) -> Any:
         encoded = orjson.dumps(value, default=str)
     except TypeError:  # not JSON at all: the field's own encoder will say so
         return value
+    # A quick look first (a string holding a backslash then "u0000" matches too: the walk
+    # then changes nothing; replacing in the encoded text would break its escape).
     if b"\\u0000" not in encoded:
         return value
-    return orjson.loads(encoded.replace(b"\\u0000", REPLACEMENT.encode()))
+    return _without_nul(value)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return storable_text(str(value))  # as the check above encoded it

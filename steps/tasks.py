@@ -124,6 +124,29 @@ class Delivery:
         )
 
 
+def run_detail(payload: dict[str, Any]) -> dict[str, Any]:
+    """What started a run of this message, as its record keeps it for the trace view: the
+    topic, the stream change, or the cron expression (and who fired it, if by hand)."""
+    kind = payload.get("kind")
+    detail: dict[str, Any] = {}
+    if kind == "queue":
+        detail["topic"] = payload.get("topic")
+    elif kind == "stream":
+        event = payload.get("event") or {}
+        change = event.get("event") or {}
+        detail.update(
+            stream=event.get("stream_name"),
+            group=event.get("group_id"),
+            item=event.get("id"),
+            type=change.get("type") if isinstance(change, dict) else None,
+        )
+    elif kind == "cron":
+        detail["expression"] = payload.get("expression")
+    if payload.get("origin"):
+        detail["origin"] = payload["origin"]
+    return detail
+
+
 class RetryLater(Exception):
     """A run failed and has retries left: run it again after ``countdown`` seconds."""
 
@@ -196,6 +219,7 @@ class Message:
             worker=delivery.worker,
             attempt=delivery.attempt,
             redelivered=delivery.redelivered,
+            detail=run_detail(self.payload),
         )
 
     def _succeeded(self, run: Run, ran: bool) -> str:

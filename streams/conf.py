@@ -151,6 +151,9 @@ class EngineSettings(BaseModel):
     """The ``.env`` file loaded (without overriding the environment) the first time a file
     imports ``motia``, as Motia's command line loads it; relative to the folder the process
     runs in. None (or empty) loads none."""
+    STEPS_TRACE_EVENTS_KEPT: NonNegativeInt = 100_000
+    """Stream changes, enqueues and socket counts kept for the dashboard's trace view (the
+    newest this many of each); 0 records none (traces then show step runs and dead letters)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from . import reach
 from .events import LAYER_MESSAGE_TYPE, RESYNC_MESSAGE_TYPE, StreamEvent, layer_group_name
 from .sequencing import GroupSequencer
 
@@ -201,6 +202,7 @@ class Hub:
             connection.resync(key)
 
     def _fan_out(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
+        reach.reached(key, version, self._audience(key, item_id))  # for traces: one call
         # One message for every socket: the ASGI server only reads it.
         message = {"type": "websocket.send", "text": frame}
         group = self._groups.get(key)
@@ -214,6 +216,14 @@ class Hub:
             for connection in tuple(watchers):
                 if not group or connection not in group:  # one frame a socket, whatever it joined
                     connection.deliver(message, key, item_id, version)
+
+    def _audience(self, key: GroupKey, item_id: str | None) -> int:
+        """How many sockets :meth:`_fan_out` hands an event to (a count, no list made)."""
+        group = self._groups.get(key) or {}
+        watchers = self._items.get(key, {}).get(item_id) if item_id is not None else None
+        if not watchers:
+            return len(group)
+        return len(group) + sum(1 for connection in watchers if connection not in group)
 
 
 def _forget(watchers: dict[Any, dict[Connection, int]], key: Any, connection: Connection) -> None:

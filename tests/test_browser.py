@@ -104,13 +104,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
+def page_problems() -> list[str]:
+    """What went wrong on the test's pages (``open_page`` fails the test if any did): a test
+    that expects one (a form refused with a 400) takes it off the list."""
+    return []
+
+
+@pytest.fixture
 def open_page(
-    request: pytest.FixtureRequest, browser: Browser, site: ServerProcess
+    request: pytest.FixtureRequest, browser: Browser, site: ServerProcess, page_problems: list[str]
 ) -> Iterator[OpenPage]:
     """``open_page(path)``: a page in a window of its own. Fails the test if a page raised,
     logged an error, or asked any other host than the server for anything."""
     contexts = []
-    problems: list[str] = []
+    problems = page_problems
 
     def watch(page: Page) -> None:
         own = (site.http_url, site.ws_url.rstrip("/"), "data:")
@@ -325,3 +332,120 @@ def test_dashboard_lists_the_seed_flows_streams_and_step_runs(
     expect(watched).to_have_count(1)
     expect(watched.locator(f'tr[data-id="{trace_id}"]')).to_contain_text('"completedSteps":2')
     screenshot(page, "dashboard")
+
+
+# --- the dashboard: running a step now, and traces -------------------------------------------
+
+
+def sent_trace_id(page: Page) -> str:
+    """The trace id the dashboard names once a form was sent."""
+    expect(page).to_have_url(re.compile(r"/dashboard/\?sent="), timeout=WAIT_MS)
+    link = page.locator(".sent-notice a.trace-link")
+    expect(link).to_be_visible()
+    return link.inner_text().strip()
+
+
+def reload_until(page: Page, locator: Locator, what: str) -> None:
+    """Reload the page until ``locator`` matches something (runs are recorded in batches)."""
+
+    def shown() -> bool:
+        if locator.count() > 0:
+            return True
+        page.reload()
+        return False
+
+    eventually(shown, what, WAIT_MS / 1000, interval=0.5)
+
+
+def test_a_queue_step_run_from_its_dashboard_form_and_its_trace(open_page: OpenPage) -> None:
+    page = open_page("/dashboard/")
+    log_in(page)
+    form = page.locator('form.run-form[data-step="AnnounceTodoChange"]')
+    expect(form.locator("textarea")).to_have_value(re.compile(r'"message": ""'))  # the example
+    form.locator("textarea").fill('{"message": "Sent from the browser"}')
+    form.locator("button[type=submit]").click()
+
+    trace_id = sent_trace_id(page)
+    expect(page.locator(".sent-notice")).to_contain_text(
+        "Sent topic todo.announce to AnnounceTodoChange"
+    )
+    run = page.locator(f'#runs tr[data-trace="{trace_id}"]', has_text="succeeded")
+    reload_until(page, run, "the run of the message sent from the form")
+    expect(run).to_contain_text("AnnounceTodoChange")
+
+    run.locator("a.trace-link").click()
+    expect(page).to_have_url(re.compile(rf"/dashboard/traces/{re.escape(trace_id)}/$"))
+    timeline = page.locator("#timeline")
+    expect(timeline.locator(".entry")).to_have_count(3, timeout=WAIT_MS)
+    expect(timeline.locator(".entry-enqueue")).to_contain_text(
+        "the dashboard (staff) enqueued todo.announce → AnnounceTodoChange"
+    )
+    expect(timeline.locator(".entry-run")).to_contain_text("succeeded")
+    expect(timeline.locator(".entry-change")).to_contain_text(
+        "custom event to notifications / todos"
+    )
+    timeline.locator(".entry-change details summary").click()
+    expect(timeline.locator(".entry-change pre")).to_contain_text("Sent from the browser")
+    screenshot(page, "trace-of-a-form")
+
+
+def test_bad_input_in_a_dashboard_form_is_shown_there(
+    open_page: OpenPage, page_problems: list[str]
+) -> None:
+    page = open_page("/dashboard/")
+    log_in(page)
+    form = page.locator('form.run-form[data-step="StreamStepProcess"]')
+    form.locator("textarea").fill('{"traceId": "t", "stepIndex": "two"}')
+    with page.expect_response(lambda r: r.url.endswith("/dashboard/run/queue/")) as answer:
+        form.locator("button[type=submit]").click()
+    assert answer.value.status == 400
+    page_problems.remove(f"400: {answer.value.url}")  # expected: the form was refused
+    refused = page.locator('form.run-form[data-step="StreamStepProcess"]')
+    expect(refused.locator(".form-error")).to_contain_text("stepIndex: Input should be a valid")
+    expect(refused.locator("textarea")).to_have_value('{"traceId": "t", "stepIndex": "two"}')
+    expect(page.locator(".sent-notice")).to_have_count(0)
+
+
+def test_a_cron_step_fired_from_the_dashboard_and_followed_on_its_trace(
+    open_page: OpenPage,
+) -> None:
+    page = open_page("/dashboard/")
+    log_in(page)
+    page.locator('form.run-cron[data-step="CollectSystemMetrics"] button').click()
+    trace_id = sent_trace_id(page)
+    page.locator(".sent-notice a.trace-link").click()
+    expect(page).to_have_url(re.compile(rf"/dashboard/traces/{re.escape(trace_id)}/$"))
+    # The page follows the trace: the run and its change arrive without a reload.
+    timeline = page.locator("#timeline")
+    expect(timeline.locator(".entry-cron")).to_contain_text(
+        "the dashboard (staff) fired CollectSystemMetrics"
+    )
+    expect(timeline.locator(".entry-run .status")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(timeline.locator(".entry-change")).to_contain_text("metrics / system-metrics")
+
+
+def test_the_trace_of_a_request_found_from_its_x_trace_id_header(
+    open_page: OpenPage, site: ServerProcess
+) -> None:
+    demo = open_page("/")  # a window watching the todos: a socket the change reaches
+    wait_live(demo)
+    response = httpx.post(f"{site.http_url}/todos", json={"description": "Where did it go?"})
+    response.raise_for_status()
+    trace_id, todo_id = response.headers["x-trace-id"], response.json()["todo"]["id"]
+    expect(todo(demo, "Where did it go?")).to_be_visible(timeout=WAIT_MS)
+
+    page = open_page("/dashboard/")
+    log_in(page)
+    page.fill(".trace-search input[name=q]", trace_id)
+    page.click(".trace-search button[type=submit]")
+    expect(page).to_have_url(re.compile(rf"/dashboard/traces/{re.escape(trace_id)}/$"))
+    timeline = page.locator("#timeline")
+    expect(timeline.locator(".entry-http")).to_contain_text("CreateTodo POST /todos → 201")
+    expect(timeline.locator(".entry-http .logs")).to_contain_text("Todo created and broadcast")
+    created = timeline.locator(".entry-change", has_text=f"create todo / todos / {todo_id}")
+    expect(created).to_contain_text(re.compile(r"reached [1-9]\d* sockets?"), timeout=WAIT_MS)
+    # The stream-triggered step it caused, under the same trace.
+    expect(timeline.locator(".entry-run", has_text="AnnounceTodoChange")).to_contain_text(
+        "succeeded", timeout=WAIT_MS
+    )
+    screenshot(page, "trace-of-a-request")

@@ -46,6 +46,7 @@ def test_a_project_that_sets_nothing_gets_every_default() -> None:
         "STEPS_HEALTH_CHECK_TIMEOUT": 2.0,
         "STEPS_HEALTH_WORKER_MAX_AGE": 30.0,
         "STEPS_MOTIA_DOTENV": ".env",
+        "STEPS_TRACE_EVENTS_KEPT": 100_000,
     }
 
 
