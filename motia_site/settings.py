@@ -13,6 +13,7 @@ from typing import Any
 import dj_database_url
 
 from streams.conf import EngineSettings
+from streams.liveness import POOL_OPTIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -156,7 +157,13 @@ if DATABASE_IS_SQLITE:
     }
 else:
     DATABASE_POOL_SIZE = int(env("DATABASE_POOL_SIZE", "10"))
+    # The pool checks each connection it hands out (a round trip): one the database ended, in
+    # a restart, is dropped instead of failing the request that took it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # Connecting again within half a second of the database coming back after an outage,
+        # instead of after psycopg_pool's doubling pause (streams.liveness).
+        **POOL_OPTIONS,
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,
         # A request that finds every connection busy waits this long, then fails.
@@ -255,5 +262,8 @@ LOGGING = {
         "streams": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         # Server errors (with their traceback) and other warnings of Django itself.
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # While the database is away the pool tries to connect every half second, and would
+        # log each attempt (streams.liveness); requests that fail meanwhile are logged anyway.
+        "psycopg.pool": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
