@@ -179,9 +179,10 @@ class TestDatabase:
         self._admin(f"ALTER DATABASE {_quote_ident(self.name)} ALLOW_CONNECTIONS true")
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` run on this database (PostgreSQL or the SQLite file)."""
+        """Rows of ``sql`` run on this database (PostgreSQL or the SQLite file), committed."""
         if not self.is_postgres:
-            with contextlib.closing(sqlite3.connect(self.env["SQLITE_PATH"], timeout=5)) as db:
+            path = self.env["SQLITE_PATH"]
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db, db:  # commits
                 return db.execute(sql).fetchall()
         import psycopg
 
