@@ -13,20 +13,28 @@ from typing import Any
 import dj_database_url
 
 from streams.conf import EngineSettings
+from streams.liveness import POOL_OPTIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# A variable set but blank (``DATABASE_URL=`` in a compose file or a unit) is unset: the
+# default applies, as if the line were not there.
+def env(name: str, default: str = "") -> str:
+    """A variable's value, stripped; ``default`` when it is unset or blank."""
+    return os.environ.get(name, "").strip() or default
+
+
 def env_flag(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    value = env(name)
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value.lower() in {"1", "true", "yes", "on"}
 
 
 def env_list(name: str, default: str = "") -> list[str]:
     """A comma-separated variable as a list, blanks dropped."""
-    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+    return [v.strip() for v in env(name, default).split(",") if v.strip()]
 
 
 def env_settings(names: Iterable[str]) -> dict[str, str]:
@@ -41,7 +49,7 @@ def env_settings(names: Iterable[str]) -> dict[str, str]:
 DEBUG = env_flag("DJANGO_DEBUG", default=True)
 # Public in this repository: anyone could forge sessions and stream tokens signed with it.
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or (DEV_SECRET_KEY if DEBUG else "")
+SECRET_KEY = env("DJANGO_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -73,7 +81,7 @@ SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 # A year, as the HSTS preload list asks; start lower (3600) until HTTPS is known to work.
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
+SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", str(31_536_000 if HTTPS else 0)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", default=True)
 
@@ -123,12 +131,16 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 
-SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", BASE_DIR / "var" / "db.sqlite3"))
+SQLITE_PATH = Path(env("SQLITE_PATH") or BASE_DIR / "var" / "db.sqlite3")
 # No persistent connections (CONN_MAX_AGE=0), as Django advises under ASGI: a thread made for
 # one request closes its connection when the request ends. The engine's own queries run on a
 # few long-lived threads that keep theirs (streams/db.py), and PostgreSQL connections come from
 # a pool, so that a process never holds more than DATABASE_POOL_SIZE of them.
-DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{SQLITE_PATH}", conn_max_age=0)}
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"), conn_max_age=0
+    )
+}
 DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 if DATABASE_IS_SQLITE:
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -144,19 +156,25 @@ if DATABASE_IS_SQLITE:
         "NAME": str(SQLITE_PATH.with_name(f"test-{os.getpid()}.sqlite3"))
     }
 else:
-    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", 10))
+    DATABASE_POOL_SIZE = int(env("DATABASE_POOL_SIZE", "10"))
+    # The pool checks each connection it hands out (a round trip): one the database ended, in
+    # a restart, is dropped instead of failing the request that took it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # Connecting again within half a second of the database coming back after an outage,
+        # instead of after psycopg_pool's doubling pause (streams.liveness).
+        **POOL_OPTIONS,
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,
         # A request that finds every connection busy waits this long, then fails.
-        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 10)),
+        "timeout": float(env("DATABASE_POOL_TIMEOUT", "10")),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env("REDIS_URL")
 CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -165,7 +183,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": os.environ.get("CHANNELS_PREFIX", "motia"),
+                "prefix": env("CHANNELS_PREFIX", "motia"),
             },
         }
     }
@@ -182,7 +200,7 @@ else:
 # --- Celery (queue, stream and cron steps) ----------------------------------------------------
 
 # Redis in production; otherwise an in-process broker served by a worker thread of the server.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -195,7 +213,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # for the visibility timeout (Redis); the timeout must exceed the longest handler run plus
 # retry delay. Surviving workers look for such tasks every second (kombu's default sweep
 # is 10 s and scans Redis only every 10th time, so a lost task waited 100 s more).
-VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300))
+VISIBILITY_TIMEOUT = int(env("CELERY_VISIBILITY_TIMEOUT", "300"))
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     "unacked_restore_interval": min(1, VISIBILITY_TIMEOUT),
@@ -203,7 +221,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
 }
 # One queue for every step run. Deployments sharing a Redis need a database each (kombu's
 # bookkeeping of unacknowledged tasks is per database, not per queue).
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "steps")
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "steps")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # the schedule lives in code, not in a file
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -219,7 +237,7 @@ globals().update(env_settings(EngineSettings.model_fields))
 # --- Step endpoints -------------------------------------------------------------------------
 
 # Request bodies larger than this (bytes) are answered 413 (Django's own setting).
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("DATA_UPLOAD_MAX_MEMORY_SIZE", "2621440"))
 
 # --- Internationalization, static files -----------------------------------------------------
 
@@ -233,7 +251,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Logging --------------------------------------------------------------------------------
 
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -244,5 +262,8 @@ LOGGING = {
         "streams": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         # Server errors (with their traceback) and other warnings of Django itself.
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # While the database is away the pool tries to connect every half second, and would
+        # log each attempt (streams.liveness); requests that fail meanwhile are logged anyway.
+        "psycopg.pool": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

@@ -8,7 +8,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from .models import DeadLetter, StepRun, WorkerHeartbeat
-from .tasks import redrive
+from .redrive import CannotRedrive, RedriveStopped, redrive
 
 
 def trace_link(trace_id: str) -> str:
@@ -66,10 +66,12 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-drive the selected messages")
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        letters = list(queryset)
-        for letter in letters:
-            redrive(letter)
-        self.message_user(request, f"Re-drove {len(letters)} message(s).", messages.SUCCESS)
+        try:
+            count = redrive(list(queryset.order_by("id")))
+        except (CannotRedrive, RedriveStopped) as error:
+            self.message_user(request, f"Not re-driven: {error}.", messages.ERROR)
+        else:
+            self.message_user(request, f"Re-drove {count} message(s).", messages.SUCCESS)
 
 
 @admin.register(WorkerHeartbeat)

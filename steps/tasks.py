@@ -22,7 +22,6 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
-from django.utils import timezone
 
 from streams.broadcast import wait_published
 from streams.hooks import is_async
@@ -35,7 +34,7 @@ from .models import DeadLetter, StepRun
 from .registry import Step, registry
 from .retry import RetryPolicy
 from .runs import Run, step_run
-from .sending import send_to_step, sender
+from .sending import sender
 from .storable import storable_json, storable_text
 from .task_names import RUN_STEP, RUN_STEP_BATCH, STORE_DEAD_LETTER
 
@@ -330,10 +329,3 @@ def _outcome(run: Any) -> Any:
 
 def _log_fields(step_name: str, trace_id: str, **fields: Any) -> dict[str, Any]:
     return {"step": step_name, "trace_id": trace_id, "fields": fields}
-
-
-def redrive(letter: DeadLetter) -> None:
-    """Send a dead letter's message again, as a new message with a fresh retry budget."""
-    send_to_step(letter.step_name, letter.payload, letter.trace_id)
-    letter.redriven_at = timezone.now()
-    letter.save(update_fields=["redriven_at"])

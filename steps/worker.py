@@ -107,6 +107,12 @@ def start_embedded_worker() -> bool:
     return True
 
 
+def embedded_worker_runs() -> bool:
+    """Whether this process runs a worker in its threads (the one that consumes what it sends
+    to the in-process broker)."""
+    return "worker" in _started
+
+
 def start_worker_thread(*, beat: bool) -> None:
     """Run a Celery worker (and, in one process of the database, beat) in threads of this
     process, once, on whatever broker is configured."""

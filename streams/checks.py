@@ -14,6 +14,11 @@ cannot use and each stream module it could not load, and why.
   healthy worker would count as down between two beats.
 - ``streams.W002``: a ``STREAMS_*`` or ``STEPS_*`` setting the engine does not have (a typo:
   the engine would use the default instead).
+- ``streams.W003``: a PostgreSQL pool that does not check the connections it hands out
+  (``CONN_HEALTH_CHECKS``): after a restart of the database, the first queries of Django's
+  own threads fail.
+- ``streams.W004``: a PostgreSQL pool that connects again on psycopg_pool's doubling pause:
+  after an outage, connections may come back a minute after the database.
 """
 
 import difflib
@@ -28,6 +33,7 @@ from pydantic import ValidationError
 
 from .conf import EngineSettings, problems, read
 from .discovery import in_apps
+from .liveness import pool_problems
 from .registry import registry
 
 TAG = "streams"
@@ -54,6 +60,19 @@ def check_engine_settings(
         *_heartbeat_warnings(engine),
         *_unknown_settings(),
         *_channel_layer_errors(),
+        *_database_pool_problems(),
+    ]
+
+
+def _database_pool_problems() -> list[CheckMessage]:
+    hint = (
+        "Set CONN_HEALTH_CHECKS = True and give the pool streams.liveness.POOL_OPTIONS: "
+        '"OPTIONS": {"pool": {**POOL_OPTIONS, "max_size": ...}}.'
+    )
+    return [
+        Warning(f'the connection pool of database "{alias}" {problem}', hint=hint, id=code)
+        for alias, settings_dict in settings.DATABASES.items()
+        for code, problem in pool_problems(settings_dict)
     ]
 
 

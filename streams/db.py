@@ -8,6 +8,10 @@ its queries here: ``STREAMS_DB_THREADS`` threads, each keeping one connection fo
 whole life (taken from the pool on PostgreSQL). SQLite gets one thread: its writers take turns
 anyway, and a single writer never sleeps in SQLite's busy handler.
 
+A connection kept that long outlives a restart of the database: before each job, a thread
+drops the connections the database ended meanwhile (:mod:`streams.liveness`), so that the job
+opens a fresh one instead of failing on the old one.
+
 Sync code that runs in a thread of its own (the admin, a plain handler in a worker) keeps using
 its own connection, so ``transaction.atomic()`` around Stream API calls still means one
 transaction.
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 from django.db import connections
 
 from .conf import engine_settings
+from .liveness import drop_if_ended
 
 logger = logging.getLogger("streams.db")
 
@@ -61,6 +66,7 @@ class DatabaseThreads:
         try:
             while (job := self._jobs.get()) is not None:
                 context, fn, args, done = job
+                _drop_ended_connections()
                 try:
                     result = context.run(fn, *args)
                 except BaseException as error:
@@ -71,6 +77,19 @@ class DatabaseThreads:
                     _drop_broken_connections()
         finally:
             connections.close_all()
+
+
+def _drop_ended_connections() -> None:
+    """Before a job: close the connections the database ended since the last one. Never
+    raises: the job runs whatever happens here (it fails on its own if it must)."""
+    for connection in connections.all(initialized_only=True):
+        try:
+            if drop_if_ended(connection):
+                logger.warning(
+                    "the database ended a connection of %s; reconnecting", connection.alias
+                )
+        except Exception:
+            logger.exception("could not check a connection of %s", connection.alias)
 
 
 def _drop_broken_connections() -> None:

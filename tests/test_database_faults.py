@@ -1,4 +1,5 @@
-"""End to end: queued and stream-triggered steps while the database refuses connections.
+"""End to end: steps, joins and queued runs while the database refuses connections, and once
+it accepts them again.
 
 A real server and a real ``celery -A motia_site worker`` run the seed's parallel merge on
 PostgreSQL and Redis: ``POST /stream-parallel-merge`` enqueues one ``step.process`` message per
@@ -6,11 +7,14 @@ unit of work, and each run of ``StreamStepProcess`` counts its unit into the mer
 they run, the test's own database refuses every connection for a while (and the open ones are
 ended), as a database server that went away would. When it is back, every message ran exactly
 once (its unit counted once, its run recorded) or is a dead letter naming the error, never
-both and never neither.
+both and never neither. And once the database is back (after a restart that ended every
+session, or after an outage), the first requests and joins succeed.
 
 Needs PostgreSQL and Redis (the services pass of ``make test``); the embedded pass skips it.
 """
 
+import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -157,3 +161,68 @@ async def test_a_join_the_database_cannot_answer_gets_an_error_and_the_socket_go
 
         again = await eventually_async(joined, "a join once the database is back", 10, 0.1)
         assert (again["event"]["type"], again["event"]["data"]) == ("sync", [])
+
+
+# --- once the database is back ---------------------------------------------------------------
+
+BURST = 24  # requests (and as many joins) at once: every database thread of the server
+# Seconds a request waits for a connection before it fails: the server must connect again this
+# soon after the database is back. psycopg_pool's own schedule tries again 1, 3, 7, 15 s after
+# its first attempt failed: the requests right after an outage of 8 s would wait 7 s.
+POOL_TIMEOUT = "2"
+OUTAGE_SECONDS = 8.0
+
+
+async def _knock(http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    """Requests while the database is away, one after another (they fail): the server keeps
+    trying to connect, as it does while users keep coming."""
+    while not stop.is_set():
+        with contextlib.suppress(httpx.HTTPError):
+            await http.post("/todos", json={"description": "meanwhile"})
+        await asyncio.sleep(0.1)
+
+
+async def _burst(
+    http: httpx.AsyncClient, socket: websockets.ClientConnection, label: str
+) -> tuple[list[int], list[str]]:
+    """``BURST`` todos created and as many groups joined at once: the statuses of the
+    requests, and the kinds of frame that answered the joins."""
+    groups = [f"{label}-{n}" for n in range(BURST)]
+    for group in groups:
+        await join(socket, "counter", group, subscription=group)
+    posts = [http.post("/todos", json={"description": f"{label} {n}"}) for n in range(BURST)]
+    responses = await asyncio.gather(*posts)
+    answers: dict[str, str] = {}
+    while len(answers) < BURST:
+        frame = await recv_frame(socket, 30)
+        answers[frame["groupId"]] = frame["event"]["type"]
+    return [r.status_code for r in responses], [answers[group] for group in groups]
+
+
+@pytest.mark.timeout(120)
+async def test_steps_and_joins_succeed_as_soon_as_the_database_is_back(
+    database: TestDatabase, start: Start
+) -> None:
+    """The server keeps its connections between requests: the database restarting ends them
+    all, and each must be found dead and replaced before a request uses it; after an outage,
+    the server must connect again as soon as the database is back."""
+    env = {**database.own_queue, "DATABASE_POOL_TIMEOUT": POOL_TIMEOUT}
+    server = start(ServerProcess(database, env, production=True))
+    async with server.http_client(30) as http, websockets.connect(server.ws_url) as socket:
+        # Every database thread holds a connection, as a server that has been serving does.
+        assert await _burst(http, socket, "warm") == ([201] * BURST, ["sync"] * BURST)
+
+        # A restart: every session ended, connections accepted again at once.
+        await asyncio.to_thread(database.refuse_connections)
+        await asyncio.to_thread(database.accept_connections)
+        assert await _burst(http, socket, "restarted") == ([201] * BURST, ["sync"] * BURST)
+
+        # An outage, with requests meanwhile: connections refused for a while, then accepted.
+        await asyncio.to_thread(database.refuse_connections)
+        stop = asyncio.Event()
+        knocking = asyncio.ensure_future(_knock(http, stop))
+        await asyncio.sleep(OUTAGE_SECONDS)
+        await asyncio.to_thread(database.accept_connections)
+        stop.set()
+        assert await _burst(http, socket, "back") == ([201] * BURST, ["sync"] * BURST)
+        await knocking

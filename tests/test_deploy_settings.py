@@ -114,3 +114,60 @@ def test_behind_the_load_balancer_pages_go_to_https_and_healthz_answers(
         health = httpx.get(f"{server.http_url}/healthz", timeout=10)
         assert health.status_code == 200, health.text
         assert health.json()["status"] == "ok"
+
+
+# Every variable the site reads, besides the engine settings (env_settings drops blank ones).
+SITE_VARIABLES = (
+    "DATABASE_URL",
+    "SQLITE_PATH",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_POOL_TIMEOUT",
+    "REDIS_URL",
+    "CHANNELS_PREFIX",
+    "CELERY_BROKER_URL",
+    "CELERY_QUEUE",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "DATA_UPLOAD_MAX_MEMORY_SIZE",
+    "LOG_LEVEL",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
+    "DJANGO_HTTPS",
+    "DJANGO_HSTS_SECONDS",
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS",
+    "DJANGO_HSTS_PRELOAD",
+)
+# What the settings came to, as the processes see them.
+SETTINGS_SEEN = (
+    "from django.conf import settings as s; import json; print(json.dumps(["
+    "s.DATABASES['default']['ENGINE'], str(s.DATABASES['default']['NAME']),"
+    " s.CHANNEL_LAYERS['default']['BACKEND'], s.CELERY_BROKER_URL, s.CELERY_TASK_DEFAULT_QUEUE,"
+    " s.VISIBILITY_TIMEOUT, s.DATA_UPLOAD_MAX_MEMORY_SIZE, s.LOG_LEVEL, s.DEBUG, s.SECRET_KEY,"
+    " s.ALLOWED_HOSTS, s.CSRF_TRUSTED_ORIGINS, s.HTTPS, s.SECURE_HSTS_SECONDS,"
+    " s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD]))"
+)
+
+
+def _site(command: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``command`` with none of the site's variables set but those of ``env``."""
+    environment = {k: v for k, v in os.environ.items() if k not in SITE_VARIABLES}
+    environment.update(env)
+    return subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_variable_set_but_blank_is_unset() -> None:
+    """``DATABASE_URL=`` (a compose file's or a unit's empty line) means the default, as for
+    every variable of the site: no traceback, the same settings as with nothing set."""
+    blank = {name: "" for name in SITE_VARIABLES}
+    assert _site([*MANAGE, "check"], blank).returncode == 0
+    unset = _site([*MANAGE, "shell", "-c", SETTINGS_SEEN], {})
+    blanked = _site([*MANAGE, "shell", "-c", SETTINGS_SEEN], blank)
+    assert blanked.returncode == 0, blanked.stderr
+    assert "Traceback" not in blanked.stderr
+    assert blanked.stdout == unset.stdout, (blanked.stdout, unset.stdout)
+    # Spaces are blank too.
+    spaced = _site([*MANAGE, "shell", "-c", SETTINGS_SEEN], {"DATABASE_URL": " ", "REDIS_URL": " "})
+    assert spaced.stdout == unset.stdout, spaced.stderr

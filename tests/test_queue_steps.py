@@ -24,11 +24,11 @@ from steps.cron import beat_schedule
 from steps.inputs import CronInput, InvalidInput, StreamTriggerInput, validate_queue_input
 from steps.models import DeadLetter, StepRun
 from steps.queue import EnqueueError, enqueue
+from steps.redrive import redrive
 from steps.registry import Step
 from steps.retry import RetryPolicy
 from steps.runs import flush_runs
 from steps.sending import OutgoingRun, send_runs
-from steps.tasks import redrive
 from streams import StreamConfig
 from streams.events import StreamEvent
 from streams.registry import registry as registry_streams
@@ -181,7 +181,7 @@ def test_an_always_failing_handler_ends_as_one_dead_letter_and_can_be_redriven(
     assert letter.trace_id == "trace-b"
 
     healthy.set()
-    redrive(letter)
+    assert redrive([letter]) == 1
     wait_for(lambda: runs("Broken")[-1].status == "succeeded", "the re-driven run")
     letter.refresh_from_db()
     assert letter.redriven_at is not None

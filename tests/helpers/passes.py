@@ -27,3 +27,7 @@ embedded_pass_only = pytest.mark.skipif(
     on_postgres() or on_redis(),
     reason="runs once, in the embedded pass (it does not depend on the database or the layer)",
 )
+# Tests of what only PostgreSQL does (its sessions ended by the server, its connection pool).
+needs_postgres = pytest.mark.skipif(
+    not on_postgres(), reason="needs PostgreSQL (DATABASE_URL, the services pass of make test)"
+)

@@ -167,10 +167,11 @@ class TestDatabase:
 
     def refuse_connections(self) -> None:
         """PostgreSQL: refuse new connections to this database and end the open ones, as a
-        database server that went away would (undone by :meth:`accept_connections`)."""
+        database server that went away would (undone by :meth:`accept_connections`). Returns
+        once the ended sessions are gone, as after a restart (each waited for up to 5 s)."""
         self._admin(f"ALTER DATABASE {_quote_ident(self.name)} ALLOW_CONNECTIONS false")
         self._admin(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             f" WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
         )
 
@@ -178,9 +179,10 @@ class TestDatabase:
         self._admin(f"ALTER DATABASE {_quote_ident(self.name)} ALLOW_CONNECTIONS true")
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` run on this database (PostgreSQL or the SQLite file)."""
+        """Rows of ``sql`` run on this database (PostgreSQL or the SQLite file), committed."""
         if not self.is_postgres:
-            with contextlib.closing(sqlite3.connect(self.env["SQLITE_PATH"], timeout=5)) as db:
+            path = self.env["SQLITE_PATH"]
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db, db:  # commits
                 return db.execute(sql).fetchall()
         import psycopg
 
