@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
@@ -23,7 +23,12 @@ from .outbox import ItemKey, Outbox
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
-from .transports import ServerSocket, close_on_protocol_errors, server_socket
+from .transports import (
+    ServerSocket,
+    close_on_protocol_errors,
+    report_send_failure,
+    server_socket,
+)
 
 if TYPE_CHECKING:
     from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
@@ -38,6 +43,7 @@ Held = tuple[Message, GroupKey, str | None, int]
 # Close codes (README: Wire protocol): a client frame over MAX_FRAME_BYTES, and a client
 # that cannot keep up with its frames (a private-use code).
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SLOW_CONSUMER = 4008
 
 
@@ -48,9 +54,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
     its own, so the consumer joins no channel layer: its only messages are the socket's.
     """
 
-    # The server's send: a coroutine function (start_eagerly drives its coroutines), given
-    # plain dicts (asgiref's TypedDicts require keys that ASGI makes optional).
-    base_send: Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]]
+    # The server's send, returning any awaitable (start_eagerly drives it), given plain dicts
+    # (asgiref's TypedDicts require keys that ASGI makes optional).
+    base_send: Callable[[Mapping[str, Any]], Awaitable[None]]
 
     async def __call__(self, scope: "_ChannelScope", receive: Any, send: Any) -> None:
         # Channels waits on the socket and on the consumer's layer channel at once, with a task
@@ -329,8 +335,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Write now, in the caller; only a send that has to wait goes on in a task.
         try:
             self.writer = start_eagerly(self.base_send(message))
-        except Exception:  # the socket went away: its disconnect cleans up
-            self._stop_sending()
+        except Exception as error:
+            self._send_failed(error)
             return
         if self.writer is not None:
             self.writer.add_done_callback(self._sent)
@@ -347,13 +353,28 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
-        if writer.cancelled() or writer.exception() is not None:
+        if writer.cancelled():
             self._stop_sending()
+            return
+        error = writer.exception()
+        if error is not None:
+            self._send_failed(error)
             return
         while self.outbox and self.writer is None and not self.closed:
             message = self.outbox.pop()
             if message is not None:
                 self._enqueue(message)
+
+    def _send_failed(self, error: BaseException) -> None:
+        """A send raised. ASGI servers raise an ``OSError`` for a socket that went away (its
+        disconnect cleans up); anything else means the server cannot be driven as this
+        consumer drives it: logged (once per kind of error), and the socket closed rather than
+        left open with frames lost."""
+        if isinstance(error, OSError):
+            self._stop_sending()
+            return
+        report_send_failure(error)
+        self._shut(CLOSE_INTERNAL_ERROR, f"a send raised {type(error).__name__}")
 
     def _stop_sending(self) -> None:
         """Send nothing more: the socket is gone, or being closed."""
