@@ -3,14 +3,15 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import protocol
+from . import db, protocol, replay
+from .answers import AnswerPart, GroupTooLarge, answer_part, tail_part
 from .auth import authenticate, scope_cookies, session_user
 from .conf import engine_settings
 from .context import StreamContext
@@ -20,6 +21,7 @@ from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
 from .logger import FlowLogger
 from .outbox import ItemKey, Outbox
+from .paging import FIRST_LIMIT, Hold
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
@@ -37,14 +39,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
-# A frame held while a join is answered: its message, group, item and version.
-Held = tuple[Message, GroupKey, str | None, int]
 
 # Close codes (README: Wire protocol): a client frame over MAX_FRAME_BYTES, and a client
 # that cannot keep up with its frames (a private-use code).
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SLOW_CONSUMER = 4008
+# How often a paced answer looks at daphne's buffer (its sends tell nothing).
+DRAIN_POLL_SECONDS = 0.005
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -71,14 +73,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
             pass
 
     async def websocket_connect(self, message: "WebSocketConnectEvent") -> None:
-        self.subscriptions: dict[Subscription, None] = {}
+        # Each subscription, and whether its client takes paged syncs (``syncPages``).
+        self.subscriptions: dict[Subscription, bool] = {}
         self.outbox: Outbox | None = None  # made when a send has to wait
-        self.held: list[Held] | None = None
+        # The frames of each group being answered, held until its answer is sent; one answer
+        # of a group at a time (the lock, and how many wait on it).
+        self.holds: dict[GroupKey, Hold] = {}
+        self.answering: dict[GroupKey, tuple[asyncio.Lock, int]] = {}
         # The last replay of each group: (the version it reached, its item or None for the
         # whole group), until a later frame of the group comes.
         self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
-        self.syncing = asyncio.Lock()  # one answer at a time: they share ``held``
         self.resyncs: set[asyncio.Task[None]] = set()
+        self.drain_waiters: list[asyncio.Future[None]] = []
         self.writer: asyncio.Task[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None  # for the send that waits
         self.closing: asyncio.Task[None] | None = None
@@ -169,18 +175,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self._send_error(error.code, error.message)
             return
         if frame.type == "join":
-            await self._join(frame.subscription, frame.since_version)
+            await self._join(frame.subscription, frame.since_version, frame.sync_pages)
         else:
             await self._leave(frame.subscription)
 
-    async def _join(self, subscription: Subscription, since: int | None = None) -> None:
+    async def _join(
+        self, subscription: Subscription, since: int | None = None, paged: bool = False
+    ) -> None:
         if subscription.stream_name not in registry:
             self._send_error(
                 "unknown_stream", f"unknown stream {subscription.stream_name!r}", subscription
             )
             return
         if subscription in self.subscriptions:
-            await self._answer(subscription, since)  # a re-join: bring the client up to date
+            # A re-join: bring the client up to date.
+            self.subscriptions[subscription] = paged
+            await self._answer_or_leave(subscription, since)
             return
         limit = engine_settings.STREAMS_MAX_SUBSCRIPTIONS
         if len(self.subscriptions) >= limit:
@@ -193,13 +203,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         if self.closed:  # closed while on_join ran: nothing left to subscribe for
             return
-        self.subscriptions[subscription] = None
+        self.subscriptions[subscription] = paged
+        await self._answer_or_leave(subscription, since, subscribe=True)
+
+    async def _answer_or_leave(
+        self, subscription: Subscription, since: int | None, subscribe: bool = False
+    ) -> None:
+        """Answer a join; when it cannot be answered, the join did not happen: the client is
+        told so and may join again, and the socket and its other subscriptions go on."""
         try:
-            await self._answer(subscription, since, subscribe=True)
+            await self._answer(subscription, since, subscribe)
+        except GroupTooLarge as error:
+            await self._leave(subscription)
+            self._send_error("group_too_large", str(error), subscription)
         except Exception:
-            # The group could not be read (the database down, say): the join did not happen,
-            # the client is told so and may join again; the socket and its other
-            # subscriptions go on.
+            # The group could not be read (the database down, say).
             logger.exception("could not answer the join of %r", subscription)
             await self._leave(subscription)
             self._send_error(
@@ -214,21 +232,134 @@ class StreamConsumer(AsyncWebsocketConsumer):
         meanwhile are held and follow it, so none is lost and none is overwritten by an older
         snapshot. Those a replay already sent are not sent twice, held or still on their
         way."""
-        async with self.syncing:
-            self.held = []
+        key = _group_key(subscription)
+        async with self._answering(key):
+            hold = self.holds[key] = self._hold(subscription)
             try:
                 if subscribe:
                     assert self.hub is not None
-                    await self.hub.subscribe(self, _group_key(subscription), subscription.id)
-                frames, replayed_to = await snapshot_reads().answer(subscription, since)
-                if replayed_to is not None:
-                    self.replayed[_group_key(subscription)] = (replayed_to, subscription.id)
-                for frame in frames:
-                    self._send(frame)
+                    await self.hub.subscribe(self, key, subscription.id)
+                paged = self.subscriptions.get(subscription, False)
+                part = await snapshot_reads().answer(subscription, since, paged)
+                await self._send_answer(subscription, part, hold)
             finally:
-                held, self.held = self.held, None
-                for message, key, item_id, version in held:
-                    self.deliver(message, key, item_id, version)
+                self._release(key, hold)
+
+    def _hold(self, subscription: Subscription) -> Hold:
+        # Half the outbox's bounds: what it holds goes to the outbox at once, after a page.
+        max_frames = engine_settings.STREAMS_MAX_PENDING_FRAMES
+        hold = Hold(max(1, max_frames // 2), engine_settings.STREAMS_MAX_PENDING_BYTES // 2)
+        hold.item_id = subscription.id
+        return hold
+
+    def _release(self, key: GroupKey, hold: Hold) -> int | None:
+        """Stop holding the group's frames and send those held (save what a replay sent);
+        the last version sent, if any."""
+        if self.holds.get(key) is hold:
+            del self.holds[key]
+        last = None
+        for message, item_id, version in hold.take():
+            if self._deliver(message, key, item_id, version):
+                last = version
+        return last
+
+    @contextlib.asynccontextmanager
+    async def _answering(self, key: GroupKey) -> AsyncIterator[None]:
+        """One answer of a group at a time, in the order asked (a client matches answers to
+        its joins by their order); the answers of other groups go on meanwhile."""
+        lock, users = self.answering.get(key) or (asyncio.Lock(), 0)
+        self.answering[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self.answering[key]
+            if users == 1:
+                del self.answering[key]
+            else:
+                self.answering[key] = (lock, users - 1)
+
+    async def _send_answer(self, subscription: Subscription, part: AnswerPart, hold: Hold) -> None:
+        """Send an answer part by part, each read once the socket has taken most of the one
+        before; then the changes the hold had to drop (from the log), and its end."""
+        key = _group_key(subscription)
+        paged = self.subscriptions.get(subscription, False)
+        first_page: int | None = None  # the version of a paged sync's first page
+        while True:
+            if part.kind == "page" and first_page is None:
+                first_page = part.version
+            elif part.kind == "sync":
+                first_page = None  # (a replay turned into a sync: the log was pruned)
+            for frame in part.frames:
+                self._send(frame)
+            if part.rest is None:
+                break
+            if not await self._paced(subscription):
+                return
+            part = await db.run(answer_part, subscription, part.rest, paged)
+        # What a paged sync's client applies its held changes from; the replay's end.
+        reached = first_page if first_page is not None else part.version
+        timestamp = part.timestamp
+        tail = hold.dropped_to is not None and hold.dropped_to > reached
+        while hold.dropped_to is not None and hold.dropped_to > reached:
+            limit: int | None = FIRST_LIMIT
+            while limit is not None:
+                if not await self._paced(subscription):
+                    return
+                following = await db.run(tail_part, subscription, reached, limit)
+                if following is None:  # the log no longer reaches back to them
+                    self._shut(CLOSE_SLOW_CONSUMER, "the group changed faster than it was sent")
+                    return
+                for frame in following.frames:
+                    self._send(frame)
+                reached, timestamp = following.version, following.timestamp
+                limit = following.rest.limit if following.rest is not None else None
+        if part.kind == "replay" or tail:
+            self.replayed[key] = (reached, subscription.id)
+        if part.kind == "replay":
+            self._send(protocol.replayed_frame(subscription, timestamp, reached))
+        elif part.kind == "page":
+            # The changes held go before the end, so that the client's state is whole then.
+            if not await self._paced(subscription):
+                return
+            last = self._release(key, hold)
+            version = max(part.version, reached, last or 0)
+            self._send(protocol.synced_frame(subscription, timestamp, version, part.pages))
+
+    async def _paced(self, subscription: Subscription) -> bool:
+        """Wait until the socket has taken all but a page of what was sent to it; False when
+        the answer must stop: the socket is closing, or the subscription was left."""
+        await self._drained(engine_settings.STREAMS_SYNC_PAGE_BYTES)
+        return not self.closed and subscription in self.subscriptions
+
+    async def _drained(self, limit: int) -> None:
+        """Wait until no more than ``limit`` bytes wait for the socket: in its outbox, or
+        (daphne, whose sends never wait) in the server's buffer. A server buffer that does not
+        shrink for the slow-reader timeout closes the socket as a slow reader."""
+        loop = asyncio.get_running_loop()
+        stalled_since, unsent = loop.time(), None
+        while not self.closed:
+            if self.outbox is not None and self.outbox.bytes > limit:
+                waiter = loop.create_future()
+                self.drain_waiters.append(waiter)
+                await waiter
+                continue
+            now, before = loop.time(), unsent
+            unsent = self.socket.unsent_bytes() if self.socket is not None else 0
+            if unsent <= limit:
+                return
+            if before is None or unsent < before:
+                stalled_since = now
+            elif now - stalled_since > engine_settings.STREAMS_SLOW_READER_TIMEOUT:
+                self._shut(CLOSE_SLOW_CONSUMER, "the socket took nothing for the timeout")
+                return
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self.drain_waiters = self.drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def resync(self, key: GroupKey) -> None:
         """Called by the hub: frames of the group may have been lost; send a fresh ``sync``
@@ -244,6 +375,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
             if subscription in self.subscriptions and not self.closed:
                 try:
                     await self._answer(subscription, None)
+                except GroupTooLarge as error:  # (grown since the join)
+                    await self._leave(subscription)
+                    self._send_error("group_too_large", str(error), subscription)
                 except Exception:
                     logger.exception("could not re-sync %r", subscription)
 
@@ -291,11 +425,33 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def deliver(self, message: Message, key: GroupKey, item_id: str | None, version: int) -> None:
         """Called by the hub: send a frame's message (a change of ``item_id`` of group
-        ``key``, if given)."""
-        if self.held is not None:
-            self.held.append((message, key, item_id, version))
-        elif not (self.replayed and self._was_replayed(key, item_id, version)):
-            self._enqueue(message, _item_key(key, item_id))
+        ``key``, if given), or hold it while a join of the group is answered."""
+        hold = self.holds.get(key) if self.holds else None
+        if hold is None:
+            self._deliver(message, key, item_id, version)
+        elif not hold.add(message, item_id, version):
+            self._hold_overflowed(key, hold, version)
+
+    def _deliver(self, message: Message, key: GroupKey, item_id: str | None, version: int) -> bool:
+        """Send a frame of the group, unless a replay sent it already; whether it was sent."""
+        if self.replayed and self._was_replayed(key, item_id, version):
+            return False
+        self._enqueue(message, _item_key(key, item_id))
+        return True
+
+    def _hold_overflowed(self, key: GroupKey, hold: Hold, version: int) -> None:
+        """More frames of a group came while a join of it was answered than may wait: they
+        are dropped and the answer goes on from the log, which holds them all, when its
+        frames are all the socket wants of the group; otherwise it is a reader too slow for
+        the group's changes."""
+        scope = hold.item_id
+        covered = scope is None or all(
+            s.id == scope for s in self.subscriptions if _group_key(s) == key
+        )
+        if covered and replay.log_size() > 0:
+            hold.drop(version)
+        else:
+            self._shut(CLOSE_SLOW_CONSUMER, "the group changed faster than it was sent")
 
     def _was_replayed(self, key: GroupKey, item_id: str | None, version: int) -> bool:
         """Whether a replay on this socket already sent this frame. The hub hands a group's
@@ -364,6 +520,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             message = self.outbox.pop()
             if message is not None:
                 self._enqueue(message)
+        if self.drain_waiters:
+            self._wake_drain_waiters()
 
     def _send_failed(self, error: BaseException) -> None:
         """A send raised. ASGI servers raise an ``OSError`` for a socket that went away (its
@@ -380,6 +538,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Send nothing more: the socket is gone, or being closed."""
         self.closed = True
         self.outbox = None
+        self._wake_drain_waiters()
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
