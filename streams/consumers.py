@@ -21,15 +21,15 @@ from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
 from .logger import FlowLogger
 from .outbox import ItemKey, Outbox
-from .paging import FIRST_LIMIT, Hold
+from .paging import FIRST_LIMIT, Hold, largest_frame
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
 from .transports import (
     ServerSocket,
-    close_on_protocol_errors,
     report_send_failure,
     server_socket,
+    suit_daphne,
 )
 
 if TYPE_CHECKING:
@@ -90,7 +90,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.closing: asyncio.Task[None] | None = None
         self.closed = False
         self.socket: ServerSocket | None = server_socket(self.base_send)
-        close_on_protocol_errors(self.base_send)
+        settings = engine_settings
+        suit_daphne(
+            self.base_send,
+            largest_frame(
+                settings.STREAMS_MAX_SYNC_BYTES,
+                settings.STREAMS_SYNC_PAGE_BYTES,
+                settings.STREAMS_MAX_ITEM_BYTES,
+            ),
+        )
         self.hub: Hub | None = None
         self.auth_context: Any = None
         if "user" not in self.scope:
@@ -294,9 +302,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 self._send(frame)
             if part.rest is None:
                 break
+            # The next part is read while the socket takes this one: about two parts held.
+            reading = asyncio.ensure_future(db.run(answer_part, subscription, part.rest, paged))
             if not await self._paced(subscription):
+                reading.cancel()
                 return
-            part = await db.run(answer_part, subscription, part.rest, paged)
+            part = await reading
         # What a paged sync's client applies its held changes from; the replay's end.
         reached = first_page if first_page is not None else part.version
         timestamp = part.timestamp

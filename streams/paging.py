@@ -19,7 +19,7 @@ Message = dict[str, Any]  # an ASGI websocket.send message
 # Rows the first page of an answer looks at: a group that small and within a page's bytes is
 # answered in one read (shared by every join waiting for it); and the bounds of the next ones.
 FIRST_LIMIT = 1000
-MIN_LIMIT = 16
+MIN_LIMIT = 2
 MAX_LIMIT = 4096
 # Rows looked at by a read that must see the whole group (a sync in one frame): its bytes bound
 # what it takes, not its rows.
@@ -28,10 +28,19 @@ ALL_ROWS = 2**62
 
 def next_limit(limit: int, taken: int, cut: bool) -> int:
     """How many rows the next page looks at, after one that looked at ``limit`` and took
-    ``taken``: twice as many as fitted when its bytes cut it (the database sizes each row it
-    looks at, so looking far past the budget costs), twice the limit when they all fitted."""
-    wanted = 2 * taken if cut else 2 * limit
+    ``taken``. The database sizes each row it looks at (on PostgreSQL by writing it out), so
+    after a page its bytes cut, a quarter more than fitted; after one whose rows all fitted,
+    twice as many."""
+    wanted = taken + taken // 4 + 1 if cut else 2 * limit
     return max(MIN_LIMIT, min(MAX_LIMIT, wanted))
+
+
+def largest_frame(max_sync_bytes: int, page_bytes: int, max_item_bytes: int) -> int:
+    """About the largest frame a join's answer makes: a whole sync, or a page, of up to its
+    budget of items and the item that passes it, with an eighth more for what the frame says
+    around them."""
+    budget = max(max_sync_bytes, page_bytes)
+    return budget + max_item_bytes + budget // 8
 
 
 class Hold:

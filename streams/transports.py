@@ -79,14 +79,21 @@ def server_socket(send: Any) -> ServerSocket | None:
     return None
 
 
-def close_on_protocol_errors(send: Any) -> None:
-    """Ask daphne's WebSocket library (autobahn) to close with a code (1009 for a message over
-    its size limit, 1002 for a broken frame) instead of dropping the TCP connection, which
-    clients see as 1006 with no reason. uvicorn already closes with a code."""
+def suit_daphne(send: Any, largest_frame: int) -> None:
+    """Two settings of daphne's WebSocket library (autobahn) for one socket. Close with a code
+    (1009 for a message over its size limit, 1002 for a broken frame) instead of dropping the
+    TCP connection, which clients see as 1006 with no reason. And a message size limit that
+    fits ``largest_frame``, the largest frame the engine sends (a whole group's sync): autobahn
+    refuses to send a message over its limit (daphne's 1 MiB), and the limit is also what it
+    takes from a client, before the consumer's own (``STREAMS_MAX_FRAME_BYTES``). uvicorn
+    needs neither."""
     if isinstance(send, functools.partial) and send.args:
         protocol = send.args[0]
         if hasattr(protocol, "failByDrop"):
             protocol.failByDrop = False
+        limit = getattr(protocol, "maxMessagePayloadSize", None)
+        if isinstance(limit, int) and 0 < limit < largest_frame:
+            protocol.maxMessagePayloadSize = largest_frame
 
 
 # The kinds of send failure this process has logged (see report_send_failure).
