@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
@@ -27,7 +26,8 @@ from streams.client_state import GroupState, StreamMessage
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
 from tests.helpers.node import node_with_packages
 from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, logs_on_failure
-from tests.helpers.sampling import sampled
+from tests.helpers.sampling import rss, sampled
+from tests.helpers.todo_api import create_large_todos
 from tests.helpers.wire import join_message, recv_frame
 from tests.test_e2e import group_spec, node_client
 
@@ -43,36 +43,14 @@ OUR_NODE_CLIENT = ROOT / "tests" / "e2e" / "our_client_group.mjs"
 MOTIA_NODE_CLIENT = ROOT / "tests" / "e2e" / "motia_node_client.mjs"
 
 
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-async def write_todos(url: str) -> set[str]:
-    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
-        slots = asyncio.Semaphore(8)
-
-        async def create(n: int) -> str:
-            async with slots:
-                body = {"description": f"{n:04} " + "x" * ITEM_BYTES}
-                response = await client.post("/todos", json=body)
-                assert response.status_code == 201, response.text
-                return str(response.json()["todo"]["id"])
-
-        return set(await asyncio.gather(*(create(n) for n in range(ITEMS))))
-
-
 @pytest.fixture(scope="module")
 def _big_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, set]]:
     with (
         TestDatabase(tmp_path_factory.mktemp("big")) as database,
         ServerProcess(database, SERVER_ENV, production=True) as server,
     ):
-        ids = asyncio.run(write_todos(server.http_url))
-        yield server, ids
+        ids = asyncio.run(create_large_todos(server.http_url, ITEMS, ITEM_BYTES, WAIT))
+        yield server, set(ids)
 
 
 @pytest.fixture
