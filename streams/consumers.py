@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
@@ -15,22 +15,17 @@ from .answers import AnswerPart, GroupTooLarge, answer_part, tail_part
 from .auth import authenticate, scope_cookies, session_user
 from .conf import engine_settings
 from .context import StreamContext
-from .eager import start_eagerly
 from .events import now_ms
 from .hooks import call_hook
 from .hub import GroupKey, Hub, get_hub
 from .logger import FlowLogger
-from .outbox import ItemKey, Outbox
+from .outbox import ItemKey
 from .paging import FIRST_LIMIT, Hold, largest_frame
 from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
-from .transports import (
-    ServerSocket,
-    report_send_failure,
-    server_socket,
-    suit_daphne,
-)
+from .transports import suit_daphne
+from .writer import CLOSE_SLOW_CONSUMER, Send, SocketWriter
 
 if TYPE_CHECKING:
     from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
@@ -40,13 +35,8 @@ logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
 
-# Close codes (README: Wire protocol): a client frame over MAX_FRAME_BYTES, and a client
-# that cannot keep up with its frames (a private-use code).
+# Close code (README: Wire protocol) of a client frame over MAX_FRAME_BYTES.
 CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_SLOW_CONSUMER = 4008
-# How often a paced answer looks at daphne's buffer (its sends tell nothing).
-DRAIN_POLL_SECONDS = 0.005
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -56,9 +46,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     its own, so the consumer joins no channel layer: its only messages are the socket's.
     """
 
-    # The server's send, returning any awaitable (start_eagerly drives it), given plain dicts
-    # (asgiref's TypedDicts require keys that ASGI makes optional).
-    base_send: Callable[[Mapping[str, Any]], Awaitable[None]]
+    base_send: Send  # the server's
 
     async def __call__(self, scope: "_ChannelScope", receive: Any, send: Any) -> None:
         # Channels waits on the socket and on the consumer's layer channel at once, with a task
@@ -75,7 +63,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: "WebSocketConnectEvent") -> None:
         # Each subscription, and whether its client takes paged syncs (``syncPages``).
         self.subscriptions: dict[Subscription, bool] = {}
-        self.outbox: Outbox | None = None  # made when a send has to wait
         # The frames of each group being answered, held until its answer is sent; one answer
         # of a group at a time (the lock, and how many wait on it).
         self.holds: dict[GroupKey, Hold] = {}
@@ -84,12 +71,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # whole group), until a later frame of the group comes.
         self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
         self.resyncs: set[asyncio.Task[None]] = set()
-        self.drain_waiters: list[asyncio.Future[None]] = []
-        self.writer: asyncio.Task[None] | None = None
-        self.deadline: asyncio.TimerHandle | None = None  # for the send that waits
+        self.out = SocketWriter(self.base_send, self._shut)
         self.closing: asyncio.Task[None] | None = None
-        self.closed = False
-        self.socket: ServerSocket | None = server_socket(self.base_send)
         settings = engine_settings
         suit_daphne(
             self.base_send,
@@ -132,7 +115,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=next(iter(offered), None))
 
     async def disconnect(self, code: int) -> None:
-        self._stop_sending()
+        self.out.stop()
         await self._leave_all()
 
     async def _leave_all(self) -> None:
@@ -147,25 +130,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         ``code``. The close frame waits behind what the server already holds for the socket,
         which a stalled reader never takes: the connection is cut off if still open after the
         slow-reader timeout."""
-        if self.closed:
+        if self.out.closed:
             return
         logger.info("closing a stream socket with %s: %s", code, reason)
-        self._stop_sending()
+        self.out.stop()
         self.closing = asyncio.get_running_loop().create_task(self._close_and_leave(code))
 
     async def _close_and_leave(self, code: int) -> None:
-        timeout = engine_settings.STREAMS_SLOW_READER_TIMEOUT
-        if self.socket is not None:
-            asyncio.get_running_loop().call_later(timeout, self._abort)
         await self._leave_all()
-        with contextlib.suppress(Exception):  # timed out, or the socket went meanwhile
-            close = {"type": "websocket.close", "code": code}
-            await asyncio.wait_for(self.base_send(close), timeout)
-
-    def _abort(self) -> None:
-        with contextlib.suppress(Exception):  # already closed
-            assert self.socket is not None
-            self.socket.abort()
+        await self.out.close(code, engine_settings.STREAMS_SLOW_READER_TIMEOUT)
 
     # --- client frames ------------------------------------------------------------------------
 
@@ -209,7 +182,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if not await self._run_on_join(subscription):
             self._send(protocol.unauthorized_frame(subscription, now_ms()))
             return
-        if self.closed:  # closed while on_join ran: nothing left to subscribe for
+        if self.out.closed:  # closed while on_join ran: nothing left to subscribe for
             return
         self.subscriptions[subscription] = paged
         await self._answer_or_leave(subscription, since, subscribe=True)
@@ -340,50 +313,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def _paced(self, subscription: Subscription) -> bool:
         """Wait until the socket has taken all but a page of what was sent to it; False when
         the answer must stop: the socket is closing, or the subscription was left."""
-        await self._drained(engine_settings.STREAMS_SYNC_PAGE_BYTES)
-        return not self.closed and subscription in self.subscriptions
-
-    async def _drained(self, limit: int) -> None:
-        """Wait until no more than ``limit`` bytes wait for the socket: in its outbox, or
-        (daphne, whose sends never wait) in the server's buffer. A server buffer that does not
-        shrink for the slow-reader timeout closes the socket as a slow reader."""
-        loop = asyncio.get_running_loop()
-        stalled_since, unsent = loop.time(), None
-        while not self.closed:
-            if self.outbox is not None and self.outbox.bytes > limit:
-                waiter = loop.create_future()
-                self.drain_waiters.append(waiter)
-                await waiter
-                continue
-            now, before = loop.time(), unsent
-            unsent = self.socket.unsent_bytes() if self.socket is not None else 0
-            if unsent <= limit:
-                return
-            if before is None or unsent < before:
-                stalled_since = now
-            elif now - stalled_since > engine_settings.STREAMS_SLOW_READER_TIMEOUT:
-                self._shut(CLOSE_SLOW_CONSUMER, "the socket took nothing for the timeout")
-                return
-            await asyncio.sleep(DRAIN_POLL_SECONDS)
-
-    def _wake_drain_waiters(self) -> None:
-        waiters, self.drain_waiters = self.drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        await self.out.drained(engine_settings.STREAMS_SYNC_PAGE_BYTES)
+        return not self.out.closed and subscription in self.subscriptions
 
     def resync(self, key: GroupKey) -> None:
         """Called by the hub: frames of the group may have been lost; send a fresh ``sync``
         for each subscription of it."""
         subscriptions = [s for s in self.subscriptions if _group_key(s) == key]
-        if subscriptions and not self.closed:
+        if subscriptions and not self.out.closed:
             task = asyncio.get_running_loop().create_task(self._resync(subscriptions))
             self.resyncs.add(task)
             task.add_done_callback(self.resyncs.discard)
 
     async def _resync(self, subscriptions: list[Subscription]) -> None:
         for subscription in subscriptions:
-            if subscription in self.subscriptions and not self.closed:
+            if subscription in self.subscriptions and not self.out.closed:
                 try:
                     await self._answer(subscription, None)
                 except GroupTooLarge as error:  # (grown since the join)
@@ -447,7 +391,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Send a frame of the group, unless a replay sent it already; whether it was sent."""
         if self.replayed and self._was_replayed(key, item_id, version):
             return False
-        self._enqueue(message, _item_key(key, item_id))
+        self.out.write(message, _item_key(key, item_id))
         return True
 
     def _hold_overflowed(self, key: GroupKey, hold: Hold, version: int) -> None:
@@ -483,78 +427,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self._send(protocol.error_frame(code, message, now_ms(), subscription))
 
     def _send(self, frame: str) -> None:
-        self._enqueue({"type": "websocket.send", "text": frame})
-
-    def _enqueue(self, message: Message, item: ItemKey | None = None) -> None:
-        if self.closed:
-            return
-        max_bytes = engine_settings.STREAMS_MAX_PENDING_BYTES
-        if self.writer is not None:  # a send is waiting on a slow reader: queue behind it
-            if self.outbox is None:
-                self.outbox = Outbox(engine_settings.STREAMS_MAX_PENDING_FRAMES, max_bytes)
-            if not self.outbox.push(message, item):
-                self._shut(CLOSE_SLOW_CONSUMER, "too many frames or bytes pending")
-            return
-        # daphne's sends never wait: what it holds unsent is what this reader is behind by.
-        if self.socket is not None and self.socket.unsent_bytes() > max_bytes:
-            self._shut(CLOSE_SLOW_CONSUMER, "too many bytes unsent")
-            return
-        # Write now, in the caller; only a send that has to wait goes on in a task.
-        try:
-            self.writer = start_eagerly(self.base_send(message))
-        except Exception as error:
-            self._send_failed(error)
-            return
-        if self.writer is not None:
-            self.writer.add_done_callback(self._sent)
-            self.deadline = asyncio.get_running_loop().call_later(
-                engine_settings.STREAMS_SLOW_READER_TIMEOUT,
-                self._shut,
-                CLOSE_SLOW_CONSUMER,
-                "a send stayed blocked for the slow-reader timeout",
-            )
-
-    def _sent(self, writer: "asyncio.Task[Any]") -> None:
-        """A send that had to wait is done: send what queued behind it, in order."""
-        self.writer = None
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
-        if writer.cancelled():
-            self._stop_sending()
-            return
-        error = writer.exception()
-        if error is not None:
-            self._send_failed(error)
-            return
-        while self.outbox and self.writer is None and not self.closed:
-            message = self.outbox.pop()
-            if message is not None:
-                self._enqueue(message)
-        if self.drain_waiters:
-            self._wake_drain_waiters()
-
-    def _send_failed(self, error: BaseException) -> None:
-        """A send raised. ASGI servers raise an ``OSError`` for a socket that went away (its
-        disconnect cleans up); anything else means the server cannot be driven as this
-        consumer drives it: logged (once per kind of error), and the socket closed rather than
-        left open with frames lost."""
-        if isinstance(error, OSError):
-            self._stop_sending()
-            return
-        report_send_failure(error)
-        self._shut(CLOSE_INTERNAL_ERROR, f"a send raised {type(error).__name__}")
-
-    def _stop_sending(self) -> None:
-        """Send nothing more: the socket is gone, or being closed."""
-        self.closed = True
-        self.outbox = None
-        self._wake_drain_waiters()
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
-        if self.writer is not None:
-            self.writer.cancel()
+        self.out.write({"type": "websocket.send", "text": frame})
 
 
 def _group_key(subscription: Subscription) -> GroupKey:
