@@ -129,7 +129,7 @@ def _sync_part(subscription: Subscription, paged: bool) -> AnswerPart:
     if not paged:
         limit = engine_settings.STREAMS_MAX_SYNC_BYTES
         whole = rows.read_items_page(*key, 0, ALL_ROWS, limit)
-        if whole.cut:
+        if whole.cut or whole.bytes > limit:
             raise GroupTooLarge(limit)
         return _whole_sync(subscription, whole)
     page = rows.read_items_page(*key, 0, FIRST_LIMIT, engine_settings.STREAMS_SYNC_PAGE_BYTES)

@@ -90,7 +90,7 @@ def _statements() -> dict[str, str]:
             f" sized AS (SELECT ids.id, {_size('i.data', json=True)} AS size"
             f"  FROM ids JOIN {item} i ON i.id = ids.id),"
             " running AS (SELECT id, size, SUM(size) OVER (ORDER BY id) AS upto FROM sized)"
-            " SELECT g.last_timestamp, g.version, r.id, i.data FROM g"
+            " SELECT g.last_timestamp, g.version, r.id, i.data, r.upto FROM g"
             " LEFT JOIN running r ON 1 = 1"
             f" LEFT JOIN {item} i ON i.id = r.id AND r.upto - r.size < %(budget)s"
             " ORDER BY r.id"
@@ -161,23 +161,28 @@ class ItemsPage(NamedTuple):
     items: list[tuple[int, Any]]  # (row, item) in insertion order
     considered: int  # rows looked at (at most the limit)
     cut: bool  # a row was left for the next page, its bytes past the budget
+    bytes: int  # of the items, as the database holds them
 
 
 def read_items_page(
     stream_name: str, group_id: str, after: int, limit: int, budget: int
 ) -> ItemsPage:
     """The items of a group after row ``after``, in insertion order: at most ``limit`` rows
-    looked at, and no more than ``budget`` bytes of them (or the first alone, when larger)."""
+    looked at, and each taken while those before it come to less than ``budget`` bytes (so
+    at most ``budget`` bytes and one item)."""
     params: dict[str, str | int] = {"stream": stream_name, "group": group_id, "after": after}
     params.update(limit=limit, budget=budget)
     with connection.cursor() as cursor:
         cursor.execute(_statements()["items_page"], params)
         rows = cursor.fetchall()
     if not rows:
-        return ItemsPage(None, 0, [], 0, False)
+        return ItemsPage(None, 0, [], 0, False, 0)
     considered = [row for row in rows if row[2] is not None]
-    items = [(pk, _load(data)) for _, _, pk, data in considered if data is not None]
-    return ItemsPage(rows[0][0], rows[0][1], items, len(considered), len(items) < len(considered))
+    taken = [row for row in considered if row[3] is not None]
+    items = [(pk, _load(data)) for _, _, pk, data, _ in taken]
+    size = taken[-1][4] if taken else 0
+    cut = len(items) < len(considered)
+    return ItemsPage(rows[0][0], rows[0][1], items, len(considered), cut, size)
 
 
 class LogPage(NamedTuple):
