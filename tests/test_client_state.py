@@ -349,7 +349,7 @@ def synced(timestamp: int, version: int, pages: int) -> StreamMessage:
     return group_frame(timestamp, version, {"type": "synced", "pages": pages})
 
 
-def test_a_sync_in_pages_becomes_the_state_whole_at_synced() -> None:
+def test_a_sync_in_pages_becomes_the_state_whole_at_synced_if_no_page_is_missing() -> None:
     group = GroupState()
     group.apply(frame("sync", 5, [A]))
     assert group.apply(page(0, 10, [A2], 7)) is None
@@ -358,6 +358,14 @@ def test_a_sync_in_pages_becomes_the_state_whole_at_synced() -> None:
     assert group.apply(synced(11, 8, 2)) == Change("sync", [A2, B], True)
     assert group.state == [A2, B]
     assert group.versions.last == 8
+
+    group.apply(page(0, 20, [A], 9))
+    group.apply(page(2, 21, [C], 10))  # page 1 never came
+    assert group.apply(synced(21, 10, 3)) is None
+    assert group.apply(page(1, 21, [B], 10)) is None, "no sync under way"
+    group.apply(page(0, 30, [B], 11))
+    assert group.apply(synced(30, 11, 2)) is None, "it says two pages; one came"
+    assert group.state == [A2, B]
 
 
 def test_changes_after_the_pages_are_applied_before_the_state_is_shown() -> None:
@@ -376,23 +384,7 @@ def test_changes_after_the_pages_are_applied_before_the_state_is_shown() -> None
     assert group.apply(change("update", 13, A3)) == Change("update", A3, True)
     assert group.state == [A3, C]
 
-
-def test_a_sync_in_pages_with_a_page_missing_is_never_shown() -> None:
-    group = GroupState()
-    group.apply(frame("sync", 5, [A]))
-    group.apply(page(0, 10, [A2], 7))
-    group.apply(page(2, 11, [C], 8))  # page 1 never came
-    assert group.apply(synced(11, 8, 3)) is None
-    assert group.apply(page(1, 11, [B], 8)) is None, "no sync under way"
-    assert group.state == [A]
-    group.apply(page(0, 20, [B], 9))
-    assert group.apply(synced(20, 9, 2)) is None, "it says two pages; one came"
-    assert group.state == [A]
-
-
-def test_a_sync_in_one_frame_ends_one_in_pages() -> None:
-    group = GroupState()
-    group.apply(page(0, 10, [A], 7))
-    assert group.apply(frame("sync", 11, [B])) == Change("sync", [B], True)
-    assert group.apply(synced(11, 7, 1)) is None
+    group.apply(page(0, 20, [A], 10))
+    assert group.apply(frame("sync", 21, [B])) == Change("sync", [B], True)
+    assert group.apply(synced(21, 10, 1)) is None, "a sync in one frame ended it"
     assert group.state == [B]
