@@ -39,6 +39,17 @@ DRAIN_POLL_SECONDS = 0.005
 class SocketWriter:
     """The outgoing side of one socket: writes, the outbox of a slow reader, and its bounds."""
 
+    __slots__ = (
+        "closed",
+        "deadline",
+        "drain_waiters",
+        "give_up",
+        "outbox",
+        "send",
+        "socket",
+        "waiting",
+    )
+
     def __init__(self, send: Send, give_up: GiveUp) -> None:
         self.send = send
         self.give_up = give_up
