@@ -17,7 +17,7 @@ from .conf import engine_settings
 from .context import StreamContext
 from .events import now_ms
 from .hooks import call_hook
-from .hub import GroupKey, Hub, get_hub
+from .hub import LOST_AFTER_SECONDS, GroupKey, Hub, get_hub
 from .logger import FlowLogger
 from .outbox import ItemKey
 from .paging import FIRST_LIMIT, Hold, largest_frame
@@ -25,7 +25,7 @@ from .protocol import ProtocolError, Subscription
 from .registry import registry
 from .snapshots import snapshot_reads
 from .transports import suit_daphne
-from .writer import CLOSE_SLOW_CONSUMER, Send, SocketWriter
+from .writer import CLOSE_SLOW_CONSUMER, DRAIN_POLL_SECONDS, Send, SocketWriter
 
 if TYPE_CHECKING:
     from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
@@ -233,16 +233,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         hold.item_id = subscription.id
         return hold
 
-    def _release(self, key: GroupKey, hold: Hold) -> int | None:
-        """Stop holding the group's frames and send those held (save what a replay sent);
-        the last version sent, if any."""
+    def _release(self, key: GroupKey, hold: Hold) -> None:
+        """Stop holding the group's frames and send those held (save what a replay sent)."""
         if self.holds.get(key) is hold:
             del self.holds[key]
-        last = None
         for message, item_id, version in hold.take():
-            if self._deliver(message, key, item_id, version):
-                last = version
-        return last
+            self._deliver(message, key, item_id, version)
 
     @contextlib.asynccontextmanager
     async def _answering(self, key: GroupKey) -> AsyncIterator[None]:
@@ -281,40 +277,72 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 reading.cancel()
                 return
             part = await reading
-        # What a paged sync's client applies its held changes from; the replay's end.
+        # The changes that follow, from the log: those the hold had to drop; and for a sync in
+        # pages (read at several versions) all since its first page, so that the assembly is
+        # the group at one version, whatever the order the channel layer brings frames in.
         reached = first_page if first_page is not None else part.version
-        timestamp = part.timestamp
-        tail = hold.dropped_to is not None and hold.dropped_to > reached
-        while hold.dropped_to is not None and hold.dropped_to > reached:
-            limit: int | None = FIRST_LIMIT
-            while limit is not None:
-                if not await self._paced(subscription):
+        timestamp, logged = part.timestamp, False
+        wanted = first_page is not None and replay.log_size() > 0
+        while wanted or (hold.dropped_to is not None and hold.dropped_to > reached):
+            changes = await self._send_changes(subscription, reached)
+            if changes is None:
+                if not self._still_answering(subscription):
                     return
-                following = await db.run(tail_part, subscription, reached, limit)
-                if following is None:  # the log no longer reaches back to them
+                if hold.dropped_to is not None and hold.dropped_to > reached:
                     self._shut(CLOSE_SLOW_CONSUMER, "the group changed faster than it was sent")
                     return
-                for frame in following.frames:
-                    self._send(frame)
-                reached, timestamp = following.version, following.timestamp
-                limit = following.rest.limit if following.rest is not None else None
-        if part.kind == "replay" or tail:
+                break  # (a sync in pages whose log was pruned: the frames held serve)
+            reached, timestamp = changes.version, changes.timestamp
+            logged, wanted = True, False
+        if part.kind == "replay" or logged:
             self.replayed[key] = (reached, subscription.id)
         if part.kind == "replay":
             self._send(protocol.replayed_frame(subscription, timestamp, reached))
         elif part.kind == "page":
-            # The changes held go before the end, so that the client's state is whole then.
+            if not logged:  # no log: the frames held up to the last page's version serve
+                assert first_page is not None
+                reached = await self._send_held(key, hold, first_page, part.version)
+            self._send(protocol.synced_frame(subscription, timestamp, reached, part.pages))
+
+    async def _send_changes(self, subscription: Subscription, after: int) -> AnswerPart | None:
+        """Send the group's changes after version ``after`` from the log, a part at a time, up
+        to the group's version; the last part (its version and timestamp are where the
+        subscription is then), or None when the answer stops or the log no longer reaches
+        back to them."""
+        last, limit = None, FIRST_LIMIT
+        while True:
             if not await self._paced(subscription):
-                return
-            last = self._release(key, hold)
-            version = max(part.version, reached, last or 0)
-            self._send(protocol.synced_frame(subscription, timestamp, version, part.pages))
+                return None
+            last = await db.run(tail_part, subscription, after, limit)
+            if last is None:
+                return None
+            for frame in last.frames:
+                self._send(frame)
+            if last.rest is None:
+                return last
+            after, limit = last.version, last.rest.limit
+
+    async def _send_held(self, key: GroupKey, hold: Hold, first: int, last: int) -> int:
+        """Send the frames held up to version ``last``, once every change after ``first`` (the
+        version of a paged sync's first page) up to it has come (the hub hands them over in
+        version order), or the hub's wait for lost frames has passed; the version they bring
+        the subscription to. Those after it follow as live frames."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOST_AFTER_SECONDS
+        while last > max(first, hold.last_seen or 0) and loop.time() < deadline:
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+        for message, item_id, version in hold.take(up_to=last):
+            self._deliver(message, key, item_id, version)
+        return min(last, max(first, hold.last_seen or 0))
+
+    def _still_answering(self, subscription: Subscription) -> bool:
+        return not self.out.closed and subscription in self.subscriptions
 
     async def _paced(self, subscription: Subscription) -> bool:
         """Wait until the socket has taken all but a page of what was sent to it; False when
         the answer must stop: the socket is closing, or the subscription was left."""
         await self.out.drained(engine_settings.STREAMS_SYNC_PAGE_BYTES)
-        return not self.out.closed and subscription in self.subscriptions
+        return self._still_answering(subscription)
 
     def resync(self, key: GroupKey) -> None:
         """Called by the hub: frames of the group may have been lost; send a fresh ``sync``
@@ -387,12 +415,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
         elif not hold.add(message, item_id, version):
             self._hold_overflowed(key, hold, version)
 
-    def _deliver(self, message: Message, key: GroupKey, item_id: str | None, version: int) -> bool:
-        """Send a frame of the group, unless a replay sent it already; whether it was sent."""
-        if self.replayed and self._was_replayed(key, item_id, version):
-            return False
-        self.out.write(message, _item_key(key, item_id))
-        return True
+    def _deliver(self, message: Message, key: GroupKey, item_id: str | None, version: int) -> None:
+        """Send a frame of the group, unless a replay sent it already."""
+        if not (self.replayed and self._was_replayed(key, item_id, version)):
+            self.out.write(message, _item_key(key, item_id))
 
     def _hold_overflowed(self, key: GroupKey, hold: Hold, version: int) -> None:
         """More frames of a group came while a join of it was answered than may wait: they

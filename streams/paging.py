@@ -58,6 +58,7 @@ class Hold:
         self.frames: list[tuple[Message, str | None, int]] = []  # (message, item, version)
         self.bytes = 0
         self.dropped_to: int | None = None  # the last version dropped, if any
+        self.last_seen: int | None = None  # the last version that came, held or dropped
         self.item_id: str | None = None  # the item the answer is about (None: the group)
 
     def add(self, message: Message, item_id: str | None, version: int) -> bool:
@@ -65,6 +66,7 @@ class Hold:
         would pass the bounds."""
         text = message.get("text") or message.get("bytes") or ""
         size = len(text)
+        self.last_seen = max(version, self.last_seen or 0)
         if len(self.frames) + 1 > self.max_frames or self.bytes + size > self.max_bytes:
             return False
         self.frames.append((message, item_id, version))
@@ -77,7 +79,13 @@ class Hold:
         self.bytes = 0
         self.dropped_to = max(version, self.dropped_to or 0)
 
-    def take(self) -> list[tuple[Message, str | None, int]]:
-        """The frames held, in order; none are held after."""
-        frames, self.frames, self.bytes = self.frames, [], 0
+    def take(self, up_to: int | None = None) -> list[tuple[Message, str | None, int]]:
+        """The frames held (those up to version ``up_to``, if given), in order; they are held
+        no more."""
+        if up_to is None:
+            frames, self.frames, self.bytes = self.frames, [], 0
+            return frames
+        frames = [frame for frame in self.frames if frame[2] <= up_to]
+        self.frames = self.frames[len(frames) :]
+        self.bytes -= sum(len(m.get("text") or m.get("bytes") or "") for m, _, _ in frames)
         return frames

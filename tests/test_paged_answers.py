@@ -122,12 +122,19 @@ async def test_a_client_that_does_not_take_pages_gets_one_sync_or_an_error(
     await other.disconnect()
 
 
+@pytest.mark.parametrize("log_size", [1000, 0], ids=["from-the-log", "held-without-log"])
 async def test_changes_between_the_pages_end_in_the_database_state(
-    notes: Stream, socket: WebsocketCommunicator, monkeypatch: pytest.MonkeyPatch
+    notes: Stream,
+    socket: WebsocketCommunicator,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    log_size: int,
 ) -> None:
     """Each page is read at a later version: items created, updated, deleted (and made again)
     meanwhile, in pages read and still to read. The client's state at ``synced`` is the
-    database's."""
+    database's: the changes since the first page come from the replay log, or without one,
+    from the frames held (once all up to the last page's version have come)."""
+    settings.STREAMS_REPLAY_LOG_SIZE = log_size
     await fill(notes, 23)
     sync_notes = SyncStream(notes.config)
     changes: Iterator[Callable[[], object]] = iter(
