@@ -26,7 +26,8 @@ of the group's earlier life.
 It is bounded per group: a batch that takes a group past a multiple of
 :func:`prune_step` deletes the rows more than :func:`log_size` versions old
 (``STREAMS_REPLAY_LOG_SIZE``, 1000 by default; 0 keeps no log, and every re-join gets a
-``sync``). Frames are stored whole, so a group of large items costs up to that many of them.
+``sync``). Frames are stored whole, so a group of large items costs up to that many of them;
+a replay reads them a page at a time as the socket takes them (:mod:`streams.answers`).
 """
 
 from collections.abc import Sequence
