@@ -35,7 +35,8 @@ What it does:
 
 - ``await client.connect()`` opens the socket (or raises :class:`StreamConnectionError` when the
   server cannot be reached or refuses the handshake) and joins every subscription made so far;
-  ``group()`` and ``item()`` made later join at once. Each join is answered with a ``sync``.
+  ``group()`` and ``item()`` made later join at once. Each join is answered with a ``sync``
+  (a large group's in pages, assembled before the state changes: it never shows part of one).
 - One background task per client reads the frames and hands each to the subscriptions of its
   group or item. When the connection drops, the client emits ``'disconnected'``, reconnects with
   exponential backoff and jitter, emits ``'connected'`` and re-joins every open subscription
@@ -98,7 +99,9 @@ SUBSCRIPTION_EVENTS = frozenset(
     {"*", "create", "update", "delete", "sync", "event", "unauthorized"}
 )
 CLIENT_EVENTS = frozenset({"connected", "disconnected", "error"})
-# A group's sync carries all its items: allow far more than websockets' 1 MiB default.
+# A large group's sync comes in pages (of STREAMS_SYNC_PAGE_BYTES), but a frame still carries
+# a whole item, and a server may send a group of many small ones in one sync: allow far more
+# than websockets' 1 MiB default.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 DEFAULT_WAIT = 10.0
 
@@ -187,14 +190,17 @@ class _Subscription(Generic[S]):
 
     def join_data(self, *, since: bool = False) -> dict[str, Any]:
         """The ``data`` of this subscription's ``join`` and ``leave`` frames; with ``since``,
-        a join's, with the last version taken (if any), so that the server replays what the
-        subscription missed instead of sending a ``sync``."""
+        a join's: it takes a large group's sync in pages, and carries the last version taken
+        (if any), so that the server replays what the subscription missed instead of sending
+        a ``sync``."""
         data: dict[str, Any] = {"streamName": self.stream_name, "groupId": self.group_id}
         if self.id is not None:
             data["id"] = self.id
         data["subscriptionId"] = self.subscription_id
-        if since and self._state.versions.last is not None:
-            data["sinceVersion"] = self._state.versions.last
+        if since:
+            data["syncPages"] = True
+            if self._state.versions.last is not None:
+                data["sinceVersion"] = self._state.versions.last
         return data
 
     # --- listeners ----------------------------------------------------------------------------

@@ -22,6 +22,13 @@ with the last one (``sinceVersion``), so that the server replays what it missed 
 sending a ``sync``. A ``sync`` brings a subscription to the version it carries, and so does the
 ``replayed`` frame that ends a replay; both go to their own room only.
 
+A group larger than a page comes to a client that says it takes them (``syncPages``) in
+several frames: ``syncPage`` frames (numbered from 0) with the items, then the group's changes
+made meanwhile, then a ``synced`` frame with the number of pages. A group subscription
+assembles them apart from its state, applies those changes to the assembly by the rules above,
+and takes the whole as its state at ``synced``, as one sync: it never shows a part of the
+group as the whole.
+
 Two kinds of frame are notices rather than changes, and take no timestamp: ``unauthorized``
 (a join refused by ``on_join``) and ``error`` (a frame the server could not use; its ``id`` is
 always null). Motia's item subscriptions would count an ``unauthorized`` frame's timestamp as
@@ -59,6 +66,7 @@ class StreamMessage:
     data: Any = None
     event: Any = None
     version: int | None = None
+    page: int | None = None  # a ``syncPage``'s number; a ``synced`` frame's count of pages
 
     @classmethod
     def from_json(cls, message: Any) -> "StreamMessage":
@@ -72,9 +80,8 @@ class StreamMessage:
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             timestamp = 0
         item_id = message.get("id")
-        version = message.get("version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            version = None
+        version = _integer(message.get("version"))
+        page = _integer(event.get("page", event.get("pages")))
         return cls(
             kind=event["type"],
             timestamp=int(timestamp),
@@ -84,7 +91,12 @@ class StreamMessage:
             data=event.get("data"),
             event=event.get("event"),
             version=version,
+            page=page,
         )
+
+
+def _integer(value: Any) -> int | None:
+    return None if isinstance(value, bool) or not isinstance(value, int) else value
 
 
 def rooms_for(message: StreamMessage) -> list[RoomKey]:
@@ -200,6 +212,9 @@ class GroupState:
         self.last_timestamp = 0
         self.item_timestamps: dict[Any, int] = {}
         self.versions = Versions()
+        # A sync coming in pages: the group as assembled so far, and the pages taken.
+        self.pending: GroupState | None = None
+        self.pending_pages = 0
 
     def apply(self, message: StreamMessage) -> Change | None:
         """Take one frame routed to this subscription; ``None`` when it changes nothing.
@@ -207,9 +222,15 @@ class GroupState:
         A new list is made on every change, so a list returned earlier never changes.
         """
         kind = message.kind
+        if kind in ("syncPage", "synced"):
+            return self._take_page(message)
+        if self.pending is not None and kind in ("create", "update", "delete"):
+            self.pending.apply(message)  # a change made while the pages were read
+            return None
         if not _take_version(self.versions, message):
             return None
         if kind == "sync":
+            self.pending = None  # a sync in one frame stands for any sync in pages
             if message.timestamp < self.last_timestamp:
                 return None
             if message.version is not None:
@@ -249,6 +270,35 @@ class GroupState:
             # (an item's refusal reaches the group's room too, but is not about the group)
             return Change("unauthorized", None, False)
         return None
+
+    def _take_page(self, message: StreamMessage) -> Change | None:
+        """A frame of a sync in pages: a page goes to the assembly; ``synced`` makes the
+        assembly the state, when no page is missing."""
+        pending = self.pending
+        if message.kind == "syncPage":
+            if message.page == 0:
+                pending = self.pending = GroupState()
+                self.pending_pages = 0
+            if pending is None or message.page != self.pending_pages:
+                self.pending = None  # a page missing: this sync cannot be whole
+                return None
+            pending.state.extend(_items(message.data))  # (not shown until synced)
+            pending.last_timestamp = max(pending.last_timestamp, message.timestamp)
+            self.pending_pages += 1
+            return None
+        self.pending = None
+        if pending is None or message.page != self.pending_pages:
+            return None
+        if message.version is not None:
+            self.versions.reset(message.version)
+        self.state = pending.state
+        self.item_timestamps = pending.item_timestamps
+        self.last_timestamp = max(pending.last_timestamp, message.timestamp)
+        return Change("sync", self.state, True)
+
+
+def _items(data: Any) -> list[dict[str, Any]]:
+    return list(data) if isinstance(data, list) else []
 
 
 def _take_version(versions: Versions, message: StreamMessage) -> bool:

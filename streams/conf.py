@@ -114,6 +114,13 @@ class EngineSettings(BaseModel):
     STREAMS_SLOW_READER_TIMEOUT: Seconds = 10.0
     """Seconds one send may stay blocked before the socket is closed with 4008; then seconds
     the close may take before the connection is aborted."""
+    STREAMS_SYNC_PAGE_BYTES: PositiveInt = 1024 * 1024
+    """Bytes of items (or of replayed frames) a join's answer reads and sends at a time: a
+    larger group is synced in pages to clients that take them (``syncPages``), and a replay
+    is sent a page at a time as the socket takes it."""
+    STREAMS_MAX_SYNC_BYTES: PositiveInt = 16 * 1024 * 1024
+    """The largest group sent in one ``sync`` frame, to clients that do not take paged syncs
+    (Motia's): the join of a larger group is answered with a ``group_too_large`` error."""
 
     # --- streams: the store -------------------------------------------------------------
 

@@ -7,7 +7,9 @@ once per event.
 On top of Motia's protocol, and ignored by its clients: change, custom event and ``sync``
 frames carry the group's ``version``; a ``join`` may carry ``sinceVersion``, the last version
 the client took, which the server answers with the frames missed since, then a ``replayed``
-frame (or with a ``sync`` when its log no longer reaches back; :mod:`streams.replay`).
+frame (or with a ``sync`` when its log no longer reaches back; :mod:`streams.replay`); and
+``syncPages: true``, from a client that assembles a large group's sync sent in ``syncPage``
+frames, ended by a ``synced`` frame (:mod:`streams.answers`).
 """
 
 from dataclasses import dataclass
@@ -47,12 +49,14 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class ClientFrame:
-    """A parsed ``join`` or ``leave``; ``since_version`` is a join's ``sinceVersion``, not part
-    of the subscription (a leave names the subscription without it)."""
+    """A parsed ``join`` or ``leave``; ``since_version`` and ``sync_pages`` are a join's
+    ``sinceVersion`` and ``syncPages``, not part of the subscription (a leave names the
+    subscription without them)."""
 
     type: Literal["join", "leave"]
     subscription: Subscription
     since_version: int | None = None
+    sync_pages: bool = False
 
 
 def _required_string(data: dict[str, Any], field: str) -> str:
@@ -95,6 +99,9 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
         not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_VERSION
     ):
         raise ProtocolError("invalid_frame", "'data.sinceVersion' must be a version (an integer)")
+    sync_pages = data.get("syncPages", False)
+    if not isinstance(sync_pages, bool):
+        raise ProtocolError("invalid_frame", "'data.syncPages' must be true or false")
     stream_name = _required_string(data, "streamName")
     group_id = _required_string(data, "groupId")
     _check_key(group_id, "groupId")
@@ -106,7 +113,7 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
         id=item_id,
         subscription_id=subscription_id,
     )
-    return ClientFrame(type=kind, subscription=subscription, since_version=since)
+    return ClientFrame(kind, subscription, since, sync_pages)
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -137,40 +144,49 @@ def stream_frame(
     return encode(frame)
 
 
-def sync_frame(subscription: Subscription, timestamp: int, data: Any, version: int) -> str:
-    """The reply to an accepted join: the group's items, or the item (or None), as of the
-    group's ``version``."""
+def answer_frame(
+    subscription: Subscription, timestamp: int, event: dict[str, Any], version: int | None = None
+) -> str:
+    """A frame that answers a join of ``subscription`` (its stream, group and item)."""
     return stream_frame(
         subscription.stream_name,
         subscription.group_id,
         subscription.id,
         timestamp,
-        {"type": "sync", "data": data},
+        event,
         version,
     )
+
+
+def sync_frame(subscription: Subscription, timestamp: int, data: Any, version: int) -> str:
+    """The reply to an accepted join: the group's items, or the item (or None), as of the
+    group's ``version``."""
+    return answer_frame(subscription, timestamp, {"type": "sync", "data": data}, version)
+
+
+def sync_page_frame(
+    subscription: Subscription, timestamp: int, items: list[Any], version: int, page: int
+) -> str:
+    """Page ``page`` (from 0) of a group's sync sent in pages: some of its items, in order,
+    as read at the group's ``version``."""
+    event = {"type": "syncPage", "page": page, "data": items}
+    return answer_frame(subscription, timestamp, event, version)
+
+
+def synced_frame(subscription: Subscription, timestamp: int, version: int, pages: int) -> str:
+    """The end of a sync sent in ``pages`` pages and the changes that followed them: the
+    subscription is at the group's ``version``."""
+    return answer_frame(subscription, timestamp, {"type": "synced", "pages": pages}, version)
 
 
 def replayed_frame(subscription: Subscription, timestamp: int, version: int) -> str:
     """The end of a replay: the frames sent before it brought the subscription to the group's
     ``version``."""
-    return stream_frame(
-        subscription.stream_name,
-        subscription.group_id,
-        subscription.id,
-        timestamp,
-        {"type": "replayed"},
-        version,
-    )
+    return answer_frame(subscription, timestamp, {"type": "replayed"}, version)
 
 
 def unauthorized_frame(subscription: Subscription, timestamp: int) -> str:
-    return stream_frame(
-        subscription.stream_name,
-        subscription.group_id,
-        subscription.id,
-        timestamp,
-        {"type": "unauthorized"},
-    )
+    return answer_frame(subscription, timestamp, {"type": "unauthorized"})
 
 
 def error_frame(

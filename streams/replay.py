@@ -17,7 +17,7 @@ per change. Why there:
   nor misses one that did (a Redis list written after the commit would lose the frames of a
   process that dies in between, and a client replayed from it would silently miss them);
 - a group's versions in it are contiguous, so whether it still reaches back to a client's
-  version is a question about the versions read, answered by :func:`replay_frames`.
+  version is a question about the versions read, answered by :func:`replay_page`.
 
 Rows are keyed by the group's names, not by its row: a group deleted (in the admin) and made
 again continues its versions from its log, so a version a client kept never names a change
@@ -26,7 +26,8 @@ of the group's earlier life.
 It is bounded per group: a batch that takes a group past a multiple of
 :func:`prune_step` deletes the rows more than :func:`log_size` versions old
 (``STREAMS_REPLAY_LOG_SIZE``, 1000 by default; 0 keeps no log, and every re-join gets a
-``sync``). Frames are stored whole, so a group of large items costs up to that many of them.
+``sync``). Frames are stored whole, so a group of large items costs up to that many of them;
+a replay reads them a page at a time as the socket takes them (:mod:`streams.answers`).
 """
 
 from collections.abc import Sequence
@@ -37,11 +38,22 @@ from .conf import engine_settings
 
 class LogEntry(NamedTuple):
     """One frame of the log: the group version it took, the item it is about (None for a
-    custom event to the whole group) and the frame as sent."""
+    custom event to the whole group) and the frame as sent (None when the frame was not
+    read: another item's, or one left for the next page)."""
 
     version: int
     item_id: str | None
-    frame: str
+    frame: str | None
+
+
+class ReplayPage(NamedTuple):
+    """What a page of the log gives a replay: the frames to send, in order, the version they
+    bring the subscription to, and whether that is the group's version as the page was read
+    (the replay has caught up)."""
+
+    frames: list[str]
+    reached: int
+    caught_up: bool
 
 
 def log_size() -> int:
@@ -64,26 +76,35 @@ def prune_below(size: int, before: int, after: int) -> int | None:
     return after - size
 
 
-def replay_frames(
-    since: int,
+def replay_page(
+    after: int,
     current: int,
     entries: Sequence[LogEntry],
     item_id: str | None,
     size: int,
-) -> list[str] | None:
-    """The frames a subscription missed after version ``since``, in order, or None when the log
-    cannot tell them all and the subscription needs a ``sync``.
+) -> ReplayPage | None:
+    """The frames a subscription missed after version ``after`` that a page of the log holds,
+    or None when the log cannot tell them all and the subscription needs a ``sync``.
 
-    ``current`` is the group's version and ``entries`` are the group's log rows after
-    ``since``, in version order, read together. Every version is logged in its change's
-    transaction, so the log has them all unless pruned: it still reaches back when it holds
-    exactly the versions ``since + 1 .. current``. An item subscription (``item_id``) gets
-    only its item's frames; the check is on the whole group's, which say what was pruned.
+    ``current`` is the group's version and ``entries`` the log rows after ``after`` of the
+    page, in version order, read together. Every version is logged in its change's
+    transaction, so the log has them all unless pruned: it still reaches back when the page
+    starts at ``after + 1`` without a hole (or there is nothing after ``after``). An item
+    subscription (``item_id``) gets only its item's frames; the check is on the whole
+    group's rows, which say what was pruned.
     """
-    if size <= 0 or since > current:  # no log, or a version this group never had
+    if size <= 0 or after > current:  # no log, or a version this group never had
         return None
-    if len(entries) != current - since:
+    if current == after:
+        return ReplayPage([], after, True)
+    if not entries or entries[0].version != after + 1:
         return None
-    if entries and (entries[0].version != since + 1 or entries[-1].version != current):
+    if entries[-1].version - after != len(entries):  # a hole (each version is logged)
         return None
-    return [entry.frame for entry in entries if item_id is None or entry.item_id == item_id]
+    frames = [
+        entry.frame
+        for entry in entries
+        if entry.frame is not None and (item_id is None or entry.item_id == item_id)
+    ]
+    reached = entries[-1].version
+    return ReplayPage(frames, reached, reached == current)

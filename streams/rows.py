@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection
@@ -75,16 +75,50 @@ def _statements() -> dict[str, str]:
             f"SELECT g.last_timestamp, g.version, i.data FROM {group} g LEFT JOIN {item} i"
             " ON i.group_id = g.id AND i.item_id = %s WHERE g.stream_name = %s AND g.group_id = %s"
         ),
-        "group_log": (
-            f"SELECT g.last_timestamp, g.version, l.version, l.item_id, l.frame FROM {group} g"
-            f" LEFT JOIN {log} l ON l.stream_name = g.stream_name AND l.group_id = g.group_id"
-            " AND l.version > %s WHERE g.stream_name = %s AND g.group_id = %s ORDER BY l.version"
-        ),
         "groups": (
             f"SELECT g.group_id FROM {group} g WHERE g.stream_name = %s"
             f" AND EXISTS (SELECT 1 FROM {item} i WHERE i.group_id = g.id) ORDER BY g.group_id"
         ),
+        # Pages: the rows after a position, at most ``limit`` of them looked at, cut where
+        # their bytes pass ``budget`` (the first is always taken), with the group's state, in
+        # one statement. Only the rows taken bring their data; the sizes are the database's.
+        "items_page": (
+            f"WITH g AS (SELECT id, last_timestamp, version FROM {group}"
+            "  WHERE stream_name = %(stream)s AND group_id = %(group)s),"
+            f" ids AS (SELECT i.id FROM {item} i WHERE i.group_id = (SELECT id FROM g)"
+            "  AND i.id > %(after)s ORDER BY i.id LIMIT %(limit)s),"
+            f" sized AS (SELECT ids.id, {_size('i.data', json=True)} AS size"
+            f"  FROM ids JOIN {item} i ON i.id = ids.id),"
+            " running AS (SELECT id, size, SUM(size) OVER (ORDER BY id) AS upto FROM sized)"
+            " SELECT g.last_timestamp, g.version, r.id, i.data, r.upto FROM g"
+            " LEFT JOIN running r ON 1 = 1"
+            f" LEFT JOIN {item} i ON i.id = r.id AND r.upto - r.size < %(budget)s"
+            " ORDER BY r.id"
+        ),
+        "log_page": (
+            f"WITH g AS (SELECT last_timestamp, version FROM {group}"
+            "  WHERE stream_name = %(stream)s AND group_id = %(group)s),"
+            " entries AS (SELECT l.version, l.item_id,"
+            f"  CASE WHEN {{matches}} THEN {_size('l.frame')} ELSE 0 END AS size"
+            f"  FROM {log} l WHERE l.stream_name = %(stream)s AND l.group_id = %(group)s"
+            "  AND l.version > %(after)s ORDER BY l.version LIMIT %(limit)s),"
+            " running AS (SELECT version, item_id, size,"
+            "  SUM(size) OVER (ORDER BY version) AS upto FROM entries)"
+            " SELECT g.last_timestamp, g.version, r.version, r.item_id, l.frame FROM g"
+            " LEFT JOIN running r ON 1 = 1"
+            f" LEFT JOIN {log} l ON l.stream_name = %(stream)s AND l.group_id = %(group)s"
+            " AND l.version = r.version AND r.size > 0 AND r.upto - r.size < %(budget)s"
+            " ORDER BY r.version"
+        ),
     }
+
+
+def _size(column: str, json: bool = False) -> str:
+    """SQL for the bytes of a text column (or of a JSON column as text)."""
+    if connection.vendor == "postgresql":
+        # A text's octet_length comes from its header, unread; JSON must be written out.
+        return f"octet_length({column}::text)" if json else f"octet_length({column})"
+    return f"length(CAST({column} AS BLOB))"
 
 
 def _load(data: Any) -> Any:
@@ -119,18 +153,71 @@ def read_item(
     return row[0], row[1], None if row[2] is None else _load(row[2])
 
 
-def read_log(
-    stream_name: str, group_id: str, since: int
-) -> tuple[int, int, list[replay.LogEntry]] | None:
-    """A group's last timestamp, its version and its log rows after version ``since``, in
-    order; None if the group does not exist."""
+class ItemsPage(NamedTuple):
+    """Items of a group after a position, read with the group's state in one statement."""
+
+    timestamp: int | None  # the group's last timestamp; None when the group does not exist
+    version: int
+    items: list[tuple[int, Any]]  # (row, item) in insertion order
+    considered: int  # rows looked at (at most the limit)
+    cut: bool  # a row was left for the next page, its bytes past the budget
+    bytes: int  # of the items, as the database holds them
+
+
+def read_items_page(
+    stream_name: str, group_id: str, after: int, limit: int, budget: int
+) -> ItemsPage:
+    """The items of a group after row ``after``, in insertion order: at most ``limit`` rows
+    looked at, and each taken while those before it come to less than ``budget`` bytes (so
+    at most ``budget`` bytes and one item)."""
+    params: dict[str, str | int] = {"stream": stream_name, "group": group_id, "after": after}
+    params.update(limit=limit, budget=budget)
     with connection.cursor() as cursor:
-        cursor.execute(_statements()["group_log"], [since, stream_name, group_id])
+        cursor.execute(_statements()["items_page"], params)
         rows = cursor.fetchall()
     if not rows:
-        return None
-    entries = [replay.LogEntry(v, i, f) for _, _, v, i, f in rows if v is not None]
-    return rows[0][0], rows[0][1], entries
+        return ItemsPage(None, 0, [], 0, False, 0)
+    considered = [row for row in rows if row[2] is not None]
+    taken = [row for row in considered if row[3] is not None]
+    items = [(pk, _load(data)) for _, _, pk, data, _ in taken]
+    size = taken[-1][4] if taken else 0
+    cut = len(items) < len(considered)
+    return ItemsPage(rows[0][0], rows[0][1], items, len(considered), cut, size)
+
+
+class LogPage(NamedTuple):
+    """Rows of a group's replay log after a version, read with the group's state in one
+    statement."""
+
+    timestamp: int | None  # the group's last timestamp; None when the group does not exist
+    version: int
+    # Every row looked at, in order, up to the first left for the next page; the frame only
+    # for the rows of the item asked for (all rows when none was).
+    entries: list[replay.LogEntry]
+    considered: int
+
+
+def read_log_page(
+    stream_name: str, group_id: str, after: int, item_id: str | None, limit: int, budget: int
+) -> LogPage:
+    """A group's log rows after version ``after``: at most ``limit`` looked at, and no more
+    than ``budget`` bytes of the frames of ``item_id`` (of the whole group when None), or
+    the first alone when larger."""
+    matches = "1 = 1" if item_id is None else "l.item_id = %(item)s"
+    params: dict[str, str | int | None] = {"stream": stream_name, "group": group_id}
+    params.update(after=after, item=item_id, limit=limit, budget=budget)
+    with connection.cursor() as cursor:
+        cursor.execute(_statements()["log_page"].format(matches=matches), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return LogPage(None, 0, [], 0)
+    entries = []
+    considered = [row for row in rows if row[2] is not None]
+    for _, _, version, item, frame in considered:
+        if frame is None and (item_id is None or item == item_id):
+            break  # a frame of its own past the budget: this page ends before it
+        entries.append(replay.LogEntry(version, item, frame))
+    return LogPage(rows[0][0], rows[0][1], entries, len(considered))
 
 
 def read_group_ids(stream_name: str) -> list[str]:

@@ -1,7 +1,8 @@
 """The answers to joins: one database read serves every join of a group that waits for it.
 
 A join subscribes to its group first, then asks for its answer (a ``sync``, or a replay of the
-frames missed since the version it gives; :func:`streams.store.join_answer`); the answer must
+frames missed since the version it gives; :func:`streams.answers.join_answer`), or the first
+part of it when the group or the replay is larger than a page; the answer must
 be read after that, or a change committed in between would be in neither. So a join never
 takes a read already under way: it waits for the next one, which starts as soon as the current
 one ends and serves every join that asked the same meanwhile. Five thousand clients joining one
@@ -16,28 +17,28 @@ import weakref
 from typing import Any
 
 from . import db
+from .answers import AnswerPart, join_answer
 from .protocol import Subscription
-from .store import join_answer
 
-# (stream name, group id, item id, version the join replays from)
-SnapshotKey = tuple[str, str, str | None, int | None]
-# The frames that answer a join, and the version a replay reached (None for a sync).
-Answer = tuple[list[str], int | None]
+# (stream name, group id, item id, version the join replays from, whether it takes pages)
+SnapshotKey = tuple[str, str, str | None, int | None, bool]
 
 
 class SnapshotReads:
     """The answers to one event loop's joins, read in shared reads."""
 
     def __init__(self) -> None:
-        self._waiting: dict[SnapshotKey, list[asyncio.Future[Answer]]] = {}
+        self._waiting: dict[SnapshotKey, list[asyncio.Future[AnswerPart]]] = {}
         self._reading: set[SnapshotKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # a running task must be referenced
 
-    async def answer(self, subscription: Subscription, since: int | None = None) -> Answer:
-        """The answer to a join of ``subscription`` (replaying from ``since``, if given), from
-        a read that starts after this call."""
-        key = (subscription.stream_name, subscription.group_id, subscription.id, since)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+    async def answer(
+        self, subscription: Subscription, since: int | None = None, paged: bool = False
+    ) -> AnswerPart:
+        """The (first part of the) answer to a join of ``subscription`` (replaying from
+        ``since``, if given; in pages if ``paged``), from a read that starts after this call."""
+        key = (subscription.stream_name, subscription.group_id, subscription.id, since, paged)
+        future: asyncio.Future[AnswerPart] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)
         if key not in self._reading:
             self._reading.add(key)
@@ -50,7 +51,7 @@ class SnapshotReads:
         try:
             while waiters := self._waiting.pop(key, None):
                 try:
-                    outcome: Any = await db.run(join_answer, subscription, key[3])
+                    outcome: Any = await db.run(join_answer, subscription, key[3], key[4])
                 except Exception as error:
                     outcome = error
                 for waiter in waiters:

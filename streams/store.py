@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 import orjson
 from django.db import transaction
 
-from . import db, replay, rows
+from . import db, rows
 from .batching import WriteBatcher
 from .broadcast import emit
 from .changes import Change, ChangeKind, Effect, Outcome, plan
@@ -31,7 +31,6 @@ from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
 from .events import ChangeType, StreamEvent, current_trace_id, now_ms
 from .keys import key_problem
-from .protocol import Subscription, replayed_frame, sync_frame
 from .registry import StreamRegistry, registry
 
 
@@ -250,30 +249,14 @@ def snapshot(stream_name: str, group_id: str, item_id: str | None) -> tuple[int,
         last, version, data = rows.read_group(stream_name, group_id)
     else:
         last, version, data = rows.read_item(stream_name, group_id, item_id)
-    # 1, not 0, for a group never written: clients drop a frame whose timestamp is not above
-    # 0 (the last they saw), and every real change is stamped with the wall clock, far above 1.
-    return last or 1, version, data
+    return group_timestamp(last), version, data
 
 
-def join_answer(subscription: Subscription, since: int | None) -> tuple[list[str], int | None]:
-    """The frames that answer a join, and the version a replay brought the subscription to
-    (None for a ``sync``).
-
-    With ``since`` (the last version the client took) and a log that still reaches back to it,
-    they are the frames missed since, each as it was sent, then a ``replayed`` frame; otherwise
-    a ``sync``.
-    """
-    key = (subscription.stream_name, subscription.group_id)
-    if since is not None and (size := replay.log_size()) > 0:
-        log = rows.read_log(*key, since)
-        if log is not None:
-            last, version, entries = log
-            frames = replay.replay_frames(since, version, entries, subscription.id, size)
-            if frames is not None:
-                frames.append(replayed_frame(subscription, last or 1, version))
-                return frames, version
-    timestamp, version, data = snapshot(*key, subscription.id)
-    return [sync_frame(subscription, timestamp, data, version)], None
+def group_timestamp(last: int | None) -> int:
+    """The timestamp of a frame that answers a join: the group's last one; 1, not 0, for a
+    group never written: clients drop a frame whose timestamp is not above 0 (the last they
+    saw), and every real change is stamped with the wall clock, far above 1."""
+    return last or 1
 
 
 class SyncStream:

@@ -10,10 +10,17 @@ runs under. With another server it returns None, and the consumer does without.
 - daphne (``manage.py runserver``): ``send`` is a partial of the server's ``handle_reply``
   with the protocol first; Twisted buffers every frame and a ``send`` never blocks, so the
   buffered bytes must be counted.
+
+Under hypercorn and granian neither is known. What a failed ``send`` means is known for all:
+the ASGI specification has servers raise an ``OSError`` for a socket that went away;
+anything else is a server the consumer cannot drive, which :func:`report_send_failure` logs.
 """
 
 import functools
+import logging
 from typing import Any, Protocol
+
+logger = logging.getLogger("streams.consumer")
 
 
 class ServerSocket(Protocol):
@@ -72,11 +79,40 @@ def server_socket(send: Any) -> ServerSocket | None:
     return None
 
 
-def close_on_protocol_errors(send: Any) -> None:
-    """Ask daphne's WebSocket library (autobahn) to close with a code (1009 for a message over
-    its size limit, 1002 for a broken frame) instead of dropping the TCP connection, which
-    clients see as 1006 with no reason. uvicorn already closes with a code."""
+def suit_daphne(send: Any, largest_frame: int) -> None:
+    """Two settings of daphne's WebSocket library (autobahn) for one socket. Close with a code
+    (1009 for a message over its size limit, 1002 for a broken frame) instead of dropping the
+    TCP connection, which clients see as 1006 with no reason. And a message size limit that
+    fits ``largest_frame``, the largest frame the engine sends (a whole group's sync): autobahn
+    refuses to send a message over its limit (daphne's 1 MiB), and the limit is also what it
+    takes from a client, before the consumer's own (``STREAMS_MAX_FRAME_BYTES``). uvicorn
+    needs neither."""
     if isinstance(send, functools.partial) and send.args:
         protocol = send.args[0]
         if hasattr(protocol, "failByDrop"):
             protocol.failByDrop = False
+        limit = getattr(protocol, "maxMessagePayloadSize", None)
+        if isinstance(limit, int) and 0 < limit < largest_frame:
+            protocol.maxMessagePayloadSize = largest_frame
+
+
+# The kinds of send failure this process has logged (see report_send_failure).
+_reported: set[type[BaseException]] = set()
+
+
+def report_send_failure(error: BaseException) -> None:
+    """Log a ``send`` that raised something else than the ``OSError`` ASGI servers raise for
+    a socket that went away: a server this engine cannot drive as it does. Logged as an error,
+    with its traceback, the first time for each kind of error in the process (every socket
+    would repeat it), then at debug level."""
+    kind = type(error)
+    if kind in _reported:
+        logger.debug("a stream socket's send raised %r", error)
+        return
+    _reported.add(kind)
+    logger.error(
+        "a stream socket's send raised %s: the socket is closed (1011) instead of dropping its "
+        "frames; is the ASGI server one the engine supports (docs/protocol.md: Slow readers)?",
+        kind.__name__,
+        exc_info=error,
+    )

@@ -320,3 +320,71 @@ def test_the_todo_story_ends_where_motias_client_does() -> None:
     assert group.state == [B]
     assert item.state is None
     assert item.last_timestamp == 5
+
+
+# --- a sync in pages ------------------------------------------------------------------------
+
+C = {"id": "c", "description": "third"}
+
+
+def group_frame(timestamp: int, version: int, event: dict[str, Any]) -> StreamMessage:
+    return StreamMessage.from_json(
+        {
+            "type": "stream",
+            "timestamp": timestamp,
+            "streamName": "todo",
+            "groupId": "todos",
+            "id": None,
+            "version": version,
+            "event": event,
+        }
+    )
+
+
+def page(number: int, timestamp: int, items: list[dict[str, Any]], version: int) -> StreamMessage:
+    return group_frame(timestamp, version, {"type": "syncPage", "page": number, "data": items})
+
+
+def synced(timestamp: int, version: int, pages: int) -> StreamMessage:
+    return group_frame(timestamp, version, {"type": "synced", "pages": pages})
+
+
+def test_a_sync_in_pages_becomes_the_state_whole_at_synced_if_no_page_is_missing() -> None:
+    group = GroupState()
+    group.apply(frame("sync", 5, [A]))
+    assert group.apply(page(0, 10, [A2], 7)) is None
+    assert group.apply(page(1, 11, [B], 8)) is None
+    assert group.state == [A], "nothing shown before the end"
+    assert group.apply(synced(11, 8, 2)) == Change("sync", [A2, B], True)
+    assert group.state == [A2, B]
+    assert group.versions.last == 8
+
+    group.apply(page(0, 20, [A], 9))
+    group.apply(page(2, 21, [C], 10))  # page 1 never came
+    assert group.apply(synced(21, 10, 3)) is None
+    assert group.apply(page(1, 21, [B], 10)) is None, "no sync under way"
+    group.apply(page(0, 30, [B], 11))
+    assert group.apply(synced(30, 11, 2)) is None, "it says two pages; one came"
+    assert group.state == [A2, B]
+
+
+def test_changes_after_the_pages_are_applied_before_the_state_is_shown() -> None:
+    group = GroupState()
+    group.apply(page(0, 10, [A, B], 7))
+    group.apply(page(1, 12, [C], 9))
+    # Made while the pages were read: some in them already, some not.
+    for message in (
+        change("update", 11, A2),  # version 8, after page 0
+        change("delete", 12, B),  # version 9, in page 1's read too
+        change("create", 12, C),  # already in page 1: not twice
+    ):
+        assert group.apply(message) is None
+    assert group.state == []
+    assert group.apply(synced(12, 9, 2)) == Change("sync", [A2, C], True)
+    assert group.apply(change("update", 13, A3)) == Change("update", A3, True)
+    assert group.state == [A3, C]
+
+    group.apply(page(0, 20, [A], 10))
+    assert group.apply(frame("sync", 21, [B])) == Change("sync", [B], True)
+    assert group.apply(synced(21, 10, 1)) is None, "a sync in one frame ended it"
+    assert group.state == [B]

@@ -348,3 +348,49 @@ async def test_refused_handshake_closes_before_accept(settings: Any, hook: str) 
     comm = WebsocketCommunicator(application, "/")
     connected, _ = await comm.connect()
     assert not connected
+
+
+def sends_raising(error: BaseException) -> Any:
+    """The application under a server whose ``websocket.send`` raises ``error``."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def failing(message: Any) -> None:
+            if message["type"] == "websocket.send":
+                raise error
+            await send(message)
+
+        await application(scope, receive, failing)
+
+    return app
+
+
+async def test_a_send_failing_unexpectedly_is_logged_once_and_closes_the_socket(
+    notes: Stream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a socket that went away (ASGI servers raise an OSError for that one): a server
+    the consumer cannot drive, which must not lose frames in silence."""
+
+    class ServerBug(Exception):
+        pass
+
+    async def joined(error: BaseException) -> WebsocketCommunicator:
+        comm = WebsocketCommunicator(sends_raising(error), "/")
+        assert (await comm.connect())[0]
+        await comm.send_json_to(join_frame("notes", "g"))
+        return comm
+
+    closes = []
+    for _ in range(2):
+        comm = await joined(ServerBug("cannot send"))
+        closes.append(await comm.receive_output(timeout=5))
+        await comm.disconnect()
+    assert closes == [{"type": "websocket.close", "code": 1011}] * 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.message.split(":")[0] for r in errors] == [
+        "a stream socket's send raised ServerBug"
+    ], "logged once, not once per socket"
+
+    gone = await joined(ConnectionResetError("the client went away"))
+    assert await gone.receive_nothing(0.3), "nothing more is sent to it, not even a close"
+    await gone.disconnect()
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1

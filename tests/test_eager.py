@@ -1,6 +1,8 @@
 """Eager start of coroutines: no task when nothing waits, a task that carries on otherwise."""
 
 import asyncio
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -69,3 +71,35 @@ async def test_cancelling_the_task_cancels_the_coroutine() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == [True]
+
+
+async def test_a_future_that_is_done_finishes_in_the_caller() -> None:
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    future.set_result(3)
+    assert start_eagerly(future) is None
+
+
+class ServerFuture:
+    """An awaitable that is not a coroutine, as granian's ``send`` returns: ``__await__`` gives
+    an iterator that yields itself (an asyncio future-alike) until the loop resolves it."""
+
+    _asyncio_future_blocking = False
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def __await__(self) -> Generator[Any, None, str]:
+        return self.future.__await__()
+
+
+async def test_an_awaitable_that_is_not_a_coroutine_is_driven_too() -> None:
+    awaitable = ServerFuture()
+    task = start_eagerly(awaitable)
+    assert task is not None, "it waits: carried on in a task"
+    awaitable.future.set_result("sent")
+    assert await task == "sent"
+
+    failing = ServerFuture()
+    failing.future.set_exception(ConnectionResetError("gone"))
+    with pytest.raises(ConnectionResetError):
+        start_eagerly(failing)

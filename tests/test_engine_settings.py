@@ -34,6 +34,8 @@ def test_a_project_that_sets_nothing_gets_every_default() -> None:
         "STREAMS_MAX_PENDING_FRAMES": 10_000,
         "STREAMS_MAX_PENDING_BYTES": 8 * 1024 * 1024,
         "STREAMS_SLOW_READER_TIMEOUT": 10.0,
+        "STREAMS_SYNC_PAGE_BYTES": 1024 * 1024,
+        "STREAMS_MAX_SYNC_BYTES": 16 * 1024 * 1024,
         "STREAMS_MAX_ITEM_BYTES": 1024 * 1024,
         "STREAMS_REPLAY_LOG_SIZE": 1000,
         "STREAMS_DB_THREADS": 1,

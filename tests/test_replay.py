@@ -19,10 +19,11 @@ from channels.testing import WebsocketCommunicator
 from motia_site.asgi import application
 from streams import StreamConfig
 from streams import snapshots as snapshot_module
+from streams.answers import join_answer
 from streams.client import GroupSubscription, StreamClient
-from streams.store import Stream, SyncStream, join_answer
+from streams.store import Stream, SyncStream
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
-from tests.helpers.wire import join_message
+from tests.helpers.wire import communicator, join_message
 
 WAIT = 10.0
 
@@ -47,11 +48,8 @@ def notes(define_stream: Callable[..., StreamConfig]) -> Stream:
 
 @pytest.fixture
 async def socket() -> AsyncIterator[WebsocketCommunicator]:
-    comm = WebsocketCommunicator(application, "/")
-    connected, _ = await comm.connect()
-    assert connected
-    yield comm
-    await comm.disconnect()
+    async with communicator() as comm:
+        yield comm
 
 
 async def receive(comm: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
@@ -133,9 +131,9 @@ async def test_changes_committed_while_the_log_is_read_come_once(
     sync_notes = SyncStream(notes.config)
     await notes.set("g", "a", {"n": 0})
 
-    def racing_read(subscription: Any, since: int | None) -> Any:
+    def racing_read(subscription: Any, since: int | None, paged: bool) -> Any:
         sync_notes.send({"groupId": "g"}, {"type": "before-read"})
-        answer = join_answer(subscription, since)
+        answer = join_answer(subscription, since, paged)
         sync_notes.send({"groupId": "g"}, {"type": "after-read"})
         return answer
 

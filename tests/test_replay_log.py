@@ -7,11 +7,12 @@ import pytest
 from django.test import override_settings
 
 from streams import StreamConfig
+from streams.answers import join_answer
 from streams.client_state import GroupState, ItemState, StreamMessage, Versions
 from streams.models import StreamGroup, StreamLogEntry
 from streams.protocol import ProtocolError, Subscription, parse_client_frame
-from streams.replay import LogEntry, prune_below, replay_frames
-from streams.store import SyncStream, join_answer
+from streams.replay import LogEntry, ReplayPage, prune_below, replay_page
+from streams.store import SyncStream
 from tests.helpers.wire import join_message
 
 SIZE = 100
@@ -25,12 +26,19 @@ def entries(*versions: int, item: str | None = "a") -> list[LogEntry]:
 
 
 def test_a_log_that_reaches_back_replays_every_missed_frame_in_order() -> None:
-    assert replay_frames(3, 6, entries(4, 5, 6), None, SIZE) == ["frame 4", "frame 5", "frame 6"]
+    page = replay_page(3, 6, entries(4, 5, 6), None, SIZE)
+    assert page == ReplayPage(["frame 4", "frame 5", "frame 6"], 6, True)
+
+
+def test_a_page_of_the_log_replays_part_of_the_way() -> None:
+    assert replay_page(3, 9, entries(4, 5), None, SIZE) == ReplayPage(
+        ["frame 4", "frame 5"], 5, False
+    )
 
 
 def test_nothing_missed_replays_nothing() -> None:
-    assert replay_frames(6, 6, [], None, SIZE) == []
-    assert replay_frames(0, 0, [], None, SIZE) == [], "a group never changed: nothing missed"
+    assert replay_page(6, 6, [], None, SIZE) == ReplayPage([], 6, True)
+    assert replay_page(0, 0, [], None, SIZE) == ReplayPage([], 0, True), "never changed"
 
 
 @pytest.mark.parametrize(
@@ -45,18 +53,20 @@ def test_nothing_missed_replays_nothing() -> None:
 def test_a_sync_when_the_log_cannot_tell_every_missed_frame(
     since: int, current: int, versions: tuple[int, ...]
 ) -> None:
-    assert replay_frames(since, current, entries(*versions), None, SIZE) is None
+    assert replay_page(since, current, entries(*versions), None, SIZE) is None
 
 
 def test_no_log_means_a_sync_even_when_nothing_was_missed() -> None:
-    assert replay_frames(6, 6, [], None, 0) is None
+    assert replay_page(6, 6, [], None, 0) is None
 
 
 def test_an_item_subscription_replays_its_item_but_checks_the_whole_group() -> None:
     log = [LogEntry(4, "a", "a4"), LogEntry(5, None, "event"), LogEntry(6, "b", "b6")]
-    assert replay_frames(3, 6, log, "a", SIZE) == ["a4"]
-    assert replay_frames(3, 6, log, "c", SIZE) == []
-    assert replay_frames(3, 6, log[1:], "b", SIZE) is None, "version 4 is gone"
+    assert replay_page(3, 6, log, "a", SIZE) == ReplayPage(["a4"], 6, True)
+    assert replay_page(3, 6, log, "c", SIZE) == ReplayPage([], 6, True)
+    assert replay_page(3, 6, log[1:], "b", SIZE) is None, "version 4 is gone"
+    unread = [LogEntry(4, "a", "a4"), LogEntry(5, "b", None)]
+    assert replay_page(3, 6, unread, "a", SIZE) == ReplayPage(["a4"], 5, False)
 
 
 def test_pruning_happens_once_a_step_and_keeps_the_last_size_versions() -> None:
@@ -198,14 +208,13 @@ def test_the_log_is_pruned_to_its_size_and_then_a_rejoin_syncs(notes: SyncStream
     assert versions[-1] == 40 and 16 <= len(versions) <= 16 + 2
     assert versions == list(range(versions[0], 41))
     group = Subscription("notes", "g", None)
-    frames, reached = join_answer(group, 30)
-    assert reached == 40
-    assert [orjson.loads(f)["version"] for f in frames] == [*range(31, 41), 40]
-    assert orjson.loads(frames[-1])["event"] == {"type": "replayed"}
-    frames, reached = join_answer(group, 2)
-    assert reached is None
-    sync = orjson.loads(frames[0])
-    assert (len(frames), sync["event"]["type"], sync["version"]) == (1, "sync", 40)
+    part = join_answer(group, 30, False)
+    assert (part.kind, part.version, part.rest) == ("replay", 40, None)
+    assert [orjson.loads(f)["version"] for f in part.frames] == list(range(31, 41))
+    part = join_answer(group, 2, False)
+    assert part.kind == "sync"
+    sync = orjson.loads(part.frames[0])
+    assert (len(part.frames), sync["event"]["type"], sync["version"]) == (1, "sync", 40)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,13 +223,10 @@ def test_an_item_join_replays_its_item_and_ends_at_the_group_version(notes: Sync
     notes.set("g", "b", {"n": 1})
     notes.send({"groupId": "g", "id": "a"}, {"type": "ping"})
     notes.send({"groupId": "g"}, {"type": "all"})
-    frames, reached = join_answer(Subscription("notes", "g", "a"), 1)
-    decoded = [orjson.loads(f) for f in frames]
-    assert [(f["version"], f["id"], f["event"]["type"]) for f in decoded] == [
-        (3, "a", "event"),
-        (4, "a", "replayed"),
-    ]
-    assert reached == 4
+    part = join_answer(Subscription("notes", "g", "a"), 1, False)
+    decoded = [orjson.loads(f) for f in part.frames]
+    assert [(f["version"], f["id"], f["event"]["type"]) for f in decoded] == [(3, "a", "event")]
+    assert (part.kind, part.version) == ("replay", 4), "it ends at the group's version"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -229,10 +235,10 @@ def test_a_group_made_again_goes_on_from_its_logged_version(notes: SyncStream) -
     notes.delete("g", "a")
     last_timestamp = StreamGroup.objects.get(stream_name="notes", group_id="g").last_timestamp
     StreamGroup.objects.filter(stream_name="notes", group_id="g").delete()
-    assert join_answer(Subscription("notes", "g", None), 1)[1] is None, "gone: a sync"
+    assert join_answer(Subscription("notes", "g", None), 1, False).kind == "sync", "gone"
     notes.set("g", "b", {"n": 1})
     group = StreamGroup.objects.get(stream_name="notes", group_id="g")
     assert group.version == 3 and group.last_timestamp > last_timestamp
-    frames, reached = join_answer(Subscription("notes", "g", None), 1)
-    assert [orjson.loads(f)["event"]["type"] for f in frames] == ["delete", "create", "replayed"]
-    assert reached == 3
+    part = join_answer(Subscription("notes", "g", None), 1, False)
+    assert [orjson.loads(f)["event"]["type"] for f in part.frames] == ["delete", "create"]
+    assert part.version == 3

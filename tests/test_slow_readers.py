@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
 from tests.helpers.processes import ServerProcess, TestDatabase
 from tests.helpers.rawsocket import CLOSE, Frame, RawWebSocket
-from tests.helpers.sampling import sampled
+from tests.helpers.sampling import rss, sampled
+from tests.helpers.todo_api import create_large_todos
 from tests.helpers.wire import join_message, recv_frame
 
 ITEMS = 1_000
@@ -35,27 +35,6 @@ SERVER_ENV = {**LOCAL_PLAIN_HTTP, "MALLOC_MMAP_THRESHOLD_": "65536", "LOG_LEVEL"
 
 def join(stream: str, group: str, item: str | None = None) -> str:
     return json.dumps(join_message(stream, group, item))
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-async def write_todos(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
-        slots = asyncio.Semaphore(8)
-
-        async def create(n: int) -> None:
-            async with slots:
-                body = {"description": f"{n:04} " + "x" * ITEM_BYTES}
-                response = await client.post("/todos", json=body)
-                assert response.status_code == 201, response.text
-
-        await asyncio.gather(*(create(n) for n in range(ITEMS)))
 
 
 async def watch(
@@ -106,7 +85,7 @@ def test_a_stalled_reader_is_closed_with_4008_in_bounded_memory(tmp_path: Path) 
                 return await asyncio.to_thread(stalled.read_all, WAIT)
 
             reader = asyncio.create_task(read_when_left())
-            await write_todos(server.http_url)
+            await create_large_todos(server.http_url, ITEMS, ITEM_BYTES, WAIT)
             return await watcher, watching, await reader, time.monotonic() - started
 
         pid = server.process.pid

@@ -281,7 +281,9 @@ class _ManagedProcess(Started):
 
 class ServerProcess(_ManagedProcess):
     """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
-    or with ``production=True`` uvicorn as the README runs it in production."""
+    or with ``production=True`` uvicorn as the README runs it in production; ``asgi_server``
+    names another ASGI server to run the project's application under (``granian``,
+    ``hypercorn``; ``uvicorn`` is ``production=True``)."""
 
     def __init__(
         self,
@@ -290,10 +292,12 @@ class ServerProcess(_ManagedProcess):
         name: str = "server",
         *,
         production: bool = False,
+        asgi_server: str | None = None,
     ) -> None:
         super().__init__(database, env, name, log_name=name)
         self.port = 0
-        self.production = production
+        self.asgi_server = "uvicorn" if production else asgi_server
+        self.production = self.asgi_server == "uvicorn"
 
     @property
     def http_url(self) -> str:
@@ -354,12 +358,20 @@ class ServerProcess(_ManagedProcess):
         )
 
     def _command(self) -> list[str]:
-        if not self.production:
-            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        application, port = "motia_site.asgi:application", str(self.port)
+        if self.asgi_server is None:
+            return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        if self.asgi_server == "granian":
+            return [
+                *(PYTHON, "-m", "granian", "--interface", "asgi"),
+                *("--host", "127.0.0.1", "--port", port, application),
+            ]
+        if self.asgi_server == "hypercorn":
+            return [PYTHON, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", application]
+        assert self.asgi_server == "uvicorn", f"unknown ASGI server {self.asgi_server!r}"
         return [
-            *(PYTHON, "-m", "uvicorn", "motia_site.asgi:application"),
-            *("--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"),
-            *("--loop", "uvloop", "--ws-per-message-deflate", "false"),
+            *(PYTHON, "-m", "uvicorn", application, "--host", "127.0.0.1", "--port", port),
+            *("--ws", "websockets-sansio", "--loop", "uvloop", "--ws-per-message-deflate", "false"),
         ]
 
     def _wait_until_ready(self) -> None:

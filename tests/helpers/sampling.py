@@ -1,5 +1,5 @@
 """Sampling a measure in the background (a process's memory, a database's connections) while
-a test's block runs."""
+a test's block runs; a process's memory."""
 
 import contextlib
 import threading
@@ -29,3 +29,12 @@ def sampled(sample: Callable[[], T], every: float) -> Iterator[list[T]]:
     finally:
         stop.set()
         sampler.join(10)
+
+
+def rss(pid: int) -> int:
+    """The resident memory of process ``pid``, in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")

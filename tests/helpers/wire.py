@@ -2,8 +2,9 @@
 next frame (or the next of a kind) with a bound on the wait, and a subscriber that records
 every frame of one subscription in the background.
 
-``join_message`` serves Channels' ``WebsocketCommunicator`` as well as a real socket; the rest
-speaks to a ``websockets`` client connection.
+``join_message`` serves Channels' ``WebsocketCommunicator`` (``communicator`` connects one to
+the project's application) as well as a real socket; the rest speaks to a ``websockets``
+client connection.
 """
 
 import asyncio
@@ -16,10 +17,25 @@ from typing import Any
 
 import pytest
 import websockets
+from channels.testing import WebsocketCommunicator
 
 from tests.helpers.waiting import What, eventually_async
 
 Frame = dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def communicator(path: str = "/") -> AsyncIterator[WebsocketCommunicator]:
+    """A socket of the project's application, connected, over Channels' communicator."""
+    from motia_site.asgi import application
+
+    comm = WebsocketCommunicator(application, path)
+    connected, _ = await comm.connect()
+    assert connected
+    try:
+        yield comm
+    finally:
+        await comm.disconnect()
 
 
 def join_message(

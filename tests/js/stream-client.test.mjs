@@ -179,6 +179,11 @@ class FakeWebSocket {
   }
 }
 
+/** A frame of group `g` of stream `s` at `version` (its timestamp follows it). */
+function versioned(version, id, event) {
+  return { type: 'stream', timestamp: 1000 + version, streamName: 's', groupId: 'g', id, version, event }
+}
+
 /** Motia's `Stream` on a fake adapter, fed by hand. */
 function motiaStream() {
   let deliver = null
@@ -326,7 +331,12 @@ describe("the same state as Motia's published client", () => {
     assert.deepEqual(socket.sent, [
       {
         type: 'join',
-        data: { streamName: 'todo', groupId: 'todos', subscriptionId: group.subscriptionId },
+        data: {
+          streamName: 'todo',
+          groupId: 'todos',
+          subscriptionId: group.subscriptionId,
+          syncPages: true,
+        },
       },
       {
         type: 'join',
@@ -335,6 +345,7 @@ describe("the same state as Motia's published client", () => {
           groupId: 'todos',
           id: 'x',
           subscriptionId: item.subscriptionId,
+          syncPages: true,
         },
       },
     ])
@@ -432,7 +443,12 @@ describe('the connection, on fake sockets', () => {
     assert.deepEqual(attempts.at(-1).sent, [
       {
         type: 'join',
-        data: { streamName: 's', groupId: 'g', subscriptionId: group.subscriptionId },
+        data: {
+          streamName: 's',
+          groupId: 'g',
+          subscriptionId: group.subscriptionId,
+          syncPages: true,
+        },
       },
     ])
 
@@ -453,15 +469,7 @@ describe('the connection, on fake sockets', () => {
     const connecting = client.connect()
     FakeWebSocket.last.open()
     await connecting
-    const frame = (version, id, event) => ({
-      type: 'stream',
-      timestamp: 1000 + version,
-      streamName: 's',
-      groupId: 'g',
-      id,
-      version,
-      event,
-    })
+    const frame = versioned
     const ping = (n) => frame(n, null, { type: 'event', event: { type: 'ping', data: n } })
     const socket = FakeWebSocket.last
     socket.receive(frame(3, null, { type: 'sync', data: [] }))
@@ -490,10 +498,47 @@ describe('the connection, on fake sockets', () => {
           streamName: 's',
           groupId: 'g',
           subscriptionId: group.subscriptionId,
+          syncPages: true,
           sinceVersion: 9,
         },
       },
     ])
+    client.disconnect()
+  })
+
+  test('a sync in pages is assembled, with the changes after it, and shown whole', async () => {
+    const client = new StreamClient({ url: 'ws://fake', WebSocket: FakeWebSocket })
+    const group = client.group('s', 'g')
+    const other = client.group('s', 'g') // answered after the first: keeps waiting
+    const seen = record(group)
+    const connecting = client.connect()
+    FakeWebSocket.last.open()
+    await connecting
+    const frame = versioned
+    const page = (n, version, data) => frame(version, null, { type: 'syncPage', page: n, data })
+    const [a, b, c] = [{ id: 'a' }, { id: 'b' }, { id: 'c' }]
+    const socket = FakeWebSocket.last
+    socket.receive(page(0, 7, [a, b]))
+    socket.receive(page(1, 9, [c]))
+    socket.receive(frame(8, 'a', { type: 'update', data: { id: 'a', n: 1 } }))
+    socket.receive(frame(9, 'b', { type: 'delete', data: b }))
+    socket.receive(frame(9, 'c', { type: 'create', data: c })) // in page 1 already
+    assert.deepEqual(group.getState(), [], 'nothing shown before the end')
+    assert.equal(seen['*'].length, 0)
+    assert.equal(group._joinState, 'waiting')
+    socket.receive(frame(9, null, { type: 'synced', pages: 2 }))
+    assert.deepEqual(group.getState(), [{ id: 'a', n: 1 }, c])
+    assert.deepEqual(seen.sync, [[{ id: 'a', n: 1 }, c]])
+    assert.equal(seen['*'].length, 1)
+    assert.equal(group._joinState, 'joined')
+    assert.equal(other._joinState, 'waiting')
+
+    // A page missing: that sync is never shown.
+    socket.receive(page(0, 10, [a]))
+    socket.receive(page(2, 11, [b]))
+    socket.receive(frame(11, null, { type: 'synced', pages: 3 }))
+    assert.deepEqual(group.getState(), [{ id: 'a', n: 1 }, c])
+    assert.equal(seen.sync.length, 1)
     client.disconnect()
   })
 
@@ -702,7 +747,9 @@ describe('against a real server', { concurrency: false }, () => {
       const join = spy.sent.find(
         (frame) => frame.type === 'join' && frame.data.subscriptionId === closing.subscriptionId,
       )
-      assert.deepEqual(spy.sent.at(-1), { type: 'leave', data: join.data })
+      const { syncPages, ...subscription } = join.data // (a join's alone)
+      assert.equal(syncPages, true)
+      assert.deepEqual(spy.sent.at(-1), { type: 'leave', data: subscription })
 
       const todo = await createTodo('after a close')
       await eventually(() => assert.deepEqual(seenStaying.create, [todo]))

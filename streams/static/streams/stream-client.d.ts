@@ -1,5 +1,64 @@
 // Types of stream-client.js: the seed's stream client API (StreamClient, group/item
-// subscriptions) over Motia's stream protocol.
+// subscriptions) over Motia's stream protocol, and the frames of that protocol with this
+// server's additions (docs/protocol.md).
+
+// --- the wire ---------------------------------------------------------------------------------
+
+/** The `data` of a `join` (and, without `sinceVersion` and `syncPages`, of a `leave`). */
+export interface StreamJoinData {
+  streamName: string
+  groupId: string
+  /** An item of the group: the subscription follows that item only. */
+  id?: string | null
+  subscriptionId?: string
+  /** (extension) The last group version taken: the server replays what came after it. */
+  sinceVersion?: number
+  /**
+   * (extension) The client assembles a large group's sync sent in pages (`syncPage` frames,
+   * the changes made meanwhile, then `synced`). Without it, a group larger than the server's
+   * `STREAMS_MAX_SYNC_BYTES` is refused with a `group_too_large` error frame.
+   */
+  syncPages?: boolean
+}
+
+/** A frame from the client. */
+export type StreamClientFrame =
+  | { type: 'join'; data: StreamJoinData }
+  | { type: 'leave'; data: StreamJoinData }
+
+/** What a server frame says happened. */
+export type StreamServerEvent<T = any> =
+  | { type: 'sync'; data: T[] | T | null }
+  | { type: 'create' | 'update' | 'delete'; data: T }
+  | { type: 'event'; event: StreamCustomEvent }
+  /** (extension) The end of a replay. */
+  | { type: 'replayed' }
+  /** (extension) Page `page` (from 0) of a large group's sync: some of its items, in order. */
+  | { type: 'syncPage'; page: number; data: T[] }
+  /** (extension) The end of a sync in `pages` pages and of the changes that followed them. */
+  | { type: 'synced'; pages: number }
+  | { type: 'unauthorized' }
+  /** (extension) A client frame the server could not use, or a join it could not answer. */
+  | { type: 'error'; data: { code: string; message: string } }
+
+/** A frame from the server: always a `stream` frame. */
+export interface StreamServerFrame<T = any> {
+  type: 'stream'
+  /** Milliseconds since the epoch; strictly increasing within a group. */
+  timestamp: number
+  streamName: string | null
+  groupId: string | null
+  /** The item the frame is about; null for one about the whole group. */
+  id: string | null
+  /**
+   * (extension) The group's version after this change, or the version an answer (`sync`,
+   * `replayed`, `synced`) brings the subscription to, or a `syncPage` was read at.
+   */
+  version?: number
+  event: StreamServerEvent<T>
+}
+
+// --- the client -------------------------------------------------------------------------------
 
 /** A custom event sent with `streams.<name>.send(...)`. */
 export interface StreamCustomEvent<D = unknown> {
@@ -85,7 +144,10 @@ export declare class StreamGroupSubscription<T = any> implements StreamSubscript
   readonly closed: boolean
   /** The whole state after any change, a sync included. */
   on(event: '*', callback: (state: T[]) => void): () => void
-  /** The group's items, as the server sent them on (re)joining. */
+  /**
+   * The group's items, as the server sent them on (re)joining: a large group's sync comes in
+   * pages, put together (with the changes made meanwhile) before it is shown, as one sync.
+   */
   on(event: 'sync', callback: (state: T[]) => void): () => void
   /** The item created, updated, or deleted (its last value). */
   on(event: 'create' | 'update' | 'delete', callback: (item: T) => void): () => void
@@ -94,7 +156,7 @@ export declare class StreamGroupSubscription<T = any> implements StreamSubscript
   /** The server's `on_join` refused the join. */
   on(event: 'unauthorized', callback: () => void): () => void
   off(event: string, callback: (...args: any[]) => void): void
-  /** The group's items; `[]` until the first sync. */
+  /** The group's items; `[]` until the first sync (never a part of a sync in pages). */
   getState(): T[]
   close(): void
 }

@@ -24,12 +24,15 @@
 // group version it took (`sinceVersion`: the server replays the frames missed since, then
 // sends a `replayed` frame, or answers with a fresh `sync` when its log no longer reaches
 // back), drops a frame it already took (a replay may send one again through another
-// subscription of the group), and reports server `error` frames.
+// subscription of the group), takes a large group's sync in pages (`syncPages`), assembled
+// before it is shown, and reports server `error` frames.
 
 const OPEN = 1 // WebSocket.OPEN; read as a number so that any WebSocket class works
 const DEFAULT_RECONNECT = { initialDelay: 500, maxDelay: 10_000 }
 const DEFAULT_CONNECT_TIMEOUT = 10_000
 const MAX_GAPS = 64
+// The frames that answer a join: a sync, the end of a replay, the end of a sync in pages.
+const ANSWERS = new Set(['sync', 'replayed', 'synced'])
 
 // Keys of the subscriptions' internals: reachable from the client, off their public surface.
 const RECEIVE = Symbol('receive')
@@ -231,60 +234,120 @@ class StreamSubscription {
   }
 }
 
-/** A subscription to every item of a group; its state is the list of items. */
+/**
+ * A group's items as Motia's client keeps them through create, update and delete frames:
+ * create appends unless the id is there; update replaces the item unless its timestamp is not
+ * newer than the last seen for that id; delete removes by id.
+ */
+class GroupItems {
+  constructor(items = [], lastTimestamp = 0) {
+    this.items = items
+    this.lastTimestamp = lastTimestamp
+    this.itemTimestamps = new Map()
+  }
+
+  /** Apply a change frame: `[listener event, value]`, or null when it changes nothing. */
+  apply(message) {
+    const { event, timestamp } = message
+    const id = event.data?.id
+    switch (event.type) {
+      case 'create':
+        if (this.items.some((item) => item.id === id)) return null
+        this.items = [...this.items, event.data]
+        return ['create', event.data]
+      case 'update': {
+        const seen = this.itemTimestamps.get(id)
+        if (seen && seen >= timestamp) return null
+        this.lastTimestamp = timestamp
+        this.itemTimestamps.set(id, timestamp)
+        this.items = this.items.map((item) => (item.id === id ? event.data : item))
+        return ['update', event.data]
+      }
+      case 'delete':
+        this.lastTimestamp = timestamp
+        this.itemTimestamps.set(id, timestamp)
+        this.items = this.items.filter((item) => item.id !== id)
+        return ['delete', event.data]
+      default:
+        return null
+    }
+  }
+}
+
+const CHANGES = new Set(['create', 'update', 'delete'])
+
+/**
+ * A subscription to every item of a group; its state is the list of items.
+ *
+ * A large group's sync comes in pages (the join says it takes them: `syncPages`): `syncPage`
+ * frames numbered from 0, then the changes made meanwhile, then `synced` with the number of
+ * pages. They are assembled apart, and the whole becomes the state at `synced`, as one sync:
+ * a part of the group is never shown as the whole.
+ */
 export class StreamGroupSubscription extends StreamSubscription {
   constructor(client, data) {
     super(client, data, [])
-    this._lastTimestamp = 0
-    this._itemTimestamps = new Map()
+    this._items = new GroupItems()
+    this._pending = null // the sync being assembled from pages
+    this._pendingPages = 0
   }
 
   [RECEIVE](message) {
     const { event, timestamp } = message
+    if (event.type === 'syncPage' || event.type === 'synced') {
+      this._takePage(message)
+      return
+    }
+    if (this._pending && CHANGES.has(event.type)) {
+      this._pending.apply(message) // a change made while the pages were read
+      return
+    }
     if (!takeVersion(this._versions, message)) return
     switch (event.type) {
       case 'sync': {
-        if (timestamp < this._lastTimestamp) return
+        this._pending = null // a sync in one frame stands for any sync in pages
+        if (timestamp < this._items.lastTimestamp) return
         if (Number.isInteger(message.version)) this._versions.reset(message.version)
-        this._itemTimestamps = new Map()
-        this._lastTimestamp = timestamp
         const items = Array.isArray(event.data) ? event.data : []
+        this._items = new GroupItems(items, timestamp)
         this._change(items, 'sync', items)
-        return
-      }
-      case 'create': {
-        const id = event.data?.id
-        if (this._state.some((item) => item.id === id)) return
-        this._change([...this._state, event.data], 'create', event.data)
-        return
-      }
-      case 'update': {
-        const id = event.data?.id
-        const seen = this._itemTimestamps.get(id)
-        if (seen && seen >= timestamp) return
-        this._lastTimestamp = timestamp
-        this._itemTimestamps.set(id, timestamp)
-        const items = this._state.map((item) => (item.id === id ? event.data : item))
-        this._change(items, 'update', event.data)
-        return
-      }
-      case 'delete': {
-        const id = event.data?.id
-        this._lastTimestamp = timestamp
-        this._itemTimestamps.set(id, timestamp)
-        this._change(
-          this._state.filter((item) => item.id !== id),
-          'delete',
-          event.data,
-        )
         return
       }
       case 'event':
         this._customEvent(event.event)
         return
-      default:
-      // Anything else leaves a group's state alone, as in Motia's client.
+      default: {
+        // Anything but a change leaves a group's state alone, as in Motia's client.
+        const change = this._items.apply(message)
+        if (change) this._change(this._items.items, ...change)
+      }
     }
+  }
+
+  _takePage(message) {
+    const { event, timestamp } = message
+    let pending = this._pending
+    if (event.type === 'syncPage') {
+      if (event.page === 0) {
+        pending = this._pending = new GroupItems([], timestamp)
+        this._pendingPages = 0
+      }
+      if (!pending || event.page !== this._pendingPages) {
+        this._pending = null // a page missing: this sync cannot be whole
+        return
+      }
+      const items = Array.isArray(event.data) ? event.data : []
+      for (const item of items) pending.items.push(item) // (not shown until synced)
+      pending.lastTimestamp = Math.max(pending.lastTimestamp, timestamp)
+      this._pendingPages += 1
+      return
+    }
+    this._pending = null
+    if (!pending || event.pages !== this._pendingPages) return
+    if (Number.isInteger(message.version)) this._versions.reset(message.version)
+    pending.lastTimestamp = Math.max(pending.lastTimestamp, timestamp)
+    this._items = pending
+    this._change(pending.items, 'sync', pending.items)
   }
 }
 
@@ -523,10 +586,11 @@ export class StreamClient {
     this._joinSeq += 1
     subscription._joinState = 'waiting'
     subscription._joinSeq = this._joinSeq
-    // From the last version it took, if any: the server replays what it missed since.
+    // A large group's sync in pages; from the last version it took, if any: the server
+    // replays what it missed since.
     const since = subscription._versions.last
-    const joinData = subscription[JOIN_DATA]
-    const data = since === null ? joinData : { ...joinData, sinceVersion: since }
+    const data = { ...subscription[JOIN_DATA], syncPages: true }
+    if (since !== null) data.sinceVersion = since
     this._send({ type: 'join', data })
   }
 
@@ -687,11 +751,11 @@ export class StreamClient {
       return
     }
     const room = roomKey(streamName, groupId, id)
-    const answer = event.type === 'sync' || event.type === 'replayed'
+    const answer = ANSWERS.has(event.type)
     if (event.type === 'unauthorized' || answer) {
-      // The answer to a join (`replayed` ends a replay). Frames name no subscription, but the
-      // server answers the joins of a socket in order: it is for the oldest join of that group
-      // or item still waiting.
+      // The answer to a join (`replayed` ends a replay, `synced` a sync in pages). Frames name
+      // no subscription, but the server answers the joins of a socket in order: it is for the
+      // oldest join of that group or item still waiting.
       const answered = this._oldestWaiting(room)
       if (event.type === 'unauthorized') {
         answered?.[UNAUTHORIZED]()
