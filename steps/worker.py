@@ -116,6 +116,10 @@ def embedded_worker_runs() -> bool:
 def start_worker_thread(*, beat: bool) -> None:
     """Run a Celery worker (and, in one process of the database, beat) in threads of this
     process, once, on whatever broker is configured."""
+    # The tasks register themselves with Celery as their module is imported; nothing else
+    # in a project without a Celery app of its own (autodiscover) imports it.
+    from . import tasks  # noqa: F401
+
     with _lock:
         if "worker" in _started:
             return
