@@ -14,6 +14,7 @@ class StepsConfig(AppConfig):
         from celery.signals import beat_init, worker_init
         from django.core.checks import register
 
+        from streams.reloading import watch_definitions
         from streams.signals import stream_event
 
         from .checks import TAG, check_steps, refuse_to_start
@@ -23,6 +24,7 @@ class StepsConfig(AppConfig):
         from .stream_triggers import dispatch_stream_triggers
         from .worker import use_in_process_broker
 
+        watch_definitions("_step.py")  # runserver restarts when a step file comes or goes
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
         # `manage.py check` lists every problem, and the other processes refuse to start.
         registry.autodiscover()

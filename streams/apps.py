@@ -14,7 +14,9 @@ class StreamsConfig(AppConfig):
         )
         from .redaction import redact_server_logs
         from .registry import registry
+        from .reloading import watch_definitions
 
+        watch_definitions("_stream.py")  # before the imports: a file that fails is watched too
         registry.autodiscover()
         # Servers configure their loggers before they load the app: tokens in URLs are
         # redacted from then on.
