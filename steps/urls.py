@@ -3,9 +3,13 @@
 ``GET /healthz``.
 
 A project includes them at the root of its URLs, where step paths mean what their triggers
-say: ``path("", include("steps.urls"))``.
+say: ``path("", include("steps.urls"))``. ``/favicon.ico``, which browsers ask for on every
+page that names no icon (the admin's), is the engine's icon unless the project routes it
+first.
 """
 
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import path
 
 from .asgi import STEP_URL_NAME_PREFIX
@@ -15,10 +19,18 @@ from .registry import registry
 
 api = build_api(registry)
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """The engine's icon (its URL read when asked: a manifest storage has it after
+    collectstatic)."""
+    return HttpResponseRedirect(static("streams/pages/favicon.ico"))
+
+
 urlpatterns = [
     # Named as a step route so that it is served as step endpoints are (steps/asgi.py), without
     # middleware: a load balancer calling a server by IP over plain HTTP gets the health, not
     # a refused Host or a redirect to HTTPS.
     path("healthz", healthz, name=f"{STEP_URL_NAME_PREFIX}healthz"),
+    path("favicon.ico", favicon),
     path("", api.urls),
 ]
