@@ -16,10 +16,13 @@ PRODUCTION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/motia
 PRODUCTION_REDIS_URL ?= redis://127.0.0.1:6379/1
 SERVERS ?= 2
 
-.PHONY: run production test lint format install chromium test-embedded test-services clean
+.PHONY: run production test lint format install install-test chromium test-embedded \
+	test-services clean
 
 run: $(BIN)/.installed
+	@echo "==> migrating the database"
 	$(BIN)/python manage.py migrate --noinput
+	@echo "==> serving on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Two servers (PORT, PORT+1), a Celery worker and beat, from the Procfile, run by honcho. DEBUG
@@ -39,15 +42,38 @@ production: $(BIN)/.installed
 	python manage.py migrate --noinput && \
 	exec honcho start -p $(PORT) -c web=$(SERVERS)
 
-test: $(BIN)/.installed $(E2E)/node_modules/.installed chromium lint test-embedded test-services
+test: $(BIN)/.installed-test $(E2E)/node_modules/.installed chromium lint test-embedded \
+	test-services
 
+# What serving needs (the package and its dependencies: `make run`, `make production`), and
+# the test tools on top (the [test] extra: pytest, Playwright, mypy, ruff ...: `make test`),
+# each installed again when pyproject.toml changes. uv, installed from PyPI into the venv,
+# takes seconds where pip takes a minute; pip does it where uv cannot be installed. The
+# checkout is put on the venv's path (editable_mode=compat), as manage.py has it.
 install: $(BIN)/.installed
+install-test: $(BIN)/.installed-test
+
+define pip_install
+	if [ -x $(BIN)/uv ]; then \
+		$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode \
+			-C editable_mode=compat -e $(1); \
+	else \
+		$(BIN)/python -m pip install -q -C editable_mode=compat -e $(1); \
+	fi
+endef
 
 $(BIN)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $@
+	@test -x $(BIN)/python || { echo "==> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@test -x $(BIN)/uv || { echo "==> installing uv (the installer) into $(VENV)"; \
+		$(BIN)/python -m pip install -q uv || echo "no uv: pip installs instead (slower)"; }
+	@echo "==> installing what serving needs"
+	@$(call pip_install,.)
+	@touch $@
+
+$(BIN)/.installed-test: pyproject.toml $(BIN)/.installed
+	@echo "==> installing the test tools (the [test] extra)"
+	@$(call pip_install,'.[test]')
+	@touch $@
 
 # Debian's chromium package, installed only when missing (as root, or through sudo).
 chromium:
@@ -62,22 +88,22 @@ $(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
 	npm ci --prefix $(E2E) --no-audit --no-fund
 	touch $@
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: $(BIN)/.installed
+format: $(BIN)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # The whole suite on the embedded default: SQLite and the in-memory channel layer.
-test-embedded: $(BIN)/.installed
+test-embedded: $(BIN)/.installed-test
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 
 # The whole suite again on PostgreSQL and Redis. In CI a missing service fails the run;
 # elsewhere the pass is skipped with a notice.
-test-services: $(BIN)/.installed
+test-services: $(BIN)/.installed-test
 	@if $(BIN)/python tests/services.py "$(SERVICES_DATABASE_URL)" "$(SERVICES_REDIS_URL)"; then \
 		DATABASE_URL="$(SERVICES_DATABASE_URL)" REDIS_URL="$(SERVICES_REDIS_URL)" $(BIN)/pytest; \
 	elif [ -n "$$CI" ]; then \

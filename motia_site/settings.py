@@ -14,6 +14,7 @@ import dj_database_url
 
 from streams.conf import EngineSettings
 from streams.liveness import POOL_OPTIONS
+from streams.log_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -252,18 +253,6 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # --- Logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"structured": {"()": "streams.logger.StructuredFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "loggers": {
-        "steps": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "streams": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        # Server errors (with their traceback) and other warnings of Django itself.
-        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-        # While the database is away the pool tries to connect every half second, and would
-        # log each attempt (streams.liveness); requests that fail meanwhile are logged anyway.
-        "psycopg.pool": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-    },
-}
+# The engine's loggers and Django's on standard error: readable lines with DEBUG on (Django's
+# request lines and the reloader's messages included), JSON lines with it off (docs/logging.md).
+LOGGING = logging_config(debug=DEBUG, level=LOG_LEVEL)

@@ -34,6 +34,7 @@ class StepsConfig(AppConfig):
         from django.core.checks import register
 
         from streams import reach
+        from streams.reloading import watch_definitions
         from streams.signals import stream_event
 
         from .checks import TAG, check_steps, refuse_to_start
@@ -45,6 +46,7 @@ class StepsConfig(AppConfig):
         from .traces import count_reach, record_change
         from .worker import use_in_process_broker
 
+        watch_definitions("_step.py")  # runserver restarts when a step file comes or goes
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
         # `manage.py check` lists every problem, and the other processes refuse to start.
         registry.autodiscover()

@@ -226,21 +226,31 @@ class Message:
         return "succeeded" if ran else "skipped"
 
     def _failed(self, run: Run, trigger: Trigger, error: Exception) -> str:
-        fields = _log_fields(self.step_name, self.trace_id)
+        # The message names the step, and the traceback (the error) follows, whatever the
+        # format that shows them (Celery's worker shows neither the step nor the fields).
+        fields = _log_fields(self.step_name, self.trace_id, error=str(error))
         if isinstance(error, InvalidInput):
             run.finish(StepRun.Status.FAILED, error)
-            logger.warning("invalid message dead-lettered", extra=fields)
+            logger.warning("step %s: invalid message dead-lettered", self.step_name, extra=fields)
             return self._give_up(error)
         policy, attempt = _policy(trigger), self.delivery.attempt
         if attempt < policy.max_retries:
             run.finish(StepRun.Status.RETRYING, error)
+            delay = policy.delay_after(attempt)
             logger.warning(
-                "step failed; retrying",
-                extra=_log_fields(self.step_name, self.trace_id, error=str(error)),
+                "step %s failed (attempt %d of %d), retrying in %.1f s",
+                *(self.step_name, attempt + 1, policy.max_retries + 1, delay),
+                extra=fields,
+                exc_info=error,
             )
-            raise RetryLater(error, policy.delay_after(attempt), policy.max_retries) from error
+            raise RetryLater(error, delay, policy.max_retries) from error
         run.finish(StepRun.Status.FAILED, error)
-        logger.error("step failed; dead-lettered", extra=fields)
+        logger.error(
+            "step %s failed (attempt %d of %d), dead-lettered",
+            *(self.step_name, attempt + 1, policy.max_retries + 1),
+            extra=fields,
+            exc_info=error,
+        )
         return self._give_up(error)
 
     def _give_up(self, error: BaseException) -> str:

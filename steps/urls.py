@@ -3,9 +3,13 @@
 ``GET /healthz``.
 
 A project includes them at the root of its URLs, where step paths mean what their triggers
-say: ``path("", include("steps.urls"))``.
+say: ``path("", include("steps.urls"))``. ``/favicon.ico``, which browsers ask for on every
+page that names no icon (the admin's), is the engine's icon unless the project routes it
+first.
 """
 
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import path
 
 from .asgi import HEALTH_URL_NAME
@@ -15,10 +19,18 @@ from .registry import registry
 
 api = build_api(registry)
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """The engine's icon (its URL read when asked: a manifest storage has it after
+    collectstatic)."""
+    return HttpResponseRedirect(static("streams/pages/favicon.ico"))
+
+
 urlpatterns = [
     # Served as step endpoints are (steps/asgi.py), without middleware and for any Host: a load
     # balancer calling a server by IP over plain HTTP gets the health, not a refused Host or a
     # redirect to HTTPS.
     path("healthz", healthz, name=HEALTH_URL_NAME),
+    path("favicon.ico", favicon),
     path("", api.urls),
 ]

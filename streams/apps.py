@@ -8,13 +8,20 @@ class StreamsConfig(AppConfig):
     verbose_name = "Streams"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from . import (
             broadcast,  # noqa: F401  (connects the model signals)
             checks,  # noqa: F401  (registers the settings checks)
         )
+        from .log_config import attach_default_handlers
         from .redaction import redact_server_logs
         from .registry import registry
+        from .reloading import watch_definitions
 
+        # The project's LOGGING is in place: the engine's loggers get a handler if it has none.
+        attach_default_handlers(settings.DEBUG)
+        watch_definitions("_stream.py")  # before the imports: a file that fails is watched too
         registry.autodiscover()
         # Servers configure their loggers before they load the app: tokens in URLs are
         # redacted from then on.

@@ -17,15 +17,27 @@ def _installed_apps() -> Iterator[tuple[str, Path]]:
         yield app.name, Path(app.path)
 
 
+def skipped(relative: Path) -> bool:
+    """Whether a path inside an app (relative to its folder) is out of discovery's sight: in
+    migrations, tests, node_modules, __pycache__, or a hidden file or folder."""
+    return any(part in SKIPPED_DIRS or part.startswith(".") for part in relative.parts)
+
+
+def definition_files(root: Path, suffix: str) -> list[Path]:
+    """The files under an app's folder ``root`` whose name ends with ``suffix``, in a stable
+    order (those :func:`skipped` left out)."""
+    return [
+        file for file in sorted(root.rglob(f"*{suffix}")) if not skipped(file.relative_to(root))
+    ]
+
+
 def discover_module_names(suffix: str) -> list[str]:
     """The dotted names of the modules of the installed apps whose file name ends with
     ``suffix`` (for example ``"_stream.py"``), in a stable order."""
     names = []
     for app_name, root in _installed_apps():
-        for file in sorted(root.rglob(f"*{suffix}")):
+        for file in definition_files(root, suffix):
             relative = file.relative_to(root)
-            if any(part in SKIPPED_DIRS or part.startswith(".") for part in relative.parts):
-                continue
             names.append(".".join((app_name, *relative.with_suffix("").parts)))
     return names
 

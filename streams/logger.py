@@ -1,13 +1,20 @@
-"""Structured logging for handlers and hooks: ``ctx.logger.info("Todo created", {"id": id})``."""
+"""Structured logging for handlers and hooks: ``ctx.logger.info("Todo created", {"id": id})``.
+
+The formats that show these records are in :mod:`streams.log_formats` (``StructuredFormatter``
+stays importable from here, as projects' ``LOGGING`` settings name it).
+"""
 
 import functools
 import logging
 import time
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+from .log_formats import StructuredFormatter
+
+__all__ = ["FlowLogger", "StructuredFormatter"]
 
 
 @functools.cache
@@ -65,25 +72,3 @@ class FlowLogger:
 
     def error(self, message: str, fields: Mapping[str, Any] | None = None, **kw: Any) -> None:
         self._log(logging.ERROR, message, fields, **kw)
-
-
-class StructuredFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, trace id, step and fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key in ("trace_id", "step"):
-            value = getattr(record, key, None)
-            if value is not None:
-                entry[key] = value
-        fields = getattr(record, "fields", None)
-        if fields:
-            entry.update({k: v for k, v in fields.items() if k not in entry})
-        if record.exc_info:
-            entry["exc"] = "".join(traceback.format_exception(*record.exc_info))
-        return orjson.dumps(entry, default=str).decode()

@@ -78,6 +78,28 @@ def test_item_changelist_filters_by_stream_and_group(admin_client: Client) -> No
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("Walk", {"t2"}),  # a word of the item's JSON, in any case
+        ("walk DOG", {"t2"}),  # every word, wherever it is
+        ("walk milk", set()),
+        ("work", {"t3"}),  # the group id
+        ("crème", {"t4"}),  # stored escaped on SQLite, as it is on PostgreSQL
+        ("hello", {"n1"}),
+    ],
+)
+def test_item_search_finds_text_in_the_items(
+    admin_client: Client, todos: SyncStream, query: str, found: set[str]
+) -> None:
+    todos.set("party", "t4", todo("t4", "Crème brûlée for the team"))
+    response = admin_client.get(CHANGELIST, {"q": query})
+    assert response.status_code == 200
+    assert shown(response) == found
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("sample")
 def test_group_changelist_filters_and_links_to_items(admin_client: Client) -> None:
     response = admin_client.get(GROUP_CHANGELIST)
     assert response.status_code == 200

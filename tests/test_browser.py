@@ -136,12 +136,12 @@ def open_page(
                 None if req.url.startswith(own) else problems.append(f"external: {req.url}")
             ),
         )
-        # A failed load is reported below with its URL (the admin's pages ask for a favicon).
+        # A failed load is reported below with its URL (a favicon's included).
         page.on(
             "response",
             lambda response: (
                 problems.append(f"{response.status}: {response.url}")
-                if response.status >= 400 and not response.url.endswith("/favicon.ico")
+                if response.status >= 400
                 else None
             ),
         )
