@@ -432,7 +432,7 @@ def drop_redis_keys(name: str) -> int:
 
 
 def server_command(server: str, port: int, python: str) -> list[str]:
-    """``manage.py runserver`` (daphne) or uvicorn as production runs it (README, Production)."""
+    """``manage.py runserver`` (daphne) or uvicorn as production runs it (docs/production.md)."""
     if server == "daphne":
         return [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
     return [

@@ -54,7 +54,7 @@ SERVER_ENV_OWNED = (
     "CHANNELS_PREFIX",
     "DJANGO_SETTINGS_MODULE",
 )
-# How production runs the server (README, Production): uvicorn, sansio websockets, uvloop,
+# How production runs the server (docs/production.md): uvicorn, sansio websockets, uvloop,
 # no deflate.
 UVICORN_FLAGS = (
     *("--ws", "websockets-sansio", "--loop", "uvloop", "--ws-per-message-deflate", "false"),

@@ -229,7 +229,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- The engine (streams, steps) ------------------------------------------------------------
 
-# Every engine setting has its default in streams/conf.py (the README's Configuration table):
+# Every engine setting has its default in streams/conf.py (docs/configuration.md: Engine settings):
 # this site sets only those its environment sets, from the variable of the same name
 # (STREAMS_MAX_FRAME_BYTES=131072, STEPS_EMBEDDED_BEAT=0; blank is unset). The engine parses
 # the text, and `manage.py check` names a value it cannot use.

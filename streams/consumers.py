@@ -1,4 +1,4 @@
-"""The WebSocket consumer that speaks Motia's stream protocol (README: Wire protocol)."""
+"""The WebSocket consumer that speaks Motia's stream protocol (docs/protocol.md)."""
 
 import asyncio
 import contextlib
@@ -35,7 +35,7 @@ logger = logging.getLogger("streams.consumer")
 
 Message = dict[str, Any]  # an ASGI websocket.send message
 
-# Close code (README: Wire protocol) of a client frame over MAX_FRAME_BYTES.
+# Close code (docs/protocol.md: Close codes) of a client frame over MAX_FRAME_BYTES.
 CLOSE_MESSAGE_TOO_BIG = 1009
 
 

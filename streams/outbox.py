@@ -1,4 +1,4 @@
-"""The frames waiting for one socket whose reader is behind (README: Slow readers).
+"""The frames waiting for one socket whose reader is behind (docs/protocol.md: Slow readers).
 
 Pure bookkeeping, no I/O: the consumer puts a frame here while a send to its socket is
 blocked, and takes frames out in order when the socket drains.

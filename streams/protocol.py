@@ -1,7 +1,7 @@
 """The WebSocket wire protocol of Motia's stream clients, as pure functions.
 
 Client frames are ``join`` and ``leave``; every server frame is a ``stream`` frame whose
-``event`` says what happened (the README's "Wire protocol"). Frames are encoded with orjson,
+``event`` says what happened (docs/protocol.md). Frames are encoded with orjson,
 once per event.
 
 On top of Motia's protocol, and ignored by its clients: change, custom event and ``sync``

@@ -1,9 +1,9 @@
 """What ASGI does not tell an application about its socket: how many bytes the server still
 holds unsent for it, and how to cut it off.
 
-A consumer needs both to bound a slow reader (README: Slow readers): ASGI has no way to ask
-either, so :func:`server_socket` looks behind the ``send`` callable of the servers this project
-runs under. With another server it returns None, and the consumer does without.
+A consumer needs both to bound a slow reader (docs/protocol.md: Slow readers): ASGI has no
+way to ask either, so :func:`server_socket` looks behind the ``send`` callable of the servers
+this project runs under. With another server it returns None, and the consumer does without.
 
 - uvicorn (every ``--ws`` implementation): ``send`` is a method of the connection's protocol,
   whose ``transport`` is an asyncio transport; a ``send`` blocks while its buffer is full.

@@ -1,6 +1,6 @@
 """Secure defaults: with DEBUG off the processes refuse to start on the development secret key
 or without host names, in one line; ``check --deploy`` is clean with the production settings
-the README documents; behind the load balancer, pages go to HTTPS and ``/healthz`` does not.
+docs/production.md documents; behind the load balancer, pages go to HTTPS and ``/healthz`` does not.
 """
 
 import os

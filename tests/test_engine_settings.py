@@ -16,7 +16,7 @@ from streams.conf import EngineSettings, engine_settings, expected, problems, re
 
 SQLITE = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
 POSTGRES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "app"}}
-README = Path(__file__).resolve().parent.parent / "README.md"
+CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
 def parse(**values: Any) -> EngineSettings:
@@ -164,11 +164,11 @@ def test_each_invalid_setting_is_named_once() -> None:
 
 
 @pytest.mark.parametrize("name", list(EngineSettings.model_fields))
-def test_every_setting_says_what_it_is_what_it_must_be_and_is_in_the_readme(name: str) -> None:
+def test_every_setting_says_what_it_is_what_it_must_be_and_is_documented(name: str) -> None:
     field = EngineSettings.model_fields[name]
     assert field.description and len(field.description) > 20
     assert expected(name) != "valid"
-    assert re.search(rf"^\| `{name}` \|", README.read_text(), re.MULTILINE), name
+    assert re.search(rf"^\| `{name}` \|", CONFIGURATION_DOC.read_text(), re.MULTILINE), name
 
 
 # --- as the engine reads them ---------------------------------------------------------------

@@ -125,7 +125,7 @@ async def test_a_step_endpoint_refuses_another_host_and_changes_nothing(
 
 async def test_the_health_check_answers_any_host(server: ServerProcess) -> None:
     """Load balancers call it by address, which is not one of ALLOWED_HOSTS (with the checks
-    the README has them ask for: no worker runs in the services pass)."""
+    docs/production.md has them ask for: no worker runs in the services pass)."""
     async with server.http_client(10) as http:
         health = await http.get(
             "/healthz?checks=database,channel_layer",

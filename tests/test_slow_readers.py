@@ -1,4 +1,4 @@
-"""Slow readers and oversized frames against real servers (README: Slow readers).
+"""Slow readers and oversized frames against real servers (docs/protocol.md: Slow readers).
 
 A client that stops reading while 1,000 items of 200 KB are written costs the server a bounded
 amount of memory, every other subscriber still gets every change, and the stalled one is closed
@@ -25,7 +25,7 @@ from tests.helpers.wire import join_message, recv_frame
 ITEMS = 1_000
 ITEM_BYTES = 200_000
 # The bound on the server's memory growth over the writes, stalled reader included
-# (README: Slow readers). Without it the stalled socket held every frame: 260 MB more.
+# (docs/protocol.md: Slow readers). Without it the stalled socket held every frame: 260 MB more.
 RSS_BOUND = 120 * 1024 * 1024
 WAIT = 60.0
 # Production-like: DEBUG off (Django keeps every query's SQL while it is on), and a fixed

@@ -1,4 +1,4 @@
-"""The environment of a deployment, as the README's Production section documents it.
+"""The environment of a deployment, as docs/production.md documents it.
 
 ``DEPLOYED`` is what a server behind a TLS-terminating load balancer runs with
 (``manage.py check --deploy`` finds nothing to say about it); ``LOCAL_PLAIN_HTTP`` is the
@@ -8,7 +8,7 @@ them.
 
 import secrets
 
-# A key of this test run's own: long and random, as the README asks.
+# A key of this test run's own: long and random, as docs/production.md asks.
 SECRET_KEY = secrets.token_urlsafe(50)
 
 DEPLOYED = {

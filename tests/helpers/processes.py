@@ -281,7 +281,7 @@ class _ManagedProcess(Started):
 
 class ServerProcess(_ManagedProcess):
     """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
-    or with ``production=True`` uvicorn as the README runs it in production; ``asgi_server``
+    or with ``production=True`` uvicorn as the Procfile runs it in production; ``asgi_server``
     names another ASGI server to run the project's application under (``granian``,
     ``hypercorn``; ``uvicorn`` is ``production=True``)."""
 
