@@ -44,6 +44,7 @@ from tests.helpers.processes import (
     Start,
     Started,
     TestDatabase,
+    delete_queue,
     logs_on_failure,
 )
 from tests.helpers.step_builder import build_step, nothing
@@ -61,6 +62,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"database: {settings.DATABASES['default']['ENGINE']}",
         f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}",
     ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Leave no messages of this run in a shared Redis."""
+    delete_queue(current_app.conf.task_default_queue)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -97,7 +98,10 @@ class TestDatabase:
             database_url = os.environ.get("DATABASE_URL") or None
         self.base_url = database_url
         self.name = f"e2e_{uuid.uuid4().hex[:12]}"
-        self.env: dict[str, str] = {"CHANNELS_PREFIX": self.name}
+        # A Celery queue of its own too: messages that no worker of this test takes would
+        # otherwise pile up in the shared Redis's default queue, run after run (drop() deletes
+        # the queue).
+        self.env: dict[str, str] = {"CHANNELS_PREFIX": self.name, **self.own_queue}
         if database_url and _is_postgres(database_url):
             self.url: str | None = _with_database(database_url, self.name)
             self.env["DATABASE_URL"] = self.url
@@ -160,10 +164,12 @@ class TestDatabase:
             )
 
     def drop(self) -> None:
-        """Drop the PostgreSQL database (a SQLite file goes with its temporary directory)."""
+        """Drop the PostgreSQL database (a SQLite file goes with its temporary directory) and
+        this database's Celery queue in the shared Redis."""
         if self.is_postgres and self._created:
             self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(self.name)} WITH (FORCE)")
             self._created = False
+        delete_queue(self.own_queue["CELERY_QUEUE"])
 
     def refuse_connections(self) -> None:
         """PostgreSQL: refuse new connections to this database and end the open ones, as a
@@ -195,6 +201,22 @@ class TestDatabase:
 
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as connection:
             connection.execute(sql)
+
+
+def delete_queue(queue: str) -> None:
+    """Delete a Celery queue of the tests, and kombu's bindings of it, from the Redis of
+    ``REDIS_URL`` (a test that stops its servers leaves no messages behind)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        keys = [queue, *client.scan_iter(match=f"_kombu.binding*{queue}", count=1000)]
+        client.delete(*keys)
+    except redis.RedisError:
+        pass  # the test may have stopped Redis; nothing to clean then
+    finally:
+        client.close()
 
 
 def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
