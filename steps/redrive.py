@@ -4,9 +4,9 @@ fresh retry budget (the admin's action and ``manage.py redrive``).
 A dead letter is marked re-driven only once the broker took its message: when the broker
 refuses it, the letter stays as it was, to be re-driven later. Nothing is sent that would be
 lost: on the in-process broker (the embedded default) a message reaches only the worker of
-the process that sent it, so a process that runs no embedded worker (``manage.py redrive``,
-beside the server) refuses, and says where to re-drive instead; and the letters of a step or
-trigger the project no longer defines are refused, as their runs would only fail again.
+the process that sent it, so a process that runs no embedded worker refuses (``manage.py
+redrive`` starts one of its own first, and waits for it); and the letters of a step or trigger
+the project no longer defines are refused, as their runs would only fail again.
 """
 
 from collections.abc import Sequence
@@ -24,10 +24,10 @@ from .worker import embedded_worker_runs
 
 IN_PROCESS_BROKER = (
     "the broker is in-process (CELERY_BROKER_URL is memory:// or unset), and this process runs "
-    "no worker: a message sent from here would be lost when it exits. Re-drive from the admin "
-    'of the running server (Dead letters, action "Re-drive the selected messages"; the '
-    "dashboard links each dead letter there), or configure a broker that the servers and "
-    "workers share (REDIS_URL or CELERY_BROKER_URL)"
+    "no worker: a message sent from here would be lost when it exits. Re-drive with manage.py "
+    "redrive (it runs them in a worker of its own), from the admin of the running server (Dead "
+    'letters, action "Re-drive the selected messages"), or configure a broker that the servers '
+    "and workers share (REDIS_URL or CELERY_BROKER_URL)"
 )
 
 
@@ -67,6 +67,8 @@ def redrive(letters: Sequence[DeadLetter], *, pending_only: bool = False) -> int
     """Re-drive ``letters`` in order (``pending_only``: those not re-driven meanwhile); how
     many were. Raises :class:`CannotRedrive` (nothing sent) or :class:`RedriveStopped` (the
     broker refused one)."""
+    if not letters:
+        return 0
     reason = refusal(letters)
     if reason is not None:
         raise CannotRedrive(reason)

@@ -10,12 +10,14 @@ their next join. With a real broker the command only sends; the workers run the 
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from celery import current_app
 from channels.layers import get_channel_layer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from steps.health import check_broker
 from steps.local_runs import InFlight, run_here
@@ -55,6 +57,7 @@ class ManualRunCommand(BaseCommand):
         raise NotImplementedError
 
     def handle(self, *args: Any, **options: Any) -> None:
+        since = timezone.now()
         here = is_in_process_broker(current_app.conf.broker_url)
         if not here:
             try:
@@ -71,24 +74,32 @@ class ManualRunCommand(BaseCommand):
                     raise CommandError("the broker did not take the message")
                 self.stdout.write("The broker's workers run it (see the trace for its runs).")
                 return
-            self.stdout.write(
-                "The broker is in-process (memory://), which reaches no other process: running "
-                "it here, in this command's own worker."
-            )
-            run_here()
-            if not in_flight.wait(options["timeout"]):
-                self._report(sent.trace_id)
-                raise CommandError(f"runs still going after {options['timeout']:g} s")
-        self._report(sent.trace_id)
+            self.run_here_and_report(in_flight, [sent.trace_id], since, options)
+
+    def run_here_and_report(
+        self, in_flight: InFlight, trace_ids: list[str], since: datetime, options: dict[str, Any]
+    ) -> None:
+        """On the in-process broker: run what was sent in this process's own worker, wait for
+        it (and what it caused), and report the runs of ``trace_ids`` from ``since`` on."""
+        self.stdout.write(
+            "The broker is in-process (memory://), which reaches no other process: running "
+            "it here, in this command's own worker."
+        )
+        run_here()
+        finished = in_flight.wait(options["timeout"])
+        for trace_id in trace_ids:
+            self._report(trace_id, since)
+        if not finished:
+            raise CommandError(f"runs still going after {options['timeout']:g} s")
         if not crosses_processes(get_channel_layer()):
             self.stdout.write(
                 "Its stream changes are in the database; the live subscribers of a running "
                 "embedded server see them on their next join (its in-memory channel layer "
                 "does not hear of this process)."
             )
-        letters = DeadLetter.objects.filter(trace_id=sent.trace_id).count()
-        if letters:
-            raise CommandError(f"{letters} message(s) dead-lettered: see the trace")
+        letters = DeadLetter.objects.filter(trace_id__in=trace_ids, created_at__gte=since)
+        if letters.exists():
+            raise CommandError(f"{letters.count()} message(s) dead-lettered: see the trace")
 
     @staticmethod
     def _checked(send: Callable[[], Sent]) -> Sent:
@@ -97,13 +108,18 @@ class ManualRunCommand(BaseCommand):
         except ManualRunError as error:
             raise CommandError(str(error)) from None
 
-    def _report(self, trace_id: str) -> None:
+    def _report(self, trace_id: str, since: datetime | None = None) -> None:
+        """Print the runs and dead letters of a trace (those from ``since`` on, if given)."""
         runs = StepRun.objects.filter(trace_id=trace_id).order_by("started_at", "id")
+        letters = DeadLetter.objects.filter(trace_id=trace_id)
+        if since is not None:
+            runs = runs.filter(started_at__gte=since)
+            letters = letters.filter(created_at__gte=since)
         for run in runs:
             took = "still running"
             if run.finished_at is not None:
                 took = f"{(run.finished_at - run.started_at).total_seconds() * 1000:.0f} ms"
             line = f"  {run.step_name}  {run.kind}  attempt {run.attempt}  {run.status}  {took}"
             self.stdout.write(line + (f"  {run.error}" if run.error else ""))
-        for letter in DeadLetter.objects.filter(trace_id=trace_id):
+        for letter in letters:
             self.stdout.write(f"  dead letter: {letter.step_name}: {letter.error}")
