@@ -42,8 +42,10 @@ production: $(BIN)/.installed
 	python manage.py migrate --noinput && \
 	exec honcho start -p $(PORT) -c web=$(SERVERS)
 
-test: $(BIN)/.installed-test $(E2E)/node_modules/.installed chromium lint test-embedded \
-	test-services
+# The two passes run side by side, one per core (most of their time is spent waiting on the
+# servers they start); each pass's output is printed whole when it ends.
+test: $(BIN)/.installed-test $(E2E)/node_modules/.installed chromium lint
+	$(MAKE) --no-print-directory --output-sync=target -j2 test-embedded test-services
 
 # What serving needs (the package and its dependencies: `make run`, `make production`), and
 # the test tools on top (the [test] extra: pytest, Playwright, mypy, ruff ...: `make test`),

@@ -11,8 +11,13 @@ import asyncio
 
 import pytest
 
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.wire import subscribed
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 WAIT = 30.0
 TODOS = 200

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 
-from tests.helpers.passes import on_redis
+from tests.helpers.passes import embedded_pass_only, on_redis
 from tests.helpers.processes import (
     PYTHON,
     ROOT,
@@ -33,6 +33,10 @@ from tests.helpers.processes import (
     server_environment,
 )
 from tests.helpers.waiting import eventually
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

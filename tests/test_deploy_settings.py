@@ -14,7 +14,12 @@ import pytest
 
 from motia_site.settings import DEV_SECRET_KEY
 from tests.helpers.deployment import DEPLOYED, SECRET_KEY
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import EMBEDDED, ROOT, ServerProcess, TestDatabase
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 
 def run(

@@ -6,7 +6,12 @@ import re
 import httpx
 import pytest
 
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ServerProcess
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 
 @pytest.mark.parametrize("path", ["/", "/admin/login/"])

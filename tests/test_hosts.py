@@ -22,8 +22,13 @@ from websockets.exceptions import InvalidStatus
 from streams.hosts import host_allowed, refused_host, request_host
 from streams.tokens import issue_token
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP, SECRET_KEY
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import AUTHENTICATE, ServerProcess, TestDatabase, logs_on_failure
 from tests.helpers.wire import join, recv_frame
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 LOCAL = ["127.0.0.1", "localhost", "[::1]"]
 

@@ -25,6 +25,7 @@ import pytest
 
 from streams.tokens import issue_token
 from tests.helpers.node import node_with_packages
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import (
     AUTHENTICATE,
     ROOT,
@@ -32,6 +33,10 @@ from tests.helpers.processes import (
     TestDatabase,
     logs_on_failure,
 )
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 JS_TESTS = ROOT / "tests" / "js"
 E2E_DIR = ROOT / "tests" / "e2e"

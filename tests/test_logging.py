@@ -19,6 +19,10 @@ from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.waiting import eventually
 
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
+
 SAY_STEP = """
     config = {
         "name": "Say",
@@ -90,7 +94,6 @@ def fail_a_step(project: GuideProject, settings: str) -> tuple[str, str]:
         return server.log(), response.headers["x-trace-id"]
 
 
-@embedded_pass_only
 def test_without_logging_settings_a_failing_step_says_what_failed(project: GuideProject) -> None:
     log, trace_id = fail_a_step(project, "mysite.settings")
     # DEBUG is on (startproject's default): readable lines.
@@ -111,7 +114,6 @@ def test_without_logging_settings_a_failing_step_says_what_failed(project: Guide
     assert 'fail_step.py", line' in log
 
 
-@embedded_pass_only
 def test_with_debug_off_the_lines_are_json(project: GuideProject) -> None:
     log, trace_id = fail_a_step(project, "mysite.settings_production")
     entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -126,7 +128,6 @@ def test_with_debug_off_the_lines_are_json(project: GuideProject) -> None:
     assert dead[0]["exc"].rstrip().endswith("ValueError: the disk is full")
 
 
-@embedded_pass_only
 @pytest.mark.parametrize("settings", ["mysite.settings_root", "mysite.settings_steps"])
 def test_a_project_that_configures_logging_gets_each_line_once_in_its_format(
     project: GuideProject, settings: str

@@ -6,7 +6,12 @@ each file instead of dying on a traceback. Real processes, a project's settings.
 import subprocess
 from pathlib import Path
 
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import PYTHON, ROOT, server_environment
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 # As Motia 1.0.4rc1 is with the iii-sdk of today: ``import motia`` fails inside the package.
 BROKEN = "from iii import Logger  # noqa\n"

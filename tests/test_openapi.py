@@ -15,11 +15,13 @@ from pydantic import BaseModel, create_model
 from steps.config import StepConfig, StepConfigError
 from steps.http import build_api
 from streams import StreamConfig
-from tests.helpers.passes import on_redis
+from tests.helpers.passes import embedded_pass_only, on_redis
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.step_builder import build_step, step_registry
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = [embedded_pass_only, pytest.mark.django_db(transaction=True)]
 
 ENGINE_STATUSES = {"400", "413", "415", "422", "500"}
 

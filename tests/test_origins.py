@@ -23,8 +23,13 @@ from streams.hosts import allowed_hosts
 from streams.origins import origin_allowed
 from streams.redaction import REDACTED, redact
 from streams.tokens import issue_token
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import AUTHENTICATE, ServerProcess, TestDatabase, logs_on_failure
 from tests.helpers.wire import join, recv_frame
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 HOSTS = ["127.0.0.1", "localhost", "[::1]", ".example.com"]
 

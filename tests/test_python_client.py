@@ -28,9 +28,14 @@ from streams.client import (
     TokenPlace,
 )
 from streams.tokens import issue_token
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, free_port
 from tests.helpers.todo_api import complete_todo, completed, create_todo, delete_todo
 from tests.helpers.waiting import eventually_async
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 WAIT = 5.0  # seconds for any one expected state or event
 RECONNECT_WAIT = 30.0  # a server restart: process start, Django setup, then a backoff step

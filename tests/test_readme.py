@@ -14,8 +14,13 @@ import httpx
 import pytest
 
 from tests.helpers.node import E2E_PACKAGES, node_with_packages
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ROOT, ServerProcess
 from tests.helpers.waiting import eventually
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 README = (ROOT / "README.md").read_text()
 TRY_IT = README[README.index("## Try it") : README.index("## In your own project")]

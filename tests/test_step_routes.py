@@ -20,7 +20,12 @@ from steps.config import HttpTrigger
 from steps.registry import registry
 from steps.responses import ErrorBody
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
+from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure
+
+# What this file checks does not depend on the database or the channel layer: it runs once,
+# in the embedded pass.
+pytestmark = embedded_pass_only
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
