@@ -146,6 +146,20 @@ def events() -> Iterator[list[StreamEvent]]:
     stream_event.disconnect(dispatch_uid="tests.events")
 
 
+@pytest.fixture(autouse=True)
+def streams_left_defined(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A stream a test left in the registry is taken out and named in a warning: left there,
+    it would make every later test that defines a stream of that name fail."""
+    before = set(registry.names())
+    yield
+    # Streams provided on first use (Motia's ``Stream("name")``, its state) stay: code keeps them.
+    left = set(registry.names()) - before - registry._provided
+    for name in left:
+        registry.unregister(name)
+    if left:
+        request.node.warn(pytest.PytestWarning(f"streams left defined: {sorted(left)}"))
+
+
 @pytest.fixture
 def define_stream() -> Iterator[Callable[..., StreamConfig]]:
     """Register a stream for one test: ``define_stream("counter", schema=None)``."""
