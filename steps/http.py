@@ -34,7 +34,6 @@ from ninja.security import APIKeyCookie
 
 from streams.auth import session_user
 from streams.broadcast import published
-from streams.conf import engine_settings
 from streams.config import StreamValidationError, field_errors, json_schema_errors
 from streams.hooks import is_async
 from streams.keys import MAX_KEY_LENGTH
@@ -42,6 +41,7 @@ from streams.ops import UpdateOpError
 from streams.store import StreamKeyError
 
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
+from .conf import engine_settings
 from .config import HttpTrigger
 from .context import FlowContext, new_trace_id
 from .flows import flows_overview
