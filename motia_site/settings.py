@@ -99,7 +99,8 @@ INSTALLED_APPS = [
     "ninja",
     "streams",
     "steps",
-    # The seed's example flows and the demo page: user code, written with the engine.
+    # The example flows of Motia's streaming guide and the demo page: user code, written with
+    # the engine.
     "examples",
 ]
 

@@ -76,7 +76,7 @@ class ApiRequest:
 
     @property
     def params(self) -> dict[str, str]:
-        """Path parameters, under the name the seed uses (``request.params["id"]``)."""
+        """Path parameters, under the name Motia's handlers use (``request.params["id"]``)."""
         return self.path_params
 
     @cached_property
