@@ -1,4 +1,4 @@
-"""The seed's ``authenticate_stream``, switched on with
+"""The ``authenticate_stream`` of Motia's streaming guide, switched on with
 ``STREAMS_AUTHENTICATE=examples.auth.authenticate_stream``.
 
 The token comes from the ``Authorization: Bearer`` header, the ``Authorization, <token>``

@@ -1,4 +1,5 @@
-"""The live demo page: the seed's todo list and parallel merge, drawn from their streams."""
+"""The live demo page: the todo list and parallel merge of Motia's streaming guide, drawn from
+their streams."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render

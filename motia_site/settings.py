@@ -12,7 +12,8 @@ from typing import Any
 
 import dj_database_url
 
-from streams.conf import EngineSettings
+from steps.conf import StepsSettings
+from streams.conf import StreamsSettings
 from streams.liveness import POOL_OPTIONS
 from streams.log_config import logging_config
 
@@ -98,7 +99,8 @@ INSTALLED_APPS = [
     "ninja",
     "streams",
     "steps",
-    # The seed's example flows and the demo page: user code, written with the engine.
+    # The example flows of Motia's streaming guide and the demo page: user code, written with
+    # the engine.
     "examples",
 ]
 
@@ -229,11 +231,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- The engine (streams, steps) ------------------------------------------------------------
 
-# Every engine setting has its default in streams/conf.py (docs/configuration.md: Engine settings):
-# this site sets only those its environment sets, from the variable of the same name
-# (STREAMS_MAX_FRAME_BYTES=131072, STEPS_EMBEDDED_BEAT=0; blank is unset). The engine parses
-# the text, and `manage.py check` names a value it cannot use.
-globals().update(env_settings(EngineSettings.model_fields))
+# Every engine setting has its default in its app's conf.py, streams/conf.py and steps/conf.py
+# (docs/configuration.md: Engine settings): this site sets only those its environment sets,
+# from the variable of the same name (STREAMS_MAX_FRAME_BYTES=131072, STEPS_EMBEDDED_BEAT=0;
+# blank is unset). The engine parses the text, and `manage.py check` names a value it cannot use.
+globals().update(env_settings([*StreamsSettings.model_fields, *StepsSettings.model_fields]))
 
 # --- Step endpoints -------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class StepsConfig(AppConfig):
         from streams.reloading import watch_definitions
         from streams.signals import stream_event
 
-        from .checks import TAG, check_steps, refuse_to_start
+        from .checks import TAG, check_settings, check_steps, refuse_to_start
         from .cron import beat_schedule
         from .heartbeat import HeartbeatStep
         from .motia.checks import check_motia
@@ -50,6 +50,7 @@ class StepsConfig(AppConfig):
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
         # `manage.py check` lists every problem, and the other processes refuse to start.
         registry.autodiscover()
+        register(check_settings)  # with every check, as the streams app's
         register(check_steps, TAG)
         register(check_motia, TAG)
         worker_init.connect(refuse_to_start, dispatch_uid="steps.checks.worker", weak=False)

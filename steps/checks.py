@@ -1,4 +1,5 @@
-"""Django system checks of the steps: what is wrong with them, reported by ``manage.py check``.
+"""Django system checks of the steps and of their settings (:mod:`steps.conf`): what is wrong
+with them, reported by ``manage.py check``. The app registers them as it gets ready.
 
 - ``steps.E001`` (error): a step module that cannot be loaded, its ``config`` does not parse
   or it has no ``handler``;
@@ -11,6 +12,14 @@
   subscribes count);
 - ``steps.W002`` (warning): a queue trigger sets ``visibilityTimeout`` or ``concurrency``, which
   do nothing here.
+
+Of the settings (with every check, not under the tag):
+
+- ``steps.E006`` (error): a setting's value is not what it must be (a word where a number goes);
+- ``steps.W003`` (warning): workers beat less often than the health check lets a beat age, so a
+  healthy worker would count as down between two beats;
+- ``steps.W004`` (warning): a ``STEPS_*`` setting the engine does not have (a typo: the engine
+  would use the default instead).
 
 The checks read the registry, which keeps the modules it could not load instead of failing at
 import. Processes that never run Django's checks would serve without a broken step, so they
@@ -27,9 +36,11 @@ from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from streams.checks import TAG as STREAMS_TAG
+from streams.checks import check_app_settings
 from streams.discovery import in_apps
 from streams.registry import registry as stream_registry
 
+from .conf import StepsSettings, app_settings
 from .config import HttpTrigger, ProblemKind, QueueTrigger, StreamTrigger
 from .registry import LoadError, Step, registry
 from .routes import RouteClaim, conflicts
@@ -165,6 +176,29 @@ def check_steps(
         *route_conflicts(steps, app_configs),
         *unsubscribed_topics(senders, steps),
         *worker_wide_settings(senders),
+    ]
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The settings of ``steps``."""
+    return check_app_settings(app_settings, "steps.E006", "steps.W004", _heartbeat_warnings)
+
+
+def _heartbeat_warnings(engine: StepsSettings) -> list[CheckMessage]:
+    interval = engine.STEPS_WORKER_HEARTBEAT_INTERVAL
+    max_age = engine.STEPS_HEALTH_WORKER_MAX_AGE
+    if max_age > interval:
+        return []
+    return [
+        Warning(
+            f"STEPS_HEALTH_WORKER_MAX_AGE ({max_age:g} s) is not longer than "
+            f"STEPS_WORKER_HEARTBEAT_INTERVAL ({interval:g} s): /healthz would count a "
+            "healthy worker as down between two of its heartbeats",
+            hint="Let a heartbeat age a few intervals (the defaults: 5 s and 30 s).",
+            id="steps.W003",
+        )
     ]
 
 

@@ -31,8 +31,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from streams.conf import engine_settings
-
+from .conf import engine_settings
 from .heartbeat import heartbeats
 
 logger = logging.getLogger("steps.health")

@@ -26,7 +26,7 @@ from typing import Any
 from celery import bootsteps
 from django.utils import timezone
 
-from streams.conf import engine_settings
+from .conf import engine_settings
 
 logger = logging.getLogger("steps.heartbeat")
 

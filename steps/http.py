@@ -34,7 +34,6 @@ from ninja.security import APIKeyCookie
 
 from streams.auth import session_user
 from streams.broadcast import published
-from streams.conf import engine_settings
 from streams.config import StreamValidationError, field_errors, json_schema_errors
 from streams.hooks import is_async
 from streams.keys import MAX_KEY_LENGTH
@@ -42,6 +41,7 @@ from streams.ops import UpdateOpError
 from streams.store import StreamKeyError
 
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
+from .conf import engine_settings
 from .config import HttpTrigger
 from .context import FlowContext, new_trace_id
 from .flows import flows_overview
@@ -76,7 +76,7 @@ class ApiRequest:
 
     @property
     def params(self) -> dict[str, str]:
-        """Path parameters, under the name the seed uses (``request.params["id"]``)."""
+        """Path parameters, under the name Motia's handlers use (``request.params["id"]``)."""
         return self.path_params
 
     @cached_property

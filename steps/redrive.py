@@ -15,8 +15,7 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from streams.conf import is_in_process_broker
-
+from .conf import is_in_process_broker
 from .models import DeadLetter
 from .registry import registry
 from .sending import OutgoingRun, SendFailed, send_runs

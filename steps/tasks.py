@@ -17,8 +17,9 @@ only once the runs it caused have left for the broker.
 import asyncio
 import logging
 import traceback
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
@@ -39,6 +40,8 @@ from .storable import storable_json, storable_text
 from .task_names import RUN_STEP, RUN_STEP_BATCH, STORE_DEAD_LETTER
 
 logger = logging.getLogger("steps.tasks")
+
+T = TypeVar("T")
 
 
 def _policy(trigger: Trigger) -> RetryPolicy:
@@ -154,6 +157,10 @@ class RetryLater(Exception):
         self.error, self.countdown, self.max_retries = error, countdown, max_retries
 
 
+HandlerCall = Callable[[Callable[..., Any], tuple[Any, ...]], Awaitable[None]]
+"""How :meth:`Message._run` calls a step's handler with its arguments."""
+
+
 class Message:
     """One message to run: what ``run_step`` and ``run_step_batch`` share.
 
@@ -178,23 +185,14 @@ class Message:
     def run(self) -> str:
         """Run the handler here (an async one on this thread's event loop); returns the
         status, or raises :class:`RetryLater`."""
-        target = self.target()
-        if target is None:
-            return "dead"
-        step, trigger = target
-        with self._recorded() as run:
-            try:
-                prepared = prepare(step, trigger, self.payload, self.trace_id, run.logs)
-                if prepared is not None and is_async(step.handler):
-                    run_coroutine(step.handler(*prepared))
-                elif prepared is not None:
-                    step.handler(*prepared)
-            except Exception as error:
-                return self._failed(run, trigger, error)
-            return self._succeeded(run, prepared is not None)
+        return _without_loop(self._run(_call_here))
 
     async def arun(self) -> str:
         """Run an async handler on the running loop, concurrently with other messages."""
+        return await self._run(_await_on_loop)
+
+    async def _run(self, call: HandlerCall) -> str:
+        """What :meth:`run` and :meth:`arun` share: all but how the handler is called."""
         target = self.target()
         if target is None:
             return "dead"
@@ -203,7 +201,7 @@ class Message:
             try:
                 prepared = prepare(step, trigger, self.payload, self.trace_id, run.logs)
                 if prepared is not None:
-                    await step.handler(*prepared)
+                    await call(step.handler, prepared)
             except Exception as error:
                 return self._failed(run, trigger, error)
             return self._succeeded(run, prepared is not None)
@@ -263,6 +261,31 @@ class Message:
     def store_dead_letter(self) -> None:
         if self.dead_letter is not None:
             keep_dead_letter(self.dead_letter)
+
+
+async def _call_here(handler: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+    """Call ``handler`` on this thread without ever suspending: a plain one as it is, an async
+    one to completion on this thread's own event loop."""
+    if is_async(handler):
+        run_coroutine(handler(*arguments))
+    else:
+        handler(*arguments)
+
+
+async def _await_on_loop(handler: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+    await handler(*arguments)
+
+
+def _without_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never suspends, run here with no event loop (so that a
+    plain handler runs as plain code: Django's ORM refuses to run under a running loop)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("a coroutine meant to run without a loop suspended")
 
 
 @shared_task(bind=True, name=RUN_STEP, acks_late=True, reject_on_worker_lost=True)

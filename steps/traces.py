@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 from django.db import transaction
 
-from streams.conf import engine_settings
 from streams.events import StreamEvent
 
+from .conf import engine_settings
 from .models import SocketReach, TraceEvent
 from .pending import PendingRows
 from .runs import recorder

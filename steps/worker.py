@@ -25,7 +25,9 @@ from celery.worker import WorkController
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from streams.conf import engine_settings, is_in_process_broker, is_sqlite
+from streams.conf import is_sqlite
+
+from .conf import engine_settings, is_in_process_broker
 
 logger = logging.getLogger("steps.worker")
 

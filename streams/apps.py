@@ -9,11 +9,10 @@ class StreamsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.core.checks import register
 
-        from . import (
-            broadcast,  # noqa: F401  (connects the model signals)
-            checks,  # noqa: F401  (registers the settings checks)
-        )
+        from . import broadcast  # noqa: F401  (connects the model signals)
+        from .checks import TAG, check_settings, check_stream_definitions
         from .log_config import attach_default_handlers
         from .redaction import redact_server_logs
         from .registry import registry
@@ -23,6 +22,9 @@ class StreamsConfig(AppConfig):
         attach_default_handlers(settings.DEBUG)
         watch_definitions("_stream.py")  # before the imports: a file that fails is watched too
         registry.autodiscover()
+        # The settings are checked with every check; `check --tag streams`: the stream files.
+        register(check_settings)
+        register(check_stream_definitions, TAG)
         # Servers configure their loggers before they load the app: tokens in URLs are
         # redacted from then on.
         redact_server_logs()

@@ -1,6 +1,7 @@
-"""System checks of the engine's settings (:mod:`streams.conf`) and of the project's stream
+"""System checks of the settings of ``streams`` (:mod:`streams.conf`) and of the project's stream
 definitions: ``manage.py check``, and ``runserver`` as it starts, name each setting the engine
-cannot use and each stream module it could not load, and why.
+cannot use and each stream module it could not load, and why. The app registers them as it gets
+ready; :func:`check_app_settings` serves the ``steps`` app's checks of its own settings too.
 
 - ``streams.E001``: a setting's value is not what it must be (a negative limit, a word
   where a number goes, an origin without its scheme).
@@ -10,10 +11,8 @@ cannot use and each stream module it could not load, and why.
 - ``streams.E004``: two modules define a stream of the same name.
 - ``streams.E005``: no channel layer (``CHANNEL_LAYERS["default"]``), which carries every
   committed change to the sockets.
-- ``streams.W001``: workers beat less often than the health check lets a beat age, so a
-  healthy worker would count as down between two beats.
-- ``streams.W002``: a ``STREAMS_*`` or ``STEPS_*`` setting the engine does not have (a typo:
-  the engine would use the default instead).
+- ``streams.W002``: a ``STREAMS_*`` setting the engine does not have (a typo: the engine would
+  use the default instead).
 - ``streams.W003``: a PostgreSQL pool that does not check the connections it hands out
   (``CONN_HEALTH_CHECKS``): after a restart of the database, the first queries of Django's
   own threads fail.
@@ -22,16 +21,16 @@ cannot use and each stream module it could not load, and why.
 """
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 from pydantic import ValidationError
 
-from .conf import EngineSettings, problems, read
+from .conf import AppSettings, SettingsT, StreamsSettings, app_settings
 from .discovery import in_apps
 from .liveness import pool_problems
 from .registry import registry
@@ -40,28 +39,48 @@ TAG = "streams"
 """The tag of the stream definitions' checks (``manage.py check --tag streams``)."""
 
 
-def _hint(name: str) -> str:
-    description = str(EngineSettings.model_fields[name].description).replace("``", "`")
-    return " ".join(description.split())
-
-
-@register()
-def check_engine_settings(
+def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
+    """The settings of ``streams`` and what they depend on (the channel layer, the pools)."""
+    return check_app_settings(app_settings, "streams.E001", "streams.W002", _settings_problems)
+
+
+def _settings_problems(engine: StreamsSettings) -> list[CheckMessage]:
+    return [*_dotted_path_errors(engine), *_channel_layer_errors(), *_database_pool_problems()]
+
+
+def check_app_settings(
+    app: AppSettings[SettingsT],
+    invalid_id: str,
+    unknown_id: str,
+    more: Callable[[SettingsT], list[CheckMessage]],
+) -> list[CheckMessage]:
+    """The checks of an app's settings: an error ``invalid_id`` for each invalid one, naming
+    what it must be (and then nothing else); else the checks ``more`` of the valid settings,
+    and a warning ``unknown_id`` for each Django setting that starts with the app's prefix and
+    is none of its settings (a typo: the default would be used instead)."""
     try:
-        engine = read(settings)
+        values = app.read(settings)
     except ValidationError as error:
         return [
-            Error(message, hint=_hint(name), id="streams.E001") for name, message in problems(error)
+            Error(message, hint=app.describe(name).replace("``", "`"), id=invalid_id)
+            for name, message in app.problems(error)
         ]
-    return [
-        *_dotted_path_errors(engine),
-        *_heartbeat_warnings(engine),
-        *_unknown_settings(),
-        *_channel_layer_errors(),
-        *_database_pool_problems(),
-    ]
+    return [*more(values), *_unknown_settings(app, unknown_id)]
+
+
+def _unknown_settings(app: AppSettings[Any], id: str) -> list[CheckMessage]:
+    known = list(app.model.model_fields)
+    warnings: list[CheckMessage] = []
+    for name in dir(settings):
+        if not name.startswith(app.prefix) or name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        where = app.model.__module__
+        hint = f"Did you mean {close[0]}?" if close else f"The settings are in {where}."
+        warnings.append(Warning(f"{name} is not a setting of the engine", hint=hint, id=id))
+    return warnings
 
 
 def _database_pool_problems() -> list[CheckMessage]:
@@ -89,7 +108,7 @@ def _channel_layer_errors() -> list[CheckMessage]:
     ]
 
 
-def _dotted_path_errors(engine: EngineSettings) -> list[CheckMessage]:
+def _dotted_path_errors(engine: StreamsSettings) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for name in ("STREAMS_AUTHENTICATE", "STREAMS_TOKEN_VERIFIER"):
         path = getattr(engine, name)
@@ -107,37 +126,6 @@ def _dotted_path_errors(engine: EngineSettings) -> list[CheckMessage]:
     return errors
 
 
-def _heartbeat_warnings(engine: EngineSettings) -> list[CheckMessage]:
-    interval = engine.STEPS_WORKER_HEARTBEAT_INTERVAL
-    max_age = engine.STEPS_HEALTH_WORKER_MAX_AGE
-    if max_age > interval:
-        return []
-    return [
-        Warning(
-            f"STEPS_HEALTH_WORKER_MAX_AGE ({max_age:g} s) is not longer than "
-            f"STEPS_WORKER_HEARTBEAT_INTERVAL ({interval:g} s): /healthz would count a "
-            "healthy worker as down between two of its heartbeats",
-            hint="Let a heartbeat age a few intervals (the defaults: 5 s and 30 s).",
-            id="streams.W001",
-        )
-    ]
-
-
-def _unknown_settings() -> list[CheckMessage]:
-    known = list(EngineSettings.model_fields)
-    warnings: list[CheckMessage] = []
-    for name in dir(settings):
-        if not name.startswith(("STREAMS_", "STEPS_")) or name in known:
-            continue
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"Did you mean {close[0]}?" if close else "The engine's are in streams.conf."
-        warnings.append(
-            Warning(f"{name} is not a setting of the engine", hint=hint, id="streams.W002")
-        )
-    return warnings
-
-
-@register(TAG)
 def check_stream_definitions(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:

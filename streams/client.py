@@ -1,4 +1,5 @@
-"""A Python asyncio client for stream servers: the seed's ``StreamClient`` API, in Python.
+"""A Python asyncio client for stream servers: the ``StreamClient`` API of Motia's streaming
+guide, in Python.
 
 It speaks the wire protocol of Motia's stream clients and keeps state by their
 rules (:mod:`streams.client_state`), so it works against this project's server and gives the
@@ -45,7 +46,7 @@ What it does:
 - Callbacks may be plain functions or coroutine functions. They run in the reader task, in
   frame order (a coroutine is awaited before the next frame is taken), so keep them short; an
   exception in a callback is logged and does not stop the client.
-- ``sub.close()`` is synchronous, like the seed's: the subscription stops at once and its
+- ``sub.close()`` is synchronous, like Motia's clients': the subscription stops at once and its
   ``leave`` is sent in the background; ``await sub.close()`` also waits until it is written.
 
 Tokens (for a server with ``authenticate_stream``): ``token_in="subprotocol"`` (the default)
@@ -319,7 +320,7 @@ class _Subscription(Generic[S]):
         """Stop this subscription: no more frames or listener calls, and a ``leave`` to the
         server, sent in the background. The state stays as it was.
 
-        Synchronous, like the seed's ``close()``; the result may be awaited to wait until the
+        Synchronous, like Motia's clients' ``close()``; the result may be awaited to wait until the
         ``leave`` has been written. Closing twice does nothing.
         """
         if self.closed:

@@ -1,5 +1,6 @@
-"""The engine's settings: every setting of ``streams`` and ``steps``, with its default and what
-it means, in one place (as django-ninja's ``ninja.conf``).
+"""The settings of ``streams``, with their defaults and what they mean, in one place (as
+django-ninja's ``ninja.conf``), and the machinery that reads an app's settings (which the
+``steps`` app's own ``steps.conf`` uses too).
 
 A project sets the ones it changes in its Django settings, under these names, and leaves the
 others out. The engine reads them as ``engine_settings.STREAMS_MAX_FRAME_BYTES``: parsed once
@@ -11,8 +12,7 @@ it is read.
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
@@ -71,8 +71,119 @@ Origins = Annotated[
     Must("a list of origins (https://app.example.com) or '*', or one comma-separated string"),
 ]
 
-# Other Django settings that some defaults are derived from.
-DERIVED_FROM = ("DEBUG", "DATABASES", "CELERY_BROKER_URL")
+
+class Settings(BaseModel):
+    """The base of an app's settings: each field is a setting, with its type, its default and,
+    as its docstring, what it means. Defaults that depend on other Django settings (those named
+    in ``derived_from``) come from :meth:`derived_defaults` when the setting is unset."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    derived_from: ClassVar[tuple[str, ...]] = ()
+    """Other Django settings that some defaults are derived from, read along with the app's."""
+
+    @classmethod
+    def derived_defaults(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The defaults derived from ``values`` (the Django settings of ``derived_from``)."""
+        return {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_defaults(cls, values: Any) -> Any:
+        if not isinstance(values, Mapping):
+            return values
+        return {**cls.derived_defaults(values), **values}
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+class AppSettings(Generic[SettingsT]):
+    """One app's settings as the app reads them: its :class:`Settings` model read from Django's
+    settings on first use, kept, and read again when Django says a setting changed. ``prefix``
+    is the start of every one of its names (``STREAMS_``): the checks warn of a setting that
+    starts with it and is none of the app's."""
+
+    def __init__(self, model: type[SettingsT], prefix: str) -> None:
+        self.model = model
+        self.prefix = prefix
+        self._current: SettingsT | None = None
+        self._lazy = _LazySettings(self)
+        # Any setting may change a derived default (DEBUG, DATABASES ...): forget them all.
+        setting_changed.connect(self._forget, weak=False, dispatch_uid=f"{prefix}settings")
+
+    @property
+    def lazy(self) -> SettingsT:
+        """Reads each setting as an attribute, from :meth:`current`; typed as the model, so
+        that every setting keeps its type where it is used."""
+        return cast(SettingsT, self._lazy)
+
+    def read(self, source: object) -> SettingsT:
+        """The settings of a settings object (Django's, or any with those attributes); raises
+        pydantic's ``ValidationError`` when one is invalid."""
+        names = (*self.model.model_fields, *self.model.derived_from)
+        return self.model.model_validate(
+            {name: getattr(source, name) for name in names if hasattr(source, name)}
+        )
+
+    def current(self) -> SettingsT:
+        """The settings of the Django settings, parsed on first use."""
+        if self._current is None:
+            try:
+                self._current = self.read(django_settings)
+            except PydanticValidationError as error:
+                lines = [message for _, message in self.problems(error)]
+                raise ImproperlyConfigured("; ".join(lines)) from None
+        return self._current
+
+    def problems(self, error: PydanticValidationError) -> Iterator[tuple[str, str]]:
+        """``(setting, "<SETTING> must be ... (got ...)")`` for each invalid setting of
+        ``error``, once per setting."""
+        seen = set()
+        for detail in error.errors():
+            name = str(detail["loc"][0]) if detail["loc"] else ""
+            if name in seen or name not in self.model.model_fields:
+                continue
+            seen.add(name)
+            # Inside a list, the input is the item that failed: the one to show.
+            yield name, f"{name} must be {self.expected(name)} (got {detail['input']!r})"
+
+    def expected(self, name: str) -> str:
+        """What the setting ``name`` must be, from its type's :class:`Must`."""
+        metadata = self.model.model_fields[name].metadata
+        musts = [m for m in metadata if isinstance(m, Must)]
+        return musts[-1].text if musts else "valid"
+
+    def describe(self, name: str) -> str:
+        """What the setting ``name`` means (its docstring), on one line."""
+        return " ".join(str(self.model.model_fields[name].description).split())
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._current = None
+        self._lazy.forget()
+
+
+class _LazySettings:
+    """Reads each setting from its app's :meth:`AppSettings.current` once, then keeps it as an
+    attribute of its own: some are read for every frame, and a plain attribute costs a tenth of
+    a miss that falls through to ``__getattr__``. :meth:`forget` drops them when a Django
+    setting changes."""
+
+    __slots__ = ("__dict__", "_app")
+
+    def __init__(self, app: AppSettings[Any]) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._app.current(), name)
+        self.__dict__[name] = value
+        return value
+
+    def forget(self) -> None:
+        self.__dict__.clear()
+
+
+# --- streams' settings ----------------------------------------------------------------------
 
 
 def is_sqlite(databases: Mapping[str, Any]) -> bool:
@@ -80,16 +191,11 @@ def is_sqlite(databases: Mapping[str, Any]) -> bool:
     return str(databases.get("default", {}).get("ENGINE", "")).endswith("sqlite3")
 
 
-def is_in_process_broker(broker_url: str | None) -> bool:
-    """Whether Celery's broker is its in-process one (``memory://``, or none configured)."""
-    return not broker_url or broker_url.startswith("memory://")
+class StreamsSettings(Settings):
+    """Every setting of ``streams`` with its default. ``STREAMS_DB_THREADS`` is derived from
+    ``DATABASES`` when unset."""
 
-
-class EngineSettings(BaseModel):
-    """Every engine setting with its default. Defaults that depend on other Django settings
-    (``DEBUG``, ``DATABASES``, ``CELERY_BROKER_URL``) are derived from them when unset."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+    derived_from = ("DATABASES",)
 
     # --- streams: the WebSocket ---------------------------------------------------------
 
@@ -136,106 +242,12 @@ class EngineSettings(BaseModel):
     """Threads that run plain (non-async) hooks and http handlers, each holding a connection
     while it runs."""
 
-    # --- steps --------------------------------------------------------------------------
-
-    STEPS_VALIDATE_RESPONSES: Flag
-    """Check every response of a step that declares a ``response_schema`` against it (a 500
-    naming the problem when it does not match). Default: ``DEBUG``."""
-    STEPS_EMBEDDED_WORKER: Flag
-    """Run a Celery worker as threads of every server process, on Celery's in-process broker.
-    Default: on when ``CELERY_BROKER_URL`` is unset or ``memory://``."""
-    STEPS_EMBEDDED_BEAT: Flag = True
-    """Whether the embedded worker also runs cron steps (in one process of the database)."""
-    STEPS_EMBEDDED_WORKER_THREADS: PositiveInt = 4
-    """Threads of the embedded worker."""
-    STEPS_WORKER_HEARTBEAT_INTERVAL: Seconds = 5.0
-    """Seconds between two heartbeats of a worker while it consumes."""
-    STEPS_HEALTH_CHECK_TIMEOUT: Seconds = 2.0
-    """Seconds each check of ``GET /healthz`` may take before it counts as down."""
-    STEPS_HEALTH_WORKER_MAX_AGE: Seconds = 30.0
-    """Seconds after which a worker's last heartbeat counts as down."""
-    STEPS_MOTIA_DOTENV: OptionalPath = ".env"
-    """The ``.env`` file loaded (without overriding the environment) the first time a file
-    imports ``motia``, as Motia's command line loads it; relative to the folder the process
-    runs in. None (or empty) loads none."""
-    STEPS_TRACE_EVENTS_KEPT: NonNegativeInt = 100_000
-    """Stream changes, enqueues and socket counts kept for the dashboard's trace view (the
-    newest this many of each); 0 records none (traces then show step runs and dead letters)."""
-
-    @model_validator(mode="before")
     @classmethod
-    def _derive_defaults(cls, values: Any) -> Any:
-        if not isinstance(values, Mapping):
-            return values
-        derived = {
-            "STREAMS_DB_THREADS": 1 if is_sqlite(values.get("DATABASES") or {}) else 4,
-            "STEPS_VALIDATE_RESPONSES": bool(values.get("DEBUG", False)),
-            "STEPS_EMBEDDED_WORKER": is_in_process_broker(values.get("CELERY_BROKER_URL")),
-        }
-        return {**derived, **values}
+    def derived_defaults(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {"STREAMS_DB_THREADS": 1 if is_sqlite(values.get("DATABASES") or {}) else 4}
 
 
-def read(source: object) -> EngineSettings:
-    """The engine settings of a settings object (Django's, or any with those attributes);
-    raises pydantic's ``ValidationError`` when one is invalid."""
-    names = (*EngineSettings.model_fields, *DERIVED_FROM)
-    return EngineSettings.model_validate(
-        {name: getattr(source, name) for name in names if hasattr(source, name)}
-    )
-
-
-def problems(error: PydanticValidationError) -> Iterator[tuple[str, str]]:
-    """``(setting, "<SETTING> must be ... (got ...)")`` for each invalid setting of ``error``,
-    once per setting."""
-    seen = set()
-    for detail in error.errors():
-        name = str(detail["loc"][0]) if detail["loc"] else ""
-        if name in seen or name not in EngineSettings.model_fields:
-            continue
-        seen.add(name)
-        # Inside a list, the input is the item that failed: the one to show.
-        yield name, f"{name} must be {expected(name)} (got {detail['input']!r})"
-
-
-def expected(name: str) -> str:
-    """What the setting ``name`` must be, from its type's :class:`Must`."""
-    musts = [m for m in EngineSettings.model_fields[name].metadata if isinstance(m, Must)]
-    return musts[-1].text if musts else "valid"
-
-
-@cache
-def current() -> EngineSettings:
-    """The engine settings of the Django settings, parsed on first use."""
-    try:
-        return read(django_settings)
-    except PydanticValidationError as error:
-        lines = [message for _, message in problems(error)]
-        raise ImproperlyConfigured("; ".join(lines)) from None
-
-
-class _LazyEngineSettings:
-    """Reads each setting from :func:`current` once, then keeps it as an attribute of its own:
-    some are read for every frame, and a plain attribute costs a tenth of a miss that falls
-    through to ``__getattr__``. :meth:`forget` drops them when a Django setting changes."""
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(current(), name)
-        self.__dict__[name] = value
-        return value
-
-    def forget(self) -> None:
-        self.__dict__.clear()
-
-
-# Typed as what it reads through, so that every setting keeps its type where it is used.
-_lazy_engine_settings = _LazyEngineSettings()
-engine_settings = cast(EngineSettings, _lazy_engine_settings)
-
-
-def _forget(**kwargs: Any) -> None:
-    current.cache_clear()
-    _lazy_engine_settings.forget()
-
-
-# Any setting may change a derived default (DEBUG, DATABASES ...): forget them all.
-setting_changed.connect(_forget, dispatch_uid="streams.conf")
+app_settings = AppSettings(StreamsSettings, "STREAMS_")
+"""How ``streams`` reads its settings: :meth:`AppSettings.read`, the checks' ``problems``."""
+engine_settings = app_settings.lazy
+"""Every setting of ``streams``, read as ``engine_settings.STREAMS_MAX_FRAME_BYTES``."""

@@ -108,7 +108,7 @@ class StreamConfig:
 
     @classmethod
     def from_value(cls, value: "StreamDefinition") -> "StreamConfig":
-        """Accept a StreamConfig, the seed's (and Motia's) dict form (``baseConfig``/``onJoin``
+        """Accept a StreamConfig, Motia's dict form (``baseConfig``/``onJoin``
         spelled either way, a ``description``), or an object that gives a StreamConfig
         (:class:`DefinesStream`)."""
         if isinstance(value, StreamConfig):
@@ -158,7 +158,7 @@ class StreamConfig:
         dumped = model.model_dump(mode="json", by_alias=True)
         result = dict(item)
         for key, value in dumped.items():
-            # An optional field left out stays out (not stored as null), as in the seed's zod.
+            # An optional field left out stays out (not stored as null), as zod leaves it out.
             if key in item or value is not None:
                 result[key] = value
         return _json_roundtrip(self.name, result)

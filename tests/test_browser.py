@@ -3,7 +3,7 @@ against a real server (``tests/helpers/processes.py``) on a fresh database.
 
 - two windows of the demo see each other's todo changes (add, complete, delete);
 - the parallel merge's progress bar, driven by the ``parallelMerge`` stream, reaches 100%;
-- a staff user logs in through the admin and the dashboard lists the seed's flows, a stream
+- a staff user logs in through the admin and the dashboard lists the example flows, a stream
   updating live, and the step runs of a merge with their logs.
 
 Each test writes a screenshot of its page to ``test-artifacts/``. The pages may load nothing
@@ -295,14 +295,14 @@ def wait_for_merge_runs(site: ServerProcess, page: Page) -> str:
     return trace_id
 
 
-def test_dashboard_lists_the_seed_flows_streams_and_step_runs(
+def test_dashboard_lists_the_example_flows_streams_and_step_runs(
     open_page: OpenPage, site: ServerProcess
 ) -> None:
     page = open_page("/dashboard/")
     log_in(page)
     wait_live(page)
 
-    # Flows, drawn as graphs: the seed's flows and the parallel merge's topic edge.
+    # Flows, drawn as graphs: the example flows and the parallel merge's topic edge.
     for flow in ("todo", "stream-parallel-merge"):
         expect(page.locator(f'.flow[data-flow="{flow}"] svg.graph')).to_be_visible()
     merge = page.locator('.flow[data-flow="stream-parallel-merge"]')

@@ -1,7 +1,7 @@
 """End to end: steps, joins and queued runs while the database refuses connections, and once
 it accepts them again.
 
-A real server and a real ``celery -A motia_site worker`` run the seed's parallel merge on
+A real server and a real ``celery -A motia_site worker`` run the example parallel merge on
 PostgreSQL and Redis: ``POST /stream-parallel-merge`` enqueues one ``step.process`` message per
 unit of work, and each run of ``StreamStepProcess`` counts its unit into the merge item. While
 they run, the test's own database refuses every connection for a while (and the open ones are
@@ -28,7 +28,7 @@ from tests.helpers.processes import ServerProcess, Start, TestDatabase, WorkerPr
 from tests.helpers.waiting import eventually, eventually_async
 from tests.helpers.wire import join, recv_frame
 
-UNITS = 16  # step.process messages; each runs a second (the seed's simulated work)
+UNITS = 16  # step.process messages; each runs a second (the guide's simulated work)
 OUTAGE = 30.0  # seconds the database refuses connections: longer than 4 attempts take
 FINISH_WAIT = 60.0  # seconds for every message to end once the database is back
 POLL = 0.5

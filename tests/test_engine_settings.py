@@ -1,6 +1,6 @@
-"""The engine's settings (``streams.conf``): every default, the defaults derived from other
-settings, text parsed as an environment variable holds it, invalid values named, and the
-values the engine reads following ``override_settings``."""
+"""The engine's settings (``streams.conf`` and ``steps.conf``, each app its own): every default,
+the defaults derived from other settings, text parsed as an environment variable holds it,
+invalid values named, and the values the engine reads following ``override_settings``."""
 
 import re
 from pathlib import Path
@@ -12,20 +12,33 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from pydantic import ValidationError
 
-from streams.conf import EngineSettings, engine_settings, expected, problems, read
+from steps import conf as steps_conf
+from streams import conf as streams_conf
+from streams.conf import AppSettings
 
+APPS: tuple[AppSettings[Any], ...] = (streams_conf.app_settings, steps_conf.app_settings)
 SQLITE = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
 POSTGRES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "app"}}
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
-def parse(**values: Any) -> EngineSettings:
-    return EngineSettings.model_validate(values)
+def app_of(name: str) -> AppSettings[Any]:
+    """The app whose setting ``name`` is."""
+    (app,) = [app for app in APPS if name.startswith(app.prefix)]
+    return app
+
+
+def parse(**values: Any) -> Any:
+    """The settings of both apps that ``values`` give, as one object."""
+    return SimpleNamespace(**{k: v for a in APPS for k, v in a.model.model_validate(values)})
+
+
+def read(source: object) -> dict[str, Any]:
+    return {name: value for app in APPS for name, value in app.read(source).model_dump().items()}
 
 
 def test_a_project_that_sets_nothing_gets_every_default() -> None:
-    engine = read(SimpleNamespace(DEBUG=False, DATABASES=SQLITE))
-    assert engine.model_dump() == {
+    assert read(SimpleNamespace(DEBUG=False, DATABASES=SQLITE)) == {
         "STREAMS_AUTHENTICATE": None,
         "STREAMS_TOKEN_VERIFIER": "streams.tokens.verify_token",
         "STREAMS_ALLOWED_ORIGINS": (),
@@ -53,7 +66,7 @@ def test_a_project_that_sets_nothing_gets_every_default() -> None:
 
 
 def test_a_settings_object_without_debug_or_databases_still_reads() -> None:
-    engine = read(SimpleNamespace())
+    engine = SimpleNamespace(**read(SimpleNamespace()))
     assert engine.STEPS_VALIDATE_RESPONSES is False
     assert engine.STREAMS_DB_THREADS == 4
     assert engine.STEPS_EMBEDDED_WORKER is True
@@ -148,7 +161,7 @@ def test_an_invalid_value_is_named_with_what_it_must_be(
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         parse(**{name: value})
-    ((setting, said),) = problems(caught.value)
+    ((setting, said),) = app_of(name).problems(caught.value)
     assert setting == name
     assert said.startswith(f"{name} must be ")
     assert message in said
@@ -157,24 +170,29 @@ def test_an_invalid_value_is_named_with_what_it_must_be(
 def test_each_invalid_setting_is_named_once() -> None:
     with pytest.raises(ValidationError) as caught:
         parse(STREAMS_ALLOWED_ORIGINS=["a", "b"], STREAMS_MAX_FRAME_BYTES=-1)
-    assert [name for name, _ in problems(caught.value)] == [
+    assert [name for name, _ in streams_conf.app_settings.problems(caught.value)] == [
         "STREAMS_ALLOWED_ORIGINS",
         "STREAMS_MAX_FRAME_BYTES",
     ]
 
 
-@pytest.mark.parametrize("name", list(EngineSettings.model_fields))
+@pytest.mark.parametrize("name", [name for app in APPS for name in app.model.model_fields])
 def test_every_setting_says_what_it_is_what_it_must_be_and_is_documented(name: str) -> None:
-    field = EngineSettings.model_fields[name]
-    assert field.description and len(field.description) > 20
-    assert expected(name) != "valid"
-    assert re.search(rf"^\| `{name}` \|", CONFIGURATION_DOC.read_text(), re.MULTILINE), name
+    """Each in its app's table of docs/configuration.md."""
+    app = app_of(name)
+    assert len(app.describe(name)) > 20
+    assert app.expected(name) != "valid"
+    section = CONFIGURATION_DOC.read_text().split(f"### `{app.model.__module__.split('.')[0]}`")
+    assert len(section) == 2, "a section per app"
+    own_table = section[1].split("\n#")[0]
+    assert re.search(rf"^\| `{name}` \|", own_table, re.MULTILINE), name
 
 
 # --- as the engine reads them ---------------------------------------------------------------
 
 
 def test_the_engine_reads_an_overridden_setting_and_then_the_original_again() -> None:
+    engine_settings = streams_conf.engine_settings
     before = engine_settings.STREAMS_MAX_FRAME_BYTES
     with override_settings(STREAMS_MAX_FRAME_BYTES=1234):
         assert engine_settings.STREAMS_MAX_FRAME_BYTES == 1234
@@ -182,6 +200,7 @@ def test_the_engine_reads_an_overridden_setting_and_then_the_original_again() ->
 
 
 def test_a_derived_default_follows_the_setting_it_derives_from() -> None:
+    engine_settings = steps_conf.engine_settings
     with override_settings(DEBUG=True):
         assert engine_settings.STEPS_VALIDATE_RESPONSES is True
     with override_settings(DEBUG=False):
@@ -189,11 +208,19 @@ def test_a_derived_default_follows_the_setting_it_derives_from() -> None:
 
 
 def test_reading_an_invalid_setting_is_improperly_configured() -> None:
-    invalid = override_settings(STREAMS_MAX_FRAME_BYTES=-5, STEPS_EMBEDDED_BEAT="maybe")
+    """Each app's settings parse together: any of them names every invalid one of the app."""
+    streams, steps = streams_conf.engine_settings, steps_conf.engine_settings
+    invalid = override_settings(
+        STREAMS_MAX_FRAME_BYTES=-5, STREAMS_SYNC_THREADS="x", STEPS_EMBEDDED_BEAT="maybe"
+    )
     with invalid, pytest.raises(ImproperlyConfigured) as caught:
-        engine_settings.STREAMS_SYNC_THREADS  # noqa: B018  (any setting: they parse together)
+        streams.STREAMS_MAX_PENDING_BYTES  # noqa: B018
     assert str(caught.value) == (
         "STREAMS_MAX_FRAME_BYTES must be a positive integer (got -5); "
-        "STEPS_EMBEDDED_BEAT must be True or False (got 'maybe')"
+        "STREAMS_SYNC_THREADS must be a positive integer (got 'x')"
     )
-    assert engine_settings.STREAMS_SYNC_THREADS == 4
+    with invalid, pytest.raises(ImproperlyConfigured) as caught:
+        steps.STEPS_TRACE_EVENTS_KEPT  # noqa: B018
+    assert str(caught.value) == "STEPS_EMBEDDED_BEAT must be True or False (got 'maybe')"
+    assert streams.STREAMS_SYNC_THREADS == 4
+    assert isinstance(steps.STEPS_EMBEDDED_BEAT, bool)  # read again, valid

@@ -1,4 +1,4 @@
-"""HTTP triggers: the seed's todo endpoints through Django, and step features through ninja."""
+"""HTTP triggers: the example todo endpoints through Django, and step features through ninja."""
 
 import json
 import logging
@@ -29,7 +29,7 @@ def post_json(client: Client, path: str, body: Any) -> Any:
     return client.post(path, data=json.dumps(body), content_type="application/json")
 
 
-# --- the seed's todo flow -------------------------------------------------------------------
+# --- the example todo flow ----------------------------------------------------------------
 
 
 def test_create_todo(client: Client) -> None:
@@ -219,7 +219,7 @@ def test_invalid_step_configs_are_clear_errors(config: dict[str, Any], message: 
         StepConfig.parse(config)
 
 
-def test_seed_style_camel_case_configs_parse() -> None:
+def test_motia_style_camel_case_configs_parse() -> None:
     config = StepConfig.parse(
         {
             "name": "Merge",

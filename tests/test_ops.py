@@ -31,7 +31,7 @@ def test_set_through_a_non_object_fails() -> None:
 
 
 def test_merge_into_path_creates_the_object() -> None:
-    # The seed's CompleteTodo merges into `metadata`, which does not exist yet.
+    # The example CompleteTodo merges into `metadata`, which does not exist yet.
     result = apply_ops(
         {"id": "t"}, [{"type": "merge", "path": "metadata", "value": {"completedBy": "u"}}]
     )

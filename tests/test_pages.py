@@ -147,14 +147,14 @@ def test_dashboard_is_for_staff_only(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_dashboard_draws_the_seed_flows_with_their_topic_edges(admin_client: Client) -> None:
+def test_dashboard_draws_the_example_flows_with_their_topic_edges(admin_client: Client) -> None:
     response = admin_client.get(DASHBOARD)
     assert response.status_code == 200
     page = response.content.decode()
     names = [flow.name for flow in response.context["flows"]]
     assert {"todo", "stream-parallel-merge"} <= set(names)
-    seed_steps = ("CreateTodo", "CompleteTodo", "StartStreamParallelMerge", "StreamStepProcess")
-    for step_name in seed_steps:
+    example_steps = ("CreateTodo", "CompleteTodo", "StartStreamParallelMerge", "StreamStepProcess")
+    for step_name in example_steps:
         assert f'data-step="{step_name}"' in page
     merge = next(f for f in response.context["flows"] if f.name == "stream-parallel-merge")
     assert [e.label for e in merge.graph.edges] == ["step.process"]

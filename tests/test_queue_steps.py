@@ -398,7 +398,7 @@ def change_payload(item_id: str) -> dict[str, Any]:
     return StreamTriggerInput.from_event(event).to_payload()
 
 
-# --- the seed's flows -----------------------------------------------------------------------
+# --- the example flows --------------------------------------------------------------------
 
 
 async def test_parallel_merge_counts_every_step_and_completes_once() -> None:

@@ -1,8 +1,8 @@
-"""``manage.py check`` names every engine setting the engine cannot use: an invalid value
-(``streams.E001``), a dotted path that does not import or is not a function (``streams.E002``),
-heartbeats slower than the health check's tolerance (``streams.W001``), no channel layer
-(``streams.E005``), and a ``STREAMS_*`` or
-``STEPS_*`` setting the engine does not have (``streams.W002``)."""
+"""``manage.py check`` names every engine setting the engine cannot use, each app its own: an
+invalid value (``streams.E001``, ``steps.E006``), a dotted path that does not import or is not a
+function (``streams.E002``), heartbeats slower than the health check's tolerance
+(``steps.W003``), no channel layer (``streams.E005``), and a ``STREAMS_*`` or ``STEPS_*``
+setting the engine does not have (``streams.W002``, ``steps.W004``)."""
 
 import os
 import subprocess
@@ -31,7 +31,9 @@ def failed_check(fail_level: str = "ERROR") -> str:
 
 
 def test_the_site_as_configured_passes() -> None:
-    assert "streams." not in check(fail_level="WARNING")
+    report = check(fail_level="WARNING")
+    assert "streams." not in report
+    assert "steps." not in report
 
 
 @override_settings(STREAMS_MAX_FRAME_BYTES=0, STREAMS_ALLOWED_ORIGINS=["app.example.com"])
@@ -41,6 +43,15 @@ def test_invalid_values_are_errors_naming_the_setting_and_what_it_must_be() -> N
     assert "HINT: The largest client frame" in report
     assert "(streams.E001) STREAMS_ALLOWED_ORIGINS must be a list of origins" in report
     assert "(got 'app.example.com')" in report
+
+
+@override_settings(STEPS_EMBEDDED_WORKER_THREADS="four", STEPS_HEALTH_CHECK_TIMEOUT=0)
+def test_invalid_values_of_steps_are_errors_of_steps() -> None:
+    report = failed_check()
+    assert "(steps.E006) STEPS_EMBEDDED_WORKER_THREADS must be a positive integer" in report
+    assert "HINT: Threads of the embedded worker." in report
+    assert "(steps.E006) STEPS_HEALTH_CHECK_TIMEOUT must be a positive number of seconds" in report
+    assert "streams.E001" not in report
 
 
 @override_settings(STREAMS_AUTHENTICATE="tests.no_such_module.authenticate_stream")
@@ -59,11 +70,11 @@ def test_a_token_verifier_missing_from_its_module_is_an_error() -> None:
     assert "cannot be imported" in report
 
 
-@override_settings(STREAMS_AUTHENTICATE="streams.conf.DERIVED_FROM")
+@override_settings(STREAMS_AUTHENTICATE="streams.checks.TAG")
 def test_a_path_to_something_not_callable_is_an_error() -> None:
     assert (
-        "(streams.E002) STREAMS_AUTHENTICATE names 'streams.conf.DERIVED_FROM', which is a "
-        "tuple, not a function"
+        "(streams.E002) STREAMS_AUTHENTICATE names 'streams.checks.TAG', which is a "
+        "str, not a function"
     ) in failed_check()
 
 
@@ -74,8 +85,8 @@ def test_a_path_to_a_function_passes() -> None:
 
 @override_settings(STEPS_WORKER_HEARTBEAT_INTERVAL=30, STEPS_HEALTH_WORKER_MAX_AGE=20)
 def test_heartbeats_slower_than_the_health_tolerance_are_a_warning() -> None:
-    assert "(streams.W001) STEPS_HEALTH_WORKER_MAX_AGE (20 s) is not longer than" in check()
-    assert "streams.W001" in failed_check(fail_level="WARNING")
+    assert "(steps.W003) STEPS_HEALTH_WORKER_MAX_AGE (20 s) is not longer than" in check()
+    assert "steps.W003" in failed_check(fail_level="WARNING")
 
 
 @override_settings(STREAMS_MAX_FRAME_BYTE=1024, STEPS_NOTHING_LIKE_IT=1)
@@ -83,7 +94,8 @@ def test_a_setting_the_engine_does_not_have_is_a_warning() -> None:
     report = check()
     assert "(streams.W002) STREAMS_MAX_FRAME_BYTE is not a setting of the engine" in report
     assert "HINT: Did you mean STREAMS_MAX_FRAME_BYTES?" in report
-    assert "(streams.W002) STEPS_NOTHING_LIKE_IT is not a setting of the engine" in report
+    assert "(steps.W004) STEPS_NOTHING_LIKE_IT is not a setting of the engine" in report
+    assert "HINT: The settings are in steps.conf." in report
 
 
 @override_settings(CHANNEL_LAYERS={})

@@ -1,5 +1,6 @@
 """The step engine's modules import each other in one direction: no cycle, even through an
-import inside a function (which would only hide one)."""
+import inside a function (which would only hide one); and ``streams`` never imports ``steps``
+(the stream engine serves without the step engine)."""
 
 import ast
 from graphlib import CycleError, TopologicalSorter
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import steps
+import streams
 
 PACKAGE = Path(steps.__file__).parent
 
@@ -39,3 +41,26 @@ def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
     path = tmp_path / "lazy.py"
     path.write_text("def f():\n    from .queue import enqueue\n    from . import tasks\n")
     assert imported_modules(path) == {"steps.queue", "steps.tasks"}
+
+
+def test_streams_never_imports_steps() -> None:
+    importers = [
+        str(path.relative_to(ROOT))
+        for path in Path(streams.__file__).parent.rglob("*.py")
+        if any(name == "steps" or name.startswith("steps.") for name in all_imports(path))
+    ]
+    assert importers == []
+
+
+ROOT = PACKAGE.parent
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports absolutely, wherever the import is written."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module or "")
+    return names

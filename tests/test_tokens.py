@@ -1,4 +1,4 @@
-"""Signed stream tokens and the seed's example authenticate_stream."""
+"""Signed stream tokens and the example authenticate_stream."""
 
 import re
 from io import StringIO

@@ -1,4 +1,4 @@
-"""End to end: the seed's parallel merge on real server and Celery worker processes.
+"""End to end: the example parallel merge on real server and Celery worker processes.
 
 - ``POST /stream-parallel-merge {"totalSteps": 5}``: a WebSocket subscriber to the merge item
   sees ``completedSteps`` go 0, 1, ..., 5 with no update dropped, and ``StreamMergeComplete``

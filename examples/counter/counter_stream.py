@@ -1,4 +1,4 @@
-"""``counter``: the seed's atomic-update example, one counter per item."""
+"""``counter``: the atomic-update example of Motia's streaming guide, one counter per item."""
 
 from pydantic import BaseModel
 

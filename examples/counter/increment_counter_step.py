@@ -1,4 +1,5 @@
-"""The seed's best practice "use atomic updates": concurrent increments never lose a count."""
+"""The advice of Motia's streaming guide, "use atomic updates": concurrent increments never
+lose a count."""
 
 from typing import Any
 

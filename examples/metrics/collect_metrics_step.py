@@ -1,5 +1,6 @@
 """A cron step: every 15 seconds, publish the server's load and memory to the ``metrics``
-stream (the seed's Node example watches ``metrics``/``system-metrics``)."""
+stream (the Node example of Motia's streaming guide watches
+``metrics``/``system-metrics``)."""
 
 import os
 import resource

@@ -1,4 +1,5 @@
-"""The seed's ``parallelMerge`` stream: progress of a fan-out of parallel steps."""
+"""The ``parallelMerge`` stream of Motia's streaming guide: progress of a fan-out of parallel
+steps."""
 
 from pydantic import BaseModel
 

@@ -1,2 +1,2 @@
-"""The seed's todo list: a ``todo`` stream whose watchers are counted in ``inbox``, and the
-steps that create, list, complete and delete todos."""
+"""The todo list of Motia's streaming guide: a ``todo`` stream whose watchers are counted in
+``inbox``, and the steps that create, list, complete and delete todos."""

@@ -1,4 +1,5 @@
-"""The seed's ``todo`` stream, with join/leave hooks that count watchers in ``inbox``."""
+"""The ``todo`` stream of Motia's streaming guide, with join/leave hooks that count watchers in
+``inbox``."""
 
 from typing import Any
 

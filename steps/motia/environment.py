@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dotenv
 
-from streams.conf import engine_settings
+from ..conf import engine_settings
 
 logger = logging.getLogger("steps.motia")
 

@@ -1,6 +1,6 @@
-// The live demo: the seed's todo list and parallel merge. The page never edits its own lists:
-// it calls the step endpoints and draws what the streams then send, so every open window
-// shows the same thing.
+// The live demo: the todo list and parallel merge of Motia's streaming guide. The page never
+// edits its own lists: it calls the step endpoints and draws what the streams then send, so
+// every open window shows the same thing.
 import { callStep, connectClient, h, showError } from '../streams/pages/common.js'
 
 const client = connectClient()

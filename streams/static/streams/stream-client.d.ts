@@ -1,6 +1,6 @@
-// Types of stream-client.js: the seed's stream client API (StreamClient, group/item
-// subscriptions) over Motia's stream protocol, and the frames of that protocol with this
-// server's additions (docs/protocol.md).
+// Types of stream-client.js: the stream client API of Motia's streaming guide (StreamClient,
+// group/item subscriptions) over Motia's stream protocol, and the frames of that protocol with
+// this server's additions (docs/protocol.md).
 
 // --- the wire ---------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-// stream-client.js: the seed's stream client, as one dependency-free ES module.
+// stream-client.js: the stream client of Motia's streaming guide, as one dependency-free ES
+// module.
 //
 // Browser:  import { StreamClient } from '/static/streams/stream-client.js'
 // Node:     import WebSocket from 'ws'
@@ -508,7 +509,7 @@ export class StreamClient {
       }
     }
     // A connect() cancelled by the caller's own disconnect() is no failure: it resolves, so
-    // that the seed's `client.connect()` ... `client.disconnect()` (a React effect and its
+    // that the guide's `client.connect()` ... `client.disconnect()` (a React effect and its
     // cleanup) leaves no unhandled rejection behind.
     this._settle(null)
     if (wasOpen) this._listeners.emit('disconnected', { code: 1000, reason: 'disconnect()' })
