@@ -13,7 +13,7 @@ class StreamsConfig(AppConfig):
         from . import (
             broadcast,  # noqa: F401  (publishes the store's changes on commit)
             checks,  # noqa: F401  (registers the settings checks)
-            store,  # noqa: F401  (turns ORM saves and deletes of items into changes)
+            model_writes,  # noqa: F401  (turns ORM saves and deletes of items into changes)
         )
         from .log_config import attach_default_handlers
         from .redaction import redact_server_logs

@@ -9,10 +9,8 @@ the same transaction (:mod:`streams.replay`), and the batch's events, in order, 
 the :data:`~streams.signals.stream_changed` signal before the commit, to be published once
 it commits (:mod:`streams.broadcast`).
 
-Items saved or deleted by plain ORM code (``item.save()``, ``item.delete()``, a queryset's
-``delete()``; not ``update()`` or the bulk methods, which send no model signal) take the same
-road: their ``post_save``/``post_delete`` makes each a change of its own, stamped with its
-group's next version and timestamp and logged.
+Items saved or deleted by plain ORM code take the same road, each a change of its own
+(:mod:`streams.model_writes`).
 
 :class:`SyncStream` applies each call on its own, in the caller's thread and transaction.
 :class:`Stream`, the async face handlers use, reads on a database thread (:mod:`streams.db`)
@@ -28,8 +26,6 @@ from typing import Any, TypedDict
 
 import orjson
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
 from . import db, rows
 from .batching import WriteBatcher
@@ -48,7 +44,6 @@ from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
 from .events import ChangeType, StreamEvent, current_trace_id, now_ms
 from .keys import key_problem
-from .models import StreamItem
 from .registry import StreamRegistry, registry
 from .signals import stream_changed
 
@@ -154,19 +149,18 @@ def _prepare(stream_name: str, item_id: str, data: Any) -> dict[str, Any]:
     return prepare_item(registry.get(stream_name), item_id, data)
 
 
-def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
-    """Apply changes in order in one transaction (nested in the caller's, if any): each
-    group is locked once and each item read and written once. A change that cannot apply
-    (a bad op, an item its schema refuses) is an outcome, not an exception; a database error
-    raises and rolls the whole batch back."""
-    return _apply(changes, rows.load_items)
-
-
 # Reads the items a batch changes, once their groups are locked.
 LoadItems = Callable[[Mapping[GroupKey, GroupState], Iterable[ItemKey]], dict[ItemKey, ItemState]]
 
 
-def _apply(changes: Sequence[Change], load_items: LoadItems) -> list[Outcome]:
+def apply_changes(
+    changes: Sequence[Change], load_items: LoadItems = rows.load_items
+) -> list[Outcome]:
+    """Apply changes in order in one transaction (nested in the caller's, if any): each
+    group is locked once and each item read and written once. A change that cannot apply
+    (a bad op, an item its schema refuses) is an outcome, not an exception; a database error
+    raises and rolls the whole batch back. ``load_items`` reads the items' rows (the ORM's
+    writes tell them instead, :mod:`streams.model_writes`)."""
     with transaction.atomic():
         keys = {change.group_key for change in changes}
         create = {change.group_key for change in changes if change.kind != "delete"}
@@ -280,40 +274,6 @@ def group_timestamp(last: int | None) -> int:
     group never written: clients drop a frame whose timestamp is not above 0 (the last they
     saw), and every real change is stamped with the wall clock, far above 1."""
     return last or 1
-
-
-# --- items saved or deleted by plain ORM code ----------------------------------------------
-
-
-@receiver(post_save, sender=StreamItem, dispatch_uid="streams.store.item_saved")
-def item_saved(sender: type, instance: StreamItem, created: bool, raw: bool, **_: Any) -> None:
-    """An item saved by ORM code becomes a change of its group (the Stream API writes in SQL
-    and sends no model signal, so nothing is announced twice)."""
-    if raw:  # loading fixtures is not a live change
-        return
-    _record(instance, "set", None if created else instance.data)
-
-
-@receiver(post_delete, sender=StreamItem, dispatch_uid="streams.store.item_deleted")
-def item_deleted(sender: type, instance: StreamItem, **_: Any) -> None:
-    """An item deleted by ORM code (a group's deletion included) becomes a change too."""
-    _record(instance, "delete", instance.data)
-
-
-def _record(item: StreamItem, kind: ChangeKind, old: dict[str, Any] | None) -> None:
-    """Apply what ORM code did to ``item`` as a change, as if made by the Stream API: its
-    group's next version and timestamp (written to the row and to ``item``), its frame in the
-    replay log, its event broadcast on commit. The row is written already, its data as the
-    code left it (the schema is the Stream API's to check): the change takes it as it is, and
-    the item's state before it (``old``: None for a new item) as told."""
-    group = item.group
-    value = item.data if kind == "set" else None
-    trace_id = current_trace_id.get()
-    change = Change(kind, group.stream_name, group.group_id, item.item_id, value, trace_id)
-    known = ItemState(item.pk, old)
-    outcome = _apply([change], lambda groups, keys: {change.item_key: known})[0]
-    if isinstance(outcome, Effect) and outcome.new is not None:
-        item.timestamp, item.version = outcome.timestamp, outcome.version
 
 
 class SyncStream:
