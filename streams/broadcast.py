@@ -25,7 +25,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -49,7 +48,7 @@ def changed(sender: Any, events: Sequence[StreamEvent], **_: Any) -> None:
     """Publish a batch's events once the transaction that makes them commits (at once
     outside one): one commit hook per batch, whatever its number of changes."""
     if events:
-        transaction.on_commit(partial(_committed, events), robust=True)
+        transaction.on_commit(lambda: _committed(events), robust=True)
 
 
 # --- 2. on commit -----------------------------------------------------------------------------

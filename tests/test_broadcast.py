@@ -14,10 +14,11 @@ from django.db import connection, transaction
 
 from motia_site.asgi import application
 from streams import StreamConfig
+from streams.changes import Change
 from streams.events import StreamEvent
 from streams.models import StreamGroup, StreamItem, StreamLogEntry
-from streams.signals import stream_changed
-from streams.store import Stream, SyncStream
+from streams.signals import stream_changed, stream_event
+from streams.store import Stream, SyncStream, apply_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,3 +175,21 @@ async def test_a_receiver_of_stream_changed_sees_every_change_of_a_batch_in_orde
     # Subscribers get the same events, in the same order, with the same frames.
     frames = [await subscriber.receive_json_from(timeout=5) for _ in range(40)]
     assert [json.loads(e.frame) for e in announced] == frames
+
+
+async def test_a_failing_receiver_keeps_no_event_of_its_batch_from_subscribers(
+    notes: StreamConfig, subscriber: WebsocketCommunicator, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse_first(sender: Any, event: StreamEvent, **_: Any) -> None:
+        if event.version == 1:
+            raise RuntimeError("a stream_event receiver failed")
+
+    one_batch = [Change("send", "notes", "live", None, {"type": t, "data": None}) for t in "ab"]
+    stream_event.connect(refuse_first, dispatch_uid="tests.refuse_first")
+    try:
+        await sync_to_async(apply_changes)(one_batch)
+    finally:
+        stream_event.disconnect(dispatch_uid="tests.refuse_first")
+    frames = [await subscriber.receive_json_from(timeout=5) for _ in range(2)]
+    assert [f["event"]["event"]["type"] for f in frames] == ["a", "b"]
+    assert "a stream_event receiver failed" in caplog.text
