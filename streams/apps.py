@@ -11,7 +11,10 @@ class StreamsConfig(AppConfig):
         from django.conf import settings
         from django.core.checks import register
 
-        from . import broadcast  # noqa: F401  (connects the model signals)
+        from . import (
+            broadcast,  # noqa: F401  (publishes the store's changes on commit)
+            model_writes,  # noqa: F401  (turns ORM saves and deletes of items into changes)
+        )
         from .checks import TAG, check_settings, check_stream_definitions
         from .log_config import attach_default_handlers
         from .redaction import redact_server_logs

@@ -1,17 +1,20 @@
 """From a committed change to a published event: the whole path, in order.
 
-1. ``post_save``/``post_delete`` of a :class:`~streams.models.StreamItem` (the Stream API and
-   the admin save items through the ORM) become a :class:`~streams.events.StreamEvent`;
-   custom events (``send``) are emitted by the Stream API directly.
-2. The event waits for the transaction to commit (``transaction.on_commit``): nothing is
-   published for a transaction that rolls back.
-3. On commit it is published to every server process: straight to the hubs of this process
-   when the channel layer is the in-memory one (it reaches no other process), otherwise as one
-   channel-layer message, sent from a publisher thread of its own so that the writer never
-   waits on the layer. While the layer is unreachable, events wait there and go out in order
-   when it is back, followed by a re-sync request for their groups (a server whose
-   subscription to the layer was down meanwhile may have missed some). An http step answers
-   once its events were handed to the layer (:func:`published`).
+1. The store sends :data:`~streams.signals.stream_changed` with the
+   :class:`~streams.events.StreamEvent` of every change of a batch, in order, before the
+   commit: the Stream API's batches (custom events included), the admin's edits (which go
+   through the Stream API) and the items plain ORM code saves or deletes (the store turns
+   each into a change of its own, :mod:`streams.store`). Each event carries the frame its
+   group's replay log keeps, encoded once.
+2. The batch waits for the transaction to commit (``transaction.on_commit``, one hook per
+   batch): nothing is published for a transaction that rolls back.
+3. On commit each event is published to every server process: straight to the hubs of this
+   process when the channel layer is the in-memory one (it reaches no other process),
+   otherwise as one channel-layer message, sent from a publisher thread of its own so that the
+   writer never waits on the layer. While the layer is unreachable, events wait there and go
+   out in order when it is back, followed by a re-sync request for their groups (a server
+   whose subscription to the layer was down meanwhile may have missed some). An http step
+   answers once its events were handed to the layer (:func:`published`).
 4. The :data:`~streams.signals.stream_event` signal announces it in the writer's process
    (the steps app runs stream-triggered steps from it).
 """
@@ -21,67 +24,45 @@ import contextlib
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .events import ChangeType, StreamEvent, layer_group_name, layer_message, resync_message
+from .events import StreamEvent, layer_group_name, layer_message, resync_message
 from .handoff import Handoff
 from .hub import GroupKey, crosses_processes, running_hubs
-from .models import StreamItem
 from .outage import Outage
-from .signals import stream_event
+from .signals import stream_changed, stream_event
 
 logger = logging.getLogger("streams.broadcast")
 
 
-# --- 1. model changes become events -----------------------------------------------------------
+# --- 1. a batch of changes waits for its commit ----------------------------------------------
 
 
-def _item_event(kind: ChangeType, item: StreamItem) -> StreamEvent:
-    return StreamEvent(
-        type=kind,
-        stream_name=item.group.stream_name,
-        group_id=item.group.group_id,
-        item_id=item.item_id,
-        data=item.data,
-        timestamp=item.timestamp,
-        version=item.version,
-    )
-
-
-def _event_of(kind: ChangeType, item: StreamItem) -> StreamEvent:
-    # The Stream API's instances carry their event as logged for replays: the same frame.
-    event = getattr(item, "stream_event", None)
-    return event if event is not None else _item_event(kind, item)
-
-
-@receiver(post_save, sender=StreamItem, dispatch_uid="streams.broadcast.saved")
-def item_saved(sender: type, instance: StreamItem, created: bool, raw: bool, **_: Any) -> None:
-    if raw:  # loading fixtures is not a live change
-        return
-    emit(_event_of("create" if created else "update", instance))
-
-
-@receiver(post_delete, sender=StreamItem, dispatch_uid="streams.broadcast.deleted")
-def item_deleted(sender: type, instance: StreamItem, **_: Any) -> None:
-    emit(_event_of("delete", instance))
+@receiver(stream_changed, dispatch_uid="streams.broadcast.changed")
+def changed(sender: Any, events: Sequence[StreamEvent], **_: Any) -> None:
+    """Publish a batch's events once the transaction that makes them commits (at once
+    outside one): one commit hook per batch, whatever its number of changes."""
+    if events:
+        transaction.on_commit(lambda: _committed(events), robust=True)
 
 
 # --- 2. on commit -----------------------------------------------------------------------------
 
 
-def emit(event: StreamEvent) -> None:
-    """Publish ``event`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _committed(event), robust=True)
-
-
-def _committed(event: StreamEvent) -> None:
-    publish(event)
-    stream_event.send(sender=StreamEvent, event=event)
+def _committed(events: Sequence[StreamEvent]) -> None:
+    # One event's failure (a layer error, a stream_event receiver that raises) must not keep
+    # the rest of the batch from its subscribers.
+    for event in events:
+        try:
+            publish(event)
+            stream_event.send(sender=StreamEvent, event=event)
+        except Exception:
+            logger.exception("a committed stream event failed on its way out")
 
 
 # --- 3. to every server process ---------------------------------------------------------------

@@ -1,11 +1,6 @@
 """Persistence of streams: groups and their items."""
 
-from typing import TYPE_CHECKING
-
 from django.db import models
-
-if TYPE_CHECKING:
-    from .events import StreamEvent
 
 
 class StreamGroup(models.Model):
@@ -41,9 +36,6 @@ class StreamItem(models.Model):
     version = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Not a field: the instances the Stream API sends with post_save/post_delete carry their
-    # change's event as logged (streams.rows.send_signal); others lack the attribute.
-    stream_event: "StreamEvent | None"
 
     class Meta:
         ordering = ["id"]

@@ -3,12 +3,9 @@
 A batch locks each of its groups once, reads each item it touches once, and writes each item
 once with its final state, whatever number of changes the item took (see
 :mod:`streams.changes`). Plain SQL, because the ORM's query building costs several times the
-statements themselves; so that every change still reaches whatever listens to the model,
-:func:`send_signal` sends ``post_save`` or ``post_delete`` for each change, in order, with an
-instance that carries that change's data, version and timestamp: the broadcast
-(:mod:`streams.broadcast`) hears every change of a batch as it hears any save. The frames
-of a batch's changes go to their groups' replay logs (:mod:`streams.replay`) in the same
-transaction, in a statement or two.
+statements themselves (they send no model signal: the store announces a batch's changes
+itself, :mod:`streams.broadcast`). The frames of a batch's changes go to their groups'
+replay logs (:mod:`streams.replay`) in the same transaction, in a statement or two.
 """
 
 from __future__ import annotations
@@ -20,12 +17,11 @@ from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection
-from django.db.models import signals
 from django.utils import timezone
 
 from . import replay
 from .changes import Effect, GroupKey, GroupState, ItemKey, ItemState
-from .events import StreamEvent, current_trace_id
+from .events import StreamEvent
 from .models import StreamGroup, StreamItem, StreamLogEntry
 
 _DATA = StreamItem._meta.get_field("data")
@@ -49,7 +45,7 @@ def _statements() -> dict[str, str]:
         "find": f"SELECT id, item_id, data FROM {item} WHERE group_id = %s AND item_id IN ",
         "insert": (
             f"INSERT INTO {item} (group_id, item_id, data, timestamp, version, created_at,"
-            " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+            " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         ),
         "update": (
             f"UPDATE {item} SET data = %s, timestamp = %s, version = %s, updated_at = %s"
@@ -300,11 +296,9 @@ def write(
     effects: list[Effect],
     groups: Mapping[GroupKey, GroupState],
     items: Mapping[ItemKey, ItemState],
-) -> dict[int, int | None]:
-    """Write the groups and items as ``effects`` left them; returns the row each item change
-    is about, by ``id(effect)`` (custom events have no row)."""
+) -> None:
+    """Write the groups and items as ``effects`` left them."""
     statements, now = _statements(), _now()
-    pks: dict[int, int | None] = {}
     with connection.cursor() as cursor:
         for key in dict.fromkeys(effect.change.group_key for effect in effects):
             group = groups[key]
@@ -317,8 +311,7 @@ def write(
                 by_item.setdefault(effect.change.item_key, []).append(effect)
         for item_key, item_effects in by_item.items():
             group = groups[(item_key[0], item_key[1])]
-            pks.update(_write_item(cursor, group, item_key, items[item_key], item_effects, now))
-    return pks
+            _write_item(cursor, group, item_key, items[item_key], item_effects, now)
 
 
 def _write_item(
@@ -328,24 +321,19 @@ def _write_item(
     state: ItemState,
     effects: list[Effect],
     now: Any,
-) -> dict[int, int | None]:
-    """Bring one item's row to its final state in as few statements as its changes allow;
-    returns the row each change is about (None for a row created and deleted in the batch)."""
+) -> None:
+    """Bring one item's row to its final state in as few statements as its changes allow."""
     statements = _statements()
     start_pk = state.pk  # the row read at the start (planning changes the data, not the pk)
     row: str | None = "start" if start_pk is not None else None  # which row holds the item now
-    rows_of: list[tuple[Effect, str | None]] = []
     for effect in effects:
         if effect.new is None:  # a delete: of the row there at the start, or of one not written
             if row == "start":
                 cursor.execute(statements["delete"], [start_pk])
-            rows_of.append((effect, row))
             row = None
         else:
             row = row or "new"
-            rows_of.append((effect, row))
     last = effects[-1]
-    new_pk = None
     if row == "start":
         stored = _DATA.get_db_prep_save(last.new, connection)
         cursor.execute(statements["update"], [stored, last.timestamp, last.version, now, start_pk])
@@ -354,9 +342,6 @@ def _write_item(
         cursor.execute(
             statements["insert"], [group.pk, key[2], stored, last.timestamp, last.version, now, now]
         )
-        new_pk = cursor.fetchone()[0]
-    # A change to a new row is about the row written, if the new row survived the batch.
-    return {id(effect): start_pk if which == "start" else new_pk for effect, which in rows_of}
 
 
 def log_events(events: list[StreamEvent], before: Mapping[GroupKey, int]) -> None:
@@ -380,48 +365,3 @@ def log_events(events: list[StreamEvent], before: Mapping[GroupKey, int]) -> Non
             below = replay.prune_below(size, before.get(key, 0), version)
             if below is not None:
                 cursor.execute(statements["prune"], [key[0], key[1], below])
-
-
-def group_instance(key: GroupKey, group: GroupState) -> StreamGroup:
-    """The group as a model instance, for the items' signals (no query)."""
-    # Every concrete field's value, in order (the timestamps are not known): from_db then
-    # consults no field names.
-    return StreamGroup.from_db(
-        connection.alias,
-        (),
-        (group.pk, key[0], key[1], group.version, group.last_timestamp, None, None),
-    )
-
-
-def send_signal(
-    effect: Effect, pk: int | None, group: StreamGroup, event: StreamEvent | None = None
-) -> None:
-    """``post_save`` (or ``post_delete``) for one item change, as ``Model.save()`` sends it;
-    the instance carries ``event``, the change's event as logged, for the broadcast to
-    publish (its frame already encoded)."""
-    change = effect.change
-    data = effect.new if effect.new is not None else effect.old
-    item = StreamItem.from_db(
-        connection.alias,
-        (),  # every concrete field's value, in order, as for the group
-        (pk, group.pk, change.item_id, data, effect.timestamp, effect.version, None, None),
-    )
-    item._state.fields_cache["group"] = group
-    item.stream_event = event
-    token = current_trace_id.set(change.trace_id)
-    try:
-        if effect.new is None:
-            signals.post_delete.send(
-                sender=StreamItem, instance=item, using=connection.alias, origin=item
-            )
-        else:
-            signals.post_save.send(
-                sender=StreamItem,
-                instance=item,
-                created=effect.old is None,
-                update_fields=None,
-                raw=False,
-                using=connection.alias,
-            )
-    finally:
-        current_trace_id.reset(token)

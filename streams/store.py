@@ -5,8 +5,12 @@ one transaction that locks each group once (the lock orders a group's changes, s
 updates of an item never lose a write) and gives each change its group's next version and a
 strictly increasing timestamp. What a batch does is pure logic (:mod:`streams.changes`), the
 statements are in :mod:`streams.rows`, each change's frame goes to its group's replay log in
-the same transaction (:mod:`streams.replay`), and the model signals they send publish every
-change on commit (:mod:`streams.broadcast`).
+the same transaction (:mod:`streams.replay`), and the batch's events, in order, go out with
+the :data:`~streams.signals.stream_changed` signal before the commit, to be published once
+it commits (:mod:`streams.broadcast`).
+
+Items saved or deleted by plain ORM code take the same road, each a change of its own
+(:mod:`streams.model_writes`).
 
 :class:`SyncStream` applies each call on its own, in the caller's thread and transaction.
 :class:`Stream`, the async face handlers use, reads on a database thread (:mod:`streams.db`)
@@ -25,13 +29,23 @@ from django.db import transaction
 
 from . import db, rows
 from .batching import WriteBatcher
-from .broadcast import emit
-from .changes import Change, ChangeKind, Effect, Outcome, plan
+from .changes import (
+    Change,
+    ChangeKind,
+    Effect,
+    GroupKey,
+    GroupState,
+    ItemKey,
+    ItemState,
+    Outcome,
+    plan,
+)
 from .conf import engine_settings
 from .config import StreamConfig, StreamValidationError
 from .events import ChangeType, StreamEvent, current_trace_id, now_ms
 from .keys import key_problem
 from .registry import StreamRegistry, registry
+from .signals import stream_changed
 
 
 class SetResult(TypedDict):
@@ -135,32 +149,35 @@ def _prepare(stream_name: str, item_id: str, data: Any) -> dict[str, Any]:
     return prepare_item(registry.get(stream_name), item_id, data)
 
 
-def apply_changes(changes: Sequence[Change]) -> list[Outcome]:
+# Reads the items a batch changes, once their groups are locked.
+LoadItems = Callable[[Mapping[GroupKey, GroupState], Iterable[ItemKey]], dict[ItemKey, ItemState]]
+
+
+def apply_changes(
+    changes: Sequence[Change], load_items: LoadItems = rows.load_items
+) -> list[Outcome]:
     """Apply changes in order in one transaction (nested in the caller's, if any): each
     group is locked once and each item read and written once. A change that cannot apply
     (a bad op, an item its schema refuses) is an outcome, not an exception; a database error
-    raises and rolls the whole batch back."""
+    raises and rolls the whole batch back. ``load_items`` reads the items' rows (the ORM's
+    writes tell them instead, :mod:`streams.model_writes`)."""
     with transaction.atomic():
         keys = {change.group_key for change in changes}
         create = {change.group_key for change in changes if change.kind != "delete"}
         groups = rows.lock_groups(keys, create)
         before = {key: group.version for key, group in groups.items()}
         item_keys = {c.item_key for c in changes if c.kind != "send" and c.group_key in groups}
-        items = rows.load_items(groups, item_keys)
+        items = load_items(groups, item_keys)
         # Only deletes can name a group that does not exist: they have nothing to delete.
         present = [change for change in changes if change.group_key in groups]
         result = plan(present, groups, items, _prepare, now_ms())
         effects = result.effects
-        pks = rows.write(effects, groups, items)
+        rows.write(effects, groups, items)
         events = [_event(effect) for effect in effects]
         rows.log_events(events, before)
-        instances = {key: rows.group_instance(key, group) for key, group in groups.items()}
-        for effect, event in zip(effects, events, strict=True):
-            if effect.change.kind == "send":
-                emit(event)
-            else:
-                group = instances[effect.change.group_key]
-                rows.send_signal(effect, pks[id(effect)], group, event)
+        # The whole batch, in order, to the broadcast (and whoever else listens), which
+        # waits for the commit: the events are the ones just logged, frames and all.
+        stream_changed.send(sender=StreamEvent, events=events)
     outcomes = iter(result.outcomes)
     return [next(outcomes) if c.group_key in groups else {"old_value": None} for c in changes]
 
