@@ -7,6 +7,10 @@
 - ``steps.E004`` (error): a stream trigger names a stream that no ``*_stream.py`` defines;
 - ``steps.E005`` (error): two http triggers answer the same method and path (``/todos/:id``
   and ``/todos/:key`` are one path);
+- ``steps.E006`` (error): an entry of the project's beat schedule has the name of a cron
+  trigger's (:mod:`steps.celery`);
+- ``steps.E007`` (error): the project's Celery app was not set up with
+  ``steps.celery.setup(app)`` (:mod:`steps.celery`);
 - ``steps.W001`` (warning): a step enqueues a topic that no step subscribes to (virtual
   subscribes count);
 - ``steps.W002`` (warning): a queue trigger sets ``visibilityTimeout`` or ``concurrency``, which
@@ -153,6 +157,8 @@ def check_steps(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """The checks of the project's steps (of ``app_configs`` only, when given)."""
+    from .celery import check_celery_apps  # it reads Celery's state, as the project made it
+
     steps, errors = list(registry), registry.errors
     if app_configs is not None:
         errors = [error for error in errors if in_apps(error.module, app_configs)]
@@ -165,6 +171,7 @@ def check_steps(
         *route_conflicts(steps, app_configs),
         *unsubscribed_topics(senders, steps),
         *worker_wide_settings(senders),
+        *check_celery_apps(),
     ]
 
 
