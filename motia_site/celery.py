@@ -1,13 +1,16 @@
 """The Celery app that runs queue, stream and cron steps.
 
 Production runs ``celery -A motia_site worker`` (and ``beat``) against Redis; the embedded
-default runs a worker thread inside the server on an in-process broker (steps.worker).
+default runs a worker thread inside the server on an in-process broker (steps.worker). A beat
+schedule of the site's own (``CELERY_BEAT_SCHEDULE``) runs beside the cron steps.
 """
 
 import os
 from typing import Any
 
 from celery import Celery
+
+import steps.celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "motia_site.settings")
 
@@ -33,3 +36,6 @@ app = Celery("motia_site")
 # module that imports the site's settings imports this package while it is itself half-loaded.
 app.add_defaults(celery_settings)
 app.autodiscover_tasks()
+# The engine's cron steps in beat's schedule, heartbeats from the workers, the in-process broker
+# when none is named: the one call a project makes (docs/production.md).
+steps.celery.setup(app)

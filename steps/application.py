@@ -14,7 +14,8 @@ HTTP goes to Django, step endpoints without middleware (:mod:`steps.asgi`), stat
 when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/`` and
 ``/streams/`` go to the stream consumer, behind the Host and Origin checks
 (:mod:`streams.origins`). With no broker configured, the in-process Celery worker starts
-(:mod:`steps.worker`). A project that needs its own routing composes the same pieces in its
+(:mod:`steps.worker`); the ASGI lifespan's shutdown stops the engine's threads
+(:mod:`streams.lifecycle`). A project that needs its own routing composes the same pieces in its
 ``asgi.py``.
 """
 
@@ -33,6 +34,7 @@ def get_asgi_application() -> Any:
     from django.apps import apps
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+    from streams import lifecycle
     from streams.origins import OriginCheck
     from streams.routing import websocket_urlpatterns
 
@@ -51,5 +53,7 @@ def get_asgi_application() -> Any:
             # Sockets only for the allowed hosts, browser sockets only from their pages. (The
             # stubs of URLRouter want patterns that Django's path() is never typed to make.)
             "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
+            # A server that shuts the application down stops the engine's threads in order.
+            "lifespan": lifecycle.lifespan,
         }
     )

@@ -29,7 +29,6 @@ class StepsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: they import models, which an app's module cannot.
-        from celery import current_app
         from celery.signals import beat_init, worker_init
         from django.core.checks import register
 
@@ -37,14 +36,12 @@ class StepsConfig(AppConfig):
         from streams.reloading import watch_definitions
         from streams.signals import stream_event
 
+        from .celery import configure_apps
         from .checks import TAG, check_settings, check_steps, refuse_to_start
-        from .cron import beat_schedule
-        from .heartbeat import HeartbeatStep
         from .motia.checks import check_motia
         from .registry import registry
         from .stream_triggers import dispatch_stream_triggers
         from .traces import count_reach, record_change
-        from .worker import use_in_process_broker
 
         watch_definitions("_step.py")  # runserver restarts when a step file comes or goes
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
@@ -59,8 +56,6 @@ class StepsConfig(AppConfig):
         # What traces record as it happens (steps.traces): changes here, sockets reached.
         stream_event.connect(record_change, dispatch_uid="steps.traces.changes")
         reach.count_with(count_reach)
-        current_app.conf.beat_schedule = beat_schedule(registry)
-        # Every worker of the project's Celery app (``celery worker`` and the embedded one)
-        # records its heartbeats; Celery builds a worker's bootsteps after Django is set up.
-        current_app.steps["consumer"].add(HeartbeatStep)
-        use_in_process_broker(current_app)
+        # The Celery app the project set up in its celery.py (steps.celery.setup) gets the
+        # cron steps now that they are known; with no app of the project, Celery's default.
+        configure_apps()

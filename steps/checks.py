@@ -8,6 +8,10 @@ with them, reported by ``manage.py check``. The app registers them as it gets re
 - ``steps.E004`` (error): a stream trigger names a stream that no ``*_stream.py`` defines;
 - ``steps.E005`` (error): two http triggers answer the same method and path (``/todos/:id``
   and ``/todos/:key`` are one path);
+- ``steps.E006`` (error): an entry of the project's beat schedule has the name of a cron
+  trigger's (:mod:`steps.celery`);
+- ``steps.E007`` (error): the project's Celery app was not set up with
+  ``steps.celery.setup(app)`` (:mod:`steps.celery`);
 - ``steps.W001`` (warning): a step enqueues a topic that no step subscribes to (virtual
   subscribes count);
 - ``steps.W002`` (warning): a queue trigger sets ``visibilityTimeout`` or ``concurrency``, which
@@ -15,7 +19,7 @@ with them, reported by ``manage.py check``. The app registers them as it gets re
 
 Of the settings (with every check, not under the tag):
 
-- ``steps.E006`` (error): a setting's value is not what it must be (a word where a number goes);
+- ``steps.E008`` (error): a setting's value is not what it must be (a word where a number goes);
 - ``steps.W003`` (warning): workers beat less often than the health check lets a beat age, so a
   healthy worker would count as down between two beats;
 - ``steps.W004`` (warning): a ``STEPS_*`` setting the engine does not have (a typo: the engine
@@ -164,6 +168,8 @@ def check_steps(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """The checks of the project's steps (of ``app_configs`` only, when given)."""
+    from .celery import check_celery_apps  # it reads Celery's state, as the project made it
+
     steps, errors = list(registry), registry.errors
     if app_configs is not None:
         errors = [error for error in errors if in_apps(error.module, app_configs)]
@@ -176,6 +182,7 @@ def check_steps(
         *route_conflicts(steps, app_configs),
         *unsubscribed_topics(senders, steps),
         *worker_wide_settings(senders),
+        *check_celery_apps(),
     ]
 
 
@@ -183,7 +190,7 @@ def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """The settings of ``steps``."""
-    return check_app_settings(app_settings, "steps.E006", "steps.W004", _heartbeat_warnings)
+    return check_app_settings(app_settings, "steps.E008", "steps.W004", _heartbeat_warnings)
 
 
 def _heartbeat_warnings(engine: StepsSettings) -> list[CheckMessage]:

@@ -31,6 +31,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from streams import lifecycle
+
 from .conf import engine_settings
 from .heartbeat import heartbeats
 
@@ -38,9 +40,18 @@ logger = logging.getLogger("steps.health")
 
 Detail = dict[str, Any]
 
+
+def _start() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
+
+
+def _stop(executor: ThreadPoolExecutor) -> None:
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
 # Checks that hang keep their thread until their own socket timeout; later requests find the
-# threads busy and count those checks as down.
-_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
+# threads busy and count those checks as down. Started by the first check (streams.lifecycle).
+_executor = lifecycle.register("health", _start, _stop)
 # The last status of each check, so that an outage is logged when it starts and ends, not at
 # every call of a load balancer.
 _last_status: dict[str, str] = {}
@@ -194,7 +205,8 @@ async def run_checks(names: Iterable[str], timeout: float | None = None) -> dict
     """The outcome of each named check, within ``timeout`` seconds in all."""
     timeout = _timeout() if timeout is None else timeout
     loop = asyncio.get_running_loop()
-    futures = {name: loop.run_in_executor(_executor, _run, name, CHECKS[name]) for name in names}
+    executor = _executor.ensure()
+    futures = {name: loop.run_in_executor(executor, _run, name, CHECKS[name]) for name in names}
     if futures:
         await asyncio.wait(futures.values(), timeout=timeout)
     results: dict[str, Detail] = {}

@@ -26,6 +26,8 @@ from typing import Any
 from celery import bootsteps
 from django.utils import timezone
 
+from streams import lifecycle
+
 from .conf import engine_settings
 
 logger = logging.getLogger("steps.heartbeat")
@@ -53,7 +55,10 @@ class Heartbeats:
         self._written: Beat | None = None
         self._leaving: str | None = None  # the worker whose row is to be deleted
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        # The writing thread (real brokers only), a service of streams.lifecycle.
+        self.service = lifecycle.register(
+            "worker-heartbeat", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
+        )
         self._failing = False
         self._pruned_at = 0.0
 
@@ -70,26 +75,37 @@ class Heartbeats:
         with self._lock:
             if self.last is not None and self.last.worker == worker:
                 self.last = None
-            writer = self._thread
+            writer = self.service.running
             if writer is None:
                 return
             self._leaving = worker
         self._wake.set()
-        writer.join(SHUTDOWN_WAIT)
+        writer[0].join(SHUTDOWN_WAIT)
 
     def _ensure_writer(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._write_loop, name="worker-heartbeat", daemon=True
-            )
-            self._thread.start()
+        self.service.ensure()
 
-    def _write_loop(self) -> None:
+    def _start(self) -> tuple[threading.Thread, threading.Event]:
+        stopping = threading.Event()
+        thread = threading.Thread(target=self._write_loop, args=(stopping,))
+        thread.name, thread.daemon = "worker-heartbeat", True
+        thread.start()
+        return thread, stopping
+
+    def _stop(self, writer: tuple[threading.Thread, threading.Event]) -> None:
+        thread, stopping = writer
+        stopping.set()
+        self._wake.set()
+        thread.join(SHUTDOWN_WAIT)
+
+    def _write_loop(self, stopping: threading.Event) -> None:
         from django.db import connections
 
         while True:
             self._wake.wait(engine_settings.STEPS_WORKER_HEARTBEAT_INTERVAL)
             self._wake.clear()
+            if stopping.is_set():
+                return
             with self._lock:
                 beat, leaving = self.last, self._leaving
             try:

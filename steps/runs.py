@@ -21,7 +21,6 @@ counts: :mod:`steps.traces`), from the :class:`~steps.pending.PendingRows` table
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
@@ -34,7 +33,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
-from streams import db
+from streams import db, lifecycle
 from streams.events import current_trace_id
 from streams.outage import Outage
 
@@ -128,9 +127,12 @@ class RunRecorder:
         self._pending: list[Run] = []  # not written yet, running or ended
         self._ended: list[Run] = []  # written as running, ended since
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()  # one flush at a time
         self._tables: list[PendingRows] = []
+        # The writing thread, a service of streams.lifecycle: started by the first record.
+        self.service = lifecycle.register(
+            "step-runs", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
+        )
 
     def add_table(self, rows: PendingRows) -> None:
         """Write ``rows`` with every batch of runs, in the same transaction."""
@@ -156,15 +158,33 @@ class RunRecorder:
                 run._ended_while_writing = True
 
     def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._loop, name="step-runs", daemon=True)
-            self._thread.start()
+        self.service.ensure()
 
-    def _loop(self) -> None:
+    def _start(self) -> tuple[threading.Thread, threading.Event]:
+        stopping = threading.Event()
+        thread = threading.Thread(target=self._loop, args=(stopping,), name="step-runs")
+        thread.daemon = True
+        thread.start()
+        return thread, stopping
+
+    def _stop(self, writer: tuple[threading.Thread, threading.Event]) -> None:
+        """End the thread, then write every record left, on a database thread."""
+        thread, stopping = writer
+        stopping.set()
+        self._wake.set()
+        thread.join()
+        try:
+            db.call(self.flush, True).result()
+        except Exception:
+            logger.warning("step runs of this process could not be recorded", exc_info=True)
+
+    def _loop(self, stopping: threading.Event) -> None:
         outage = Outage(FLUSH_SECONDS, FAILING_FLUSH_SECONDS)
         while True:
             self._wake.wait(outage.pause)
             self._wake.clear()
+            if stopping.is_set():
+                return
             if not self._has_work():
                 continue
             try:
@@ -299,15 +319,6 @@ recorder = RunRecorder()
 
 
 def flush_runs() -> None:
-    """Write every run recorded so far, on this thread (process exit, tests)."""
+    """Write every run recorded so far, on this thread (tests; a stop of the engine writes
+    them on a database thread)."""
     recorder.flush(everything=True)
-
-
-def _flush_at_exit() -> None:
-    try:
-        flush_runs()
-    except Exception:
-        logger.warning("step runs of this process could not be recorded at exit", exc_info=True)
-
-
-atexit.register(_flush_at_exit)

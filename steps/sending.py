@@ -6,7 +6,8 @@ came. Stream-triggered runs of one step that wait together leave as one ``run_st
 message: under load a Celery message, and the worker's handling of it, costs more than a run
 of a small handler, and batching divides that cost by the batch size.
 
-Runs still waiting here when the process exits are sent by an ``atexit`` hook. Nothing is
+Runs still waiting here when the process exits (or the engine stops: :mod:`streams.lifecycle`)
+are sent before the thread ends. Nothing is
 acknowledged before the runs it caused have left: a worker's task waits for them before Celery
 acknowledges its message (:meth:`Sender.wait_sent`), an http step before it answers
 (:meth:`Sender.sent`), so a process killed meanwhile loses no run that anyone was told about.
@@ -16,7 +17,6 @@ when it is back; waiters go on after the first attempt.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import queue
@@ -29,6 +29,7 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
+from streams import lifecycle
 from streams.handoff import Handoff
 from streams.outage import Outage
 
@@ -41,6 +42,8 @@ MAX_BATCH = 64
 RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 10.0
 MAX_KEPT = 100_000
+# How long a stop waits for the sending thread to send what waits.
+STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,21 +58,31 @@ class OutgoingRun:
 
 
 class Sender:
-    """The process's sending thread."""
+    """The process's sending thread, a service of :mod:`streams.lifecycle` (``step-sender``):
+    started by the first run to send, stopped once the runs that wait have left."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[OutgoingRun] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        # None: the thread is to stop once it has sent what came before.
+        self._queue: queue.SimpleQueue[OutgoingRun | None] = queue.SimpleQueue()
         self.handoff = Handoff()
+        self.service = lifecycle.register(
+            "step-sender", self._start, self._stop, alive=threading.Thread.is_alive
+        )
 
     def send(self, run: OutgoingRun) -> None:
         self.handoff.handed()
         self._queue.put(run)
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="step-sender", daemon=True)
-                self._thread.start()
+        self.service.ensure()
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, name="step-sender", daemon=True)
+        thread.start()
+        return thread
+
+    def _stop(self, thread: threading.Thread) -> None:
+        self._queue.put(None)
+        thread.join(STOP_SECONDS)
+        self.flush()  # what came after, on this thread
 
     def wait_sent(self, timeout: float) -> bool:
         """Wait until every run handed over before this call has left; False on timeout."""
@@ -81,21 +94,30 @@ class Sender:
         await self.handoff.reached()
 
     def flush(self) -> None:
-        """Send whatever waits, on the calling thread (process exit, tests)."""
-        while runs := self._take(block=False):
-            self._send(runs)
+        """Send whatever waits, on the calling thread (a stop, tests)."""
+        while True:
+            runs, _ = self._take(block=False)
+            if not runs:
+                return
+            unsent = self._send(runs)
             self.handoff.attempted(len(runs))
+            if unsent:
+                logger.error("%d step runs could not be sent and are dropped", len(unsent))
 
     def _loop(self) -> None:
         # Runs the broker refused, oldest first: sent again, in order, before newer ones.
         backlog: list[OutgoingRun] = []
         outage = Outage(RETRY_SECONDS, MAX_RETRY_SECONDS)
         while True:
-            fresh = self._take(block=not backlog)
+            fresh, stopping = self._take(block=not backlog)
             unsent = self._send(backlog + fresh)
             # Waiters go on after a first attempt: a broker that is down must not hold up
             # answers and acknowledgements, and the runs are kept here until it is back.
             self.handoff.attempted(len(fresh))
+            if stopping:
+                if unsent:
+                    logger.error("%d step runs could not be sent and are dropped", len(unsent))
+                return
             if not unsent:
                 if outage.succeeded():
                     logger.warning("step runs sent to the broker again")
@@ -119,15 +141,21 @@ class Sender:
             return failure.unsent
         return []
 
-    def _take(self, *, block: bool) -> list[OutgoingRun]:
+    def _take(self, *, block: bool) -> tuple[list[OutgoingRun], bool]:
+        """Up to ``MAX_BATCH`` runs, and whether the thread is to stop after them."""
         runs: list[OutgoingRun] = []
         try:
-            runs.append(self._queue.get(block=block))
-            while len(runs) < MAX_BATCH:
-                runs.append(self._queue.get_nowait())
+            run = self._queue.get(block=block)
+            while run is not None:
+                runs.append(run)
+                if len(runs) == MAX_BATCH:
+                    break
+                run = self._queue.get_nowait()
+            else:
+                return runs, True
         except queue.Empty:
             pass
-        return runs
+        return runs, False
 
 
 class SendFailed(Exception):
@@ -192,7 +220,6 @@ def _send_one(run: OutgoingRun) -> None:
 
 
 sender = Sender()
-atexit.register(sender.flush)
 
 
 def send_to_step(

@@ -17,7 +17,7 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from celery import Celery, current_app
 from celery.beat import EmbeddedService, Scheduler
@@ -25,14 +25,12 @@ from celery.worker import WorkController
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from streams import lifecycle
 from streams.conf import is_sqlite
 
 from .conf import engine_settings, is_in_process_broker
 
 logger = logging.getLogger("steps.worker")
-
-_lock = threading.Lock()
-_started: dict[str, Any] = {}
 
 
 class BeatLock:
@@ -112,20 +110,14 @@ def start_embedded_worker() -> bool:
 def embedded_worker_runs() -> bool:
     """Whether this process runs a worker in its threads (the one that consumes what it sends
     to the in-process broker)."""
-    return "worker" in _started
+    return _worker.running is not None
 
 
-def start_worker_thread(*, beat: bool) -> None:
-    """Run a Celery worker (and, in one process of the database, beat) in threads of this
-    process, once, on whatever broker is configured."""
-    # The tasks register themselves with Celery as their module is imported; nothing else
-    # in a project without a Celery app of its own (autodiscover) imports it.
-    from . import tasks  # noqa: F401
+class _RunningWorker:
+    """A Celery worker running in a thread of this process."""
 
-    with _lock:
-        if "worker" in _started:
-            return
-        worker = WorkController(
+    def __init__(self) -> None:
+        self.worker = WorkController(
             app=current_app,
             hostname=f"embedded@{socket.gethostname()}",
             pool_cls="threads",
@@ -136,44 +128,93 @@ def start_worker_thread(*, beat: bool) -> None:
             loglevel="WARNING",
             prefetch_multiplier=32,
         )
-        thread = threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True)
-        thread.start()
-        _started["worker"] = worker
-    logger.info("in-process Celery worker started")
-    if beat and current_app.conf.beat_schedule:
-        start_beat_when_first(BeatLock(beat_lock_path()))
+        self.thread = threading.Thread(target=self.worker.start, name="embedded-celery-worker")
+        self.thread.daemon = True
+        self.thread.start()
+        logger.info("in-process Celery worker started")
+
+    def stop(self) -> None:
+        """A warm shutdown: the runs under way end, no new one starts."""
+        self.worker.stop(in_sighandler=False)
+        self.thread.join(STOP_SECONDS)
 
 
-def start_beat_when_first(lock: BeatLock) -> None:
-    """Run the beat here if no other process of the database runs it; otherwise wait in a
-    thread for the lock and take over when that process ends."""
-    if lock.acquire(wait=False):
-        _start_beat(lock)
-        return
-    logger.warning(
-        "another process of this database runs the cron steps (embedded beat, lock %s): this "
-        "one takes over if it ends. The embedded mode is one process: stream changes reach "
-        "only the subscribers of the process that made them (set REDIS_URL for several)",
-        lock.path,
-    )
-
-    def wait_then_start() -> None:
-        lock.acquire(wait=True)
-        logger.warning("the process running the cron steps ended: this one runs them now")
-        _start_beat(lock)
-
-    threading.Thread(target=wait_then_start, name="embedded-beat-standby", daemon=True).start()
+# Seconds a stop waits for the worker's runs under way to end.
+STOP_SECONDS = 30.0
+# Seconds between two attempts of a process waiting to run the beat.
+STANDBY_POLL_SECONDS = 0.5
 
 
-def _start_beat(lock: BeatLock) -> None:
-    with _lock:
-        if "beat" in _started:
-            lock.release()
+class _RunningBeat:
+    """The embedded beat of this process, or its wait to run it (:class:`BeatLock`)."""
+
+    def __init__(self, lock: BeatLock) -> None:
+        self.lock = lock
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.service: threading.Thread | None = None
+        self.standby: threading.Thread | None = None
+        if lock.acquire(wait=False):
+            self._start_beat()
             return
-        # The schedule lives in code: an in-memory scheduler, no schedule file.
-        service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
-        assert isinstance(service, threading.Thread)  # as thread=True makes it
-        service.start()
-        _started["beat"] = service
-        _started["beat_lock"] = lock
-    logger.info("embedded beat started in process %d", os.getpid())
+        logger.warning(
+            "another process of this database runs the cron steps (embedded beat, lock %s): "
+            "this one takes over if it ends. The embedded mode is one process: stream changes "
+            "reach only the subscribers of the process that made them (set REDIS_URL for "
+            "several)",
+            lock.path,
+        )
+        self.standby = threading.Thread(target=self._wait_then_start, name="embedded-beat-standby")
+        self.standby.daemon = True
+        self.standby.start()
+
+    def _wait_then_start(self) -> None:
+        # Polled rather than blocking on the lock: a stop must be able to end the wait.
+        while not self._stopping.wait(STANDBY_POLL_SECONDS):
+            if self.lock.acquire(wait=False):
+                logger.warning("the process running the cron steps ended: this one runs them now")
+                self._start_beat()
+                return
+
+    def _start_beat(self) -> None:
+        with self._lock:
+            if self._stopping.is_set():
+                self.lock.release()
+                return
+            # The schedule lives in code: an in-memory scheduler, no schedule file.
+            service = EmbeddedService(current_app, thread=True, scheduler_cls=Scheduler)
+            assert isinstance(service, threading.Thread)  # as thread=True makes it
+            service.start()
+            self.service = service
+        logger.info("embedded beat started in process %d", os.getpid())
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            service = self.service
+        if self.standby is not None:
+            self.standby.join()
+        if service is not None:
+            service.stop()  # type: ignore[attr-defined]  # celery.beat._Threaded's
+            service.join(STOP_SECONDS)
+            self.lock.release()
+
+
+# The worker and the beat, services of streams.lifecycle: started with the server (or by a
+# command, a test), stopped with the engine's other threads.
+_worker = lifecycle.register("embedded-worker", _RunningWorker, _RunningWorker.stop)
+_beat = lifecycle.register(
+    "embedded-beat", lambda: _RunningBeat(BeatLock(beat_lock_path())), _RunningBeat.stop
+)
+
+
+def start_worker_thread(*, beat: bool) -> None:
+    """Run a Celery worker (and, in one process of the database, beat) in threads of this
+    process, once, on whatever broker is configured."""
+    # The tasks register themselves with Celery as their module is imported; nothing else
+    # in a project without a Celery app of its own (autodiscover) imports it.
+    from . import tasks  # noqa: F401
+
+    _worker.ensure()
+    if beat and current_app.conf.beat_schedule:
+        _beat.ensure()

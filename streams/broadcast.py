@@ -31,6 +31,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.dispatch import receiver
 
+from . import lifecycle
 from .events import StreamEvent, layer_group_name, layer_message, resync_message
 from .handoff import Handoff
 from .hub import GroupKey, crosses_processes, running_hubs
@@ -92,6 +93,8 @@ RESYNC_AFTER_SECONDS = (1.0, 5.0)
 # Events kept while the layer refuses them; beyond, the oldest are dropped (their groups are
 # re-synced all the same once it is back).
 MAX_KEPT = 100_000
+# How long a stopping publisher waits for the events still waiting to be taken by the layer.
+STOP_SECONDS = 5.0
 
 
 class _LayerPublisher:
@@ -103,6 +106,7 @@ class _LayerPublisher:
         self.loop = asyncio.new_event_loop()
         self.queue: asyncio.Queue[tuple[Any, StreamEvent]] = asyncio.Queue()
         self.handoff = Handoff()
+        self._draining = self.loop.create_task(self._drain())
         self.thread = threading.Thread(target=self._run, name="streams-publisher", daemon=True)
         self.thread.start()
 
@@ -110,8 +114,19 @@ class _LayerPublisher:
         self.handoff.handed()
         self.loop.call_soon_threadsafe(self.queue.put_nowait, (layer, event))
 
+    def stop(self) -> None:
+        """Send what waits (for up to ``STOP_SECONDS``), then end the thread and its loop
+        (which closes the loop's layer connections)."""
+        if not self.handoff.wait(STOP_SECONDS):
+            logger.error("stream events not published within %g s of stopping", STOP_SECONDS)
+        self.loop.call_soon_threadsafe(self._draining.cancel)
+        self.thread.join(STOP_SECONDS)
+
     def _run(self) -> None:
-        self.loop.run_until_complete(self._drain())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self._draining)
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
 
     async def _drain(self) -> None:
         # Events the layer refused, oldest first, each already counted as attempted.
@@ -179,22 +194,17 @@ class _LayerPublisher:
 async def published() -> None:
     """Wait until the stream events this process committed so far were handed to the channel
     layer (or failed once and wait for it): at once with the in-memory layer."""
-    if _publisher is not None:
-        await _publisher.handoff.reached()
+    publisher = _publisher.running
+    if publisher is not None:
+        await publisher.handoff.reached()
 
 
 def wait_published(timeout: float) -> bool:
     """:func:`published` for a thread; False on timeout."""
-    return _publisher is None or _publisher.handoff.wait(timeout)
+    publisher = _publisher.running
+    return publisher is None or publisher.handoff.wait(timeout)
 
 
-_publisher: _LayerPublisher | None = None
-_publisher_lock = threading.Lock()
-
-
-def _layer_publisher() -> _LayerPublisher:
-    global _publisher
-    with _publisher_lock:
-        if _publisher is None:
-            _publisher = _LayerPublisher()
-        return _publisher
+# Started on the first event for the layer; stopped by streams.lifecycle.
+_publisher = lifecycle.register("stream-publisher", _LayerPublisher, _LayerPublisher.stop)
+_layer_publisher = _publisher.ensure

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from django.db import connections
 
+from . import lifecycle
 from .conf import engine_settings
 from .liveness import drop_if_ended
 
@@ -105,16 +106,13 @@ def _drop_broken_connections() -> None:
                 connection.close()
 
 
-_lock = threading.Lock()
-_threads: DatabaseThreads | None = None
+def _start() -> DatabaseThreads:
+    return DatabaseThreads(engine_settings.STREAMS_DB_THREADS)
 
 
-def _pool() -> DatabaseThreads:
-    global _threads
-    with _lock:
-        if _threads is None:
-            _threads = DatabaseThreads(engine_settings.STREAMS_DB_THREADS)
-        return _threads
+# Started on the first query; stopped by streams.lifecycle (tests, process exit).
+service = lifecycle.register("database", _start, DatabaseThreads.stop)
+_pool = service.ensure
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
@@ -154,9 +152,6 @@ def call(fn: Callable[..., T], *args: Any) -> Future[T]:
 
 
 def shutdown() -> None:
-    """Stop the database threads, closing their connections (tests, process exit)."""
-    global _threads
-    with _lock:
-        threads, _threads = _threads, None
-    if threads is not None:
-        threads.stop()
+    """Stop the database threads, closing their connections (the next query starts them
+    again); :func:`streams.lifecycle.stop` stops them with the other services."""
+    service.stop()

@@ -7,7 +7,6 @@ the ORM at hand; its connection goes back after each call, as Django's does afte
 """
 
 import inspect
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,12 +14,24 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
+from . import lifecycle
 from .conf import engine_settings
 from .context import StreamContext
 from .store import Streams
 
-_lock = threading.Lock()
-_threads: ThreadPoolExecutor | None = None
+
+def _start() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        engine_settings.STREAMS_SYNC_THREADS, thread_name_prefix="streams-sync"
+    )
+
+
+def _stop(threads: ThreadPoolExecutor) -> None:
+    threads.shutdown(wait=True)  # the calls under way finish
+
+
+# Started on the first plain call; stopped by streams.lifecycle.
+service = lifecycle.register("sync-threads", _start, _stop)
 
 
 def is_async(fn: Callable[..., Any]) -> bool:
@@ -38,13 +49,8 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
 async def run_plain(fn: Callable[..., Any], *args: Any) -> Any:
     """Await ``fn(*args)``, a plain function, run on a thread for plain code (the caller's
     context variables, such as the trace id, go with it)."""
-    global _threads
-    with _lock:
-        if _threads is None:
-            _threads = ThreadPoolExecutor(
-                engine_settings.STREAMS_SYNC_THREADS, thread_name_prefix="streams-sync"
-            )
-    return await sync_to_async(_call, thread_sensitive=False, executor=_threads)(fn, *args)
+    threads = service.ensure()
+    return await sync_to_async(_call, thread_sensitive=False, executor=threads)(fn, *args)
 
 
 async def call_hook(fn: Callable[..., Any], subject: Any, ctx: StreamContext, *rest: Any) -> Any:

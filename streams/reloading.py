@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import FrameType
@@ -34,6 +33,7 @@ from typing import Any
 from django.apps import apps
 from django.utils import autoreload
 
+from . import lifecycle
 from .discovery import definition_files, skipped
 
 logger = logging.getLogger("streams.reloading")
@@ -175,9 +175,8 @@ def _reloader_started(sender: autoreload.BaseReloader, **kwargs: Any) -> None:
     def reload(signum: int, frame: FrameType | None) -> None:
         autoreload.trigger_reload(str(reason[0]))  # exits with 3: Django starts a new process
 
-    def look() -> None:
-        while True:
-            time.sleep(INTERVAL)
+    def look(stopping: threading.Event) -> None:
+        while not stopping.wait(INTERVAL):
             missed = watch.look()
             if missed:
                 logger.info("%s", describe(missed, watch.roots))
@@ -185,5 +184,18 @@ def _reloader_started(sender: autoreload.BaseReloader, **kwargs: Any) -> None:
                 os.kill(os.getpid(), RELOAD_SIGNAL)
                 return
 
+    def start() -> tuple[threading.Thread, threading.Event]:
+        stopping = threading.Event()
+        thread = threading.Thread(target=look, args=(stopping,), name="streams.reloading")
+        thread.daemon = True
+        thread.start()
+        return thread, stopping
+
+    def stop(running: tuple[threading.Thread, threading.Event]) -> None:
+        thread, stopping = running
+        stopping.set()
+        thread.join()
+
     signal.signal(RELOAD_SIGNAL, reload)
-    threading.Thread(target=look, name="streams.reloading", daemon=True).start()
+    # Started here, stopped by streams.lifecycle with the engine's other threads.
+    lifecycle.register("reloading", start, stop).ensure()

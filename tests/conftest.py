@@ -32,7 +32,7 @@ from steps.registry import Step
 from steps.registry import registry as project_steps
 from steps.runs import recorder
 from steps.worker import start_worker_thread
-from streams import StreamConfig, db
+from streams import StreamConfig, lifecycle
 from streams.events import StreamEvent
 from streams.hub import _hubs, reset_hubs
 from streams.registry import registry
@@ -115,11 +115,11 @@ async def stop_hub_in_loop() -> AsyncIterator[None]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def stop_database_threads(django_db_setup: None) -> Iterator[None]:
-    """The engine's database threads hold their connections for good: they must let go
-    before the test database is dropped."""
+def stop_engine(django_db_setup: None) -> Iterator[None]:
+    """The engine's threads stop, in order, at the end of the session: the database threads
+    hold their connections for good, and must let go before the test database is dropped."""
     yield
-    db.shutdown()
+    lifecycle.stop()
 
 
 @pytest.fixture(autouse=True)

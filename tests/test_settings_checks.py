@@ -1,5 +1,5 @@
 """``manage.py check`` names every engine setting the engine cannot use, each app its own: an
-invalid value (``streams.E001``, ``steps.E006``), a dotted path that does not import or is not a
+invalid value (``streams.E001``, ``steps.E008``), a dotted path that does not import or is not a
 function (``streams.E002``), heartbeats slower than the health check's tolerance
 (``steps.W003``), no channel layer (``streams.E005``), and a ``STREAMS_*`` or ``STEPS_*``
 setting the engine does not have (``streams.W002``, ``steps.W004``)."""
@@ -48,9 +48,9 @@ def test_invalid_values_are_errors_naming_the_setting_and_what_it_must_be() -> N
 @override_settings(STEPS_EMBEDDED_WORKER_THREADS="four", STEPS_HEALTH_CHECK_TIMEOUT=0)
 def test_invalid_values_of_steps_are_errors_of_steps() -> None:
     report = failed_check()
-    assert "(steps.E006) STEPS_EMBEDDED_WORKER_THREADS must be a positive integer" in report
+    assert "(steps.E008) STEPS_EMBEDDED_WORKER_THREADS must be a positive integer" in report
     assert "HINT: Threads of the embedded worker." in report
-    assert "(steps.E006) STEPS_HEALTH_CHECK_TIMEOUT must be a positive number of seconds" in report
+    assert "(steps.E008) STEPS_HEALTH_CHECK_TIMEOUT must be a positive number of seconds" in report
     assert "streams.E001" not in report
 
 

@@ -1,0 +1,148 @@
+"""The engine's background threads and pools, started and stopped in one place.
+
+Each background service of a process (a thread, or a pool of them) registers here with a name,
+how it starts and how it stops (:func:`register`). It starts as it always did: on first use
+(:meth:`Service.ensure`, the database threads on the first query, the sender on the first
+run to send...) or as the server starts (the embedded worker). :func:`stop` stops every
+running service in :data:`STOP_ORDER`; the engine can then start again in the same process
+(tests do). It is called when the process exits (``atexit``), when an ASGI server shuts the
+application down (:func:`lifespan`), and by the test suite.
+
+A service stops before the services it hands work to, so that what it still holds reaches
+them: the worker's handlers write, send and publish; the database threads' last commits hand
+step runs to the sender and events to the publisher. A service started again while others
+stop (work handed on during the stop) is stopped by another pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger("streams.lifecycle")
+
+T = TypeVar("T")
+
+STOP_ORDER = (
+    "reloading",  # runserver's watch for step and stream files: nothing depends on it
+    "embedded-beat",  # no more cron runs sent
+    "embedded-worker",  # no more queued runs: its handlers use every service below
+    "worker-heartbeat",  # a worker's beats (its row deleted as it stops, above)
+    "health",  # the health checks' threads
+    "sync-threads",  # plain hooks and handlers under way finish
+    "step-runs",  # the runs recorded so far are written (on a database thread)
+    "database",  # queued queries finish; their commits hand runs and events below
+    "step-sender",  # the runs still waiting leave for the broker
+    "stream-publisher",  # the events still waiting go to the channel layer
+)
+# Passes of stop() while services were started again during the previous one.
+MAX_PASSES = 3
+
+
+class Service(Generic[T]):
+    """One background service: what ``start`` returns (a thread, a pool...) while it runs,
+    made on first use, given to ``stop`` to end it."""
+
+    def __init__(
+        self,
+        name: str,
+        start: Callable[[], T],
+        stop: Callable[[T], None],
+        alive: Callable[[T], bool] | None = None,
+    ) -> None:
+        self.name = name
+        self._start = start
+        self._stop = stop
+        # Whether what runs still does (a thread that died is started again on next use).
+        self._alive = alive
+        self._lock = threading.Lock()
+        self._running: T | None = None
+
+    @property
+    def running(self) -> T | None:
+        """What runs now, None when the service is stopped."""
+        return self._running
+
+    def ensure(self) -> T:
+        """What runs, started first if it does not run. Without a lock once started: it is
+        on the path of every query, send and publish."""
+        running = self._running
+        if running is not None and (self._alive is None or self._alive(running)):
+            return running
+        with self._lock:
+            running = self._running
+            if running is None or (self._alive is not None and not self._alive(running)):
+                running = self._running = self._start()
+                logger.debug("%s started", self.name)
+            return running
+
+    def stop(self) -> bool:
+        """Stop the service if it runs (True then); it starts again on next use."""
+        with self._lock:
+            running, self._running = self._running, None
+        if running is None:
+            return False
+        try:
+            self._stop(running)
+        except Exception:
+            logger.exception("%s did not stop cleanly", self.name)
+        logger.debug("%s stopped", self.name)
+        return True
+
+
+_services: dict[str, Service[Any]] = {}
+_stopping = threading.Lock()
+
+
+def register(
+    name: str,
+    start: Callable[[], T],
+    stop: Callable[[T], None],
+    alive: Callable[[T], bool] | None = None,
+) -> Service[T]:
+    """The service ``name`` (one of :data:`STOP_ORDER`), started by ``start`` and stopped by
+    ``stop``; registering a name again replaces the service."""
+    if name not in STOP_ORDER:
+        raise ValueError(f"{name!r} is not a service of STOP_ORDER")
+    service = Service(name, start, stop, alive)
+    _services[name] = service
+    return service
+
+
+def running() -> list[str]:
+    """The names of the services that run now, in stop order."""
+    return [name for name in STOP_ORDER if name in _services and _services[name].running]
+
+
+def stop() -> None:
+    """Stop every running service in :data:`STOP_ORDER`, and again those a stop started anew;
+    they start again on next use."""
+    with _stopping:
+        for _ in range(MAX_PASSES):
+            for name in STOP_ORDER:
+                service = _services.get(name)
+                if service is not None:
+                    service.stop()
+            if not running():
+                return
+        logger.warning("services still running after stopping: %s", ", ".join(running()))
+
+
+atexit.register(stop)
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """ASGI lifespan: the services stop when the server shuts the application down (their
+    stops block: they run on a thread)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.to_thread(stop)
+            await send({"type": "lifespan.shutdown.complete"})
+            return

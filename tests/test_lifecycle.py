@@ -1,0 +1,85 @@
+"""The engine's background threads start and stop in one place (streams.lifecycle): stopped,
+the engine leaves no thread behind, and it starts again in the same process, its writes and
+step runs working as before."""
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from steps.health import run_checks
+from steps.models import StepRun
+from steps.queue import enqueue
+from steps.registry import Step
+from steps.worker import embedded_worker_runs, start_worker_thread
+from streams import StreamConfig, lifecycle
+from streams.hooks import run_plain
+from streams.store import Stream, Streams, SyncStream
+from tests.helpers.waiting import eventually
+
+WAIT = 15.0
+
+
+def test_the_stop_order_is_the_documented_one() -> None:
+    assert lifecycle.STOP_ORDER.index("embedded-worker") < lifecycle.STOP_ORDER.index("database")
+    assert lifecycle.STOP_ORDER.index("step-runs") < lifecycle.STOP_ORDER.index("database")
+    assert lifecycle.STOP_ORDER.index("database") < lifecycle.STOP_ORDER.index("step-sender")
+
+
+def new_threads(before: set[threading.Thread]) -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t not in before and t.is_alive())
+
+
+def use_the_engine(round: int) -> None:
+    """Start the worker, then write, call, check and run a step: every service at work."""
+    start_worker_thread(beat=False)
+    # A write through the database threads, a plain call, the health checks' threads.
+    notes = Streams().lifenotes
+    assert isinstance(notes, Stream)
+    written = async_to_sync(notes.set)("g", f"w{round}", {"n": round})
+    assert written["new_value"] == {"id": f"w{round}", "n": round}
+    assert async_to_sync(run_plain)(lambda: round) == round
+    assert async_to_sync(run_checks)(["database"])["database"]["status"] == "ok"
+    # A step run: sent by the sender, run by the worker, recorded by the recorder.
+    note = str(uuid.uuid4())
+    enqueue({"topic": "life.note", "data": {"id": note, "round": round}}, trace_id=note)
+    stream = Streams(sync=True).lifenotes
+    assert isinstance(stream, SyncStream)
+    eventually(lambda: stream.get("g", note), "the step ran", WAIT)
+    eventually(
+        lambda: StepRun.objects.filter(trace_id=note, status="succeeded").exists(),
+        "the run was recorded",
+        WAIT,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopped_twice_no_thread_is_left_and_the_engine_starts_again(
+    define_stream: Callable[..., StreamConfig], define_step: Callable[..., Step]
+) -> None:
+    define_stream("lifenotes")
+
+    async def handler(input: dict[str, Any], ctx: Any) -> None:
+        await ctx.streams.lifenotes.set("g", input["id"], {"round": input["round"]})
+
+    define_step(handler, name="LifeNote", triggers=[{"type": "queue", "topic": "life.note"}])
+    was_running = embedded_worker_runs()
+    lifecycle.stop()
+    before = set(threading.enumerate())
+    try:
+        for round in (1, 2):
+            use_the_engine(round)
+            assert {"database", "embedded-worker", "step-sender", "step-runs"} <= set(
+                lifecycle.running()
+            )
+            assert "embedded-celery-worker" in new_threads(before)
+
+            lifecycle.stop()
+            assert lifecycle.running() == []
+            assert new_threads(before) == [], f"round {round}"
+    finally:
+        if was_running:  # the session's worker (tests/conftest.py), for the tests after
+            start_worker_thread(beat=False)
