@@ -42,16 +42,28 @@ def handler_input(trigger: Trigger, payload: Mapping[str, Any]) -> Any:
     raise TypeError(f"{type(trigger).__name__} messages do not go through the queue")
 
 
+class _ThreadLoop:
+    """A worker thread's event loop, closed when the thread ends (a stopped worker's threads
+    do, and the engine may start another): left to the garbage collector, its sockets could
+    go first and the loop fail to close."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
 _thread = threading.local()
 
 
 def run_coroutine(coroutine: Any) -> Any:
     """Run an async handler to completion on this worker thread's own event loop (made once,
     not once per message)."""
-    loop = getattr(_thread, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _thread.loop = asyncio.new_event_loop()
-    return loop.run_until_complete(coroutine)
+    held: _ThreadLoop | None = getattr(_thread, "loop", None)
+    if held is None or held.loop.is_closed():
+        held = _thread.loop = _ThreadLoop()
+    return held.loop.run_until_complete(coroutine)
 
 
 def prepare(

@@ -107,7 +107,8 @@ class Heartbeats:
             if stopping.is_set():
                 return
             with self._lock:
-                beat, leaving = self.last, self._leaving
+                # Taken once: a worker started later in this process beats again.
+                beat, leaving, self._leaving = self.last, self._leaving, None
             try:
                 if leaving is not None:
                     self._delete(leaving)

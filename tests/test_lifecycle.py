@@ -43,6 +43,12 @@ def use_the_engine(round: int) -> None:
     assert written["new_value"] == {"id": f"w{round}", "n": round}
     assert async_to_sync(run_plain)(lambda: round) == round
     assert async_to_sync(run_checks)(["database"])["database"]["status"] == "ok"
+    # The worker's heartbeats (written to the database on a real broker) are back.
+    eventually(
+        lambda: async_to_sync(run_checks)(["worker"])["worker"]["status"] == "ok",
+        "a worker heartbeat",
+        WAIT,
+    )
     # A step run: sent by the sender, run by the worker, recorded by the recorder.
     note = str(uuid.uuid4())
     enqueue({"topic": "life.note", "data": {"id": note, "round": round}}, trace_id=note)
