@@ -26,8 +26,7 @@ from django.utils.module_loading import import_string
 
 from . import db
 from .conf import engine_settings
-from .context import StreamContext
-from .hooks import call_hook
+from .context import StreamContext, call_hook
 
 logger = logging.getLogger("streams.auth")
 

@@ -14,9 +14,8 @@ from . import db, protocol, replay
 from .answers import AnswerPart, GroupTooLarge, answer_part, tail_part
 from .auth import authenticate, scope_cookies, session_user
 from .conf import engine_settings
-from .context import StreamContext
+from .context import StreamContext, call_hook
 from .events import now_ms
-from .hooks import call_hook
 from .hub import LOST_AFTER_SECONDS, GroupKey, Hub, get_hub
 from .logger import FlowLogger
 from .outbox import ItemKey

@@ -1,5 +1,6 @@
-"""Calling user code that may be a plain or an async function: hooks (``authenticate_stream``,
-``on_join``, ``on_leave``, each taking ``(subject, ctx, ...)``) and plain step handlers.
+"""Calling user code that may be a plain or an async function: stream hooks
+(``authenticate_stream``, ``on_join``, ``on_leave``, through :func:`streams.context.call_hook`)
+and plain step handlers.
 
 Plain code runs on one of ``STREAMS_SYNC_THREADS`` threads, apart from the engine's database
 threads (a slow hook or handler holds up no one else's queries), with synchronous streams and
@@ -16,8 +17,6 @@ from django.db import close_old_connections
 
 from . import lifecycle
 from .conf import engine_settings
-from .context import StreamContext
-from .store import Streams
 
 
 def _start() -> ThreadPoolExecutor:
@@ -51,12 +50,3 @@ async def run_plain(fn: Callable[..., Any], *args: Any) -> Any:
     context variables, such as the trace id, go with it)."""
     threads = service.ensure()
     return await sync_to_async(_call, thread_sensitive=False, executor=threads)(fn, *args)
-
-
-async def call_hook(fn: Callable[..., Any], subject: Any, ctx: StreamContext, *rest: Any) -> Any:
-    """Call ``fn(subject, ctx, *rest)``. An async hook gets async streams; a plain one gets
-    synchronous streams and runs on a thread for plain code."""
-    if is_async(fn):
-        return await fn(subject, ctx, *rest)
-    sync_ctx = StreamContext(streams=Streams(sync=True), logger=ctx.logger, user=ctx.user)
-    return await run_plain(fn, subject, sync_ctx, *rest)
