@@ -12,8 +12,8 @@ class StepsConfig(AppConfig):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from streams.discovery import import_explainers
-        from streams.registry import config_readers
+        from streams.definitions import config_readers
+        from streams.runtime import import_explainers
 
         from .motia.importing import explain_import_failure, install
         from .motia.stream_files import read_stream_config
@@ -32,8 +32,8 @@ class StepsConfig(AppConfig):
         from celery.signals import beat_init, worker_init
         from django.core.checks import register
 
-        from streams import reach
-        from streams.reloading import watch_definitions
+        from streams.publishing import reach
+        from streams.runtime import watch_definitions
         from streams.signals import stream_event
 
         from .celery import configure_apps

@@ -6,7 +6,7 @@ middleware method. Starting and joining that thread costs about half of a bare a
 time, and the hops of the stock middleware (sessions, CSRF, messages, ...) cut it to a third.
 
 Step endpoints need neither: their handlers run on the event loop or on the engine's database
-threads (:mod:`streams.db`). So :class:`StepRouter` hands requests for step routes to
+threads (:mod:`streams.runtime.db`). So :class:`StepRouter` hands requests for step routes to
 :class:`StepHandler`, which is Django's ASGI handler serving them on the event loop alone and
 without middleware (the ``request_started``/``request_finished`` signals are still sent); every
 other request (pages, the admin, the API docs) goes to Django's handler as usual. Concerns an
@@ -18,7 +18,7 @@ limit otherwise (Django itself would read it whole, then answer 400 with an HTML
 
 What the middleware would have checked is checked here, and every refusal is JSON, as the
 API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
-(:mod:`streams.hosts`: a page of another name rebound to the server's address, the health
+(:mod:`streams.sockets.hosts`: a page of another name rebound to the server's address, the health
 check excepted), a path under a step route that matches none a 404, a method a route does not
 take a 405 with ``Allow`` (:func:`steps.responses.other_method_response`; ``HEAD`` is served as
 ``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
@@ -38,9 +38,7 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import Resolver404, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
-from streams.auth import scope_header
-from streams.hosts import refused_host
-from streams.refusals import send_http_error
+from streams.sockets import refused_host, scope_header, send_http_error
 
 from .checks import require_valid_definitions
 from .responses import other_method_response
@@ -230,7 +228,7 @@ class StepRouter:
     ``application`` (Django's handler).
 
     What Django's middleware would check for them is checked here: the ``Host`` must be one of
-    ``ALLOWED_HOSTS`` (:mod:`streams.hosts`; not for the health check, which load balancers
+    ``ALLOWED_HOSTS`` (:mod:`streams.sockets.hosts`; not for the health check, which load balancers
     call by address), else 400. A path under a step route's literal start that matches no route
     (``/todos/``, ``/todos//complete``) is a JSON 404, as the API's other errors are."""
 

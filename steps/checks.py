@@ -41,8 +41,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from streams.checks import TAG as STREAMS_TAG
 from streams.checks import check_app_settings
-from streams.discovery import in_apps
-from streams.registry import registry as stream_registry
+from streams.definitions import registry as stream_registry
+from streams.runtime import in_apps
 
 from .conf import StepsSettings, app_settings
 from .config import HttpTrigger, ProblemKind, QueueTrigger, StreamTrigger

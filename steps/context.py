@@ -7,9 +7,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from streams.context import StreamContext
-from streams.logger import FlowLogger
-from streams.store import Streams
+from streams.runtime import FlowLogger
+from streams.sockets import StreamContext
+from streams.storage import Streams
 
 from .config import Trigger
 from .queue import enqueue

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.hooks import is_async
+from streams.runtime import is_async
 
 from .config import CronTrigger, QueueTrigger, StreamTrigger, Trigger
 from .context import FlowContext

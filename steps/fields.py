@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from streams.keys import MAX_KEY_LENGTH
+from streams.definitions import MAX_KEY_LENGTH
 
 StreamKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"^[^\x00]+$")]
 StoredText = Annotated[str, Field(pattern=r"^[^\x00]*$")]

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from streams import lifecycle
+from streams.runtime import lifecycle
 
 from .conf import engine_settings
 from .heartbeat import heartbeats
@@ -50,7 +50,8 @@ def _stop(executor: ThreadPoolExecutor) -> None:
 
 
 # Checks that hang keep their thread until their own socket timeout; later requests find the
-# threads busy and count those checks as down. Started by the first check (streams.lifecycle).
+# threads busy and count those checks as down. Started by the first check
+# (streams.runtime.lifecycle).
 _executor = lifecycle.register("health", _start, _stop)
 # The last status of each check, so that an outage is logged when it starts and ends, not at
 # every call of a load balancer.

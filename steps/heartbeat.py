@@ -26,7 +26,7 @@ from typing import Any
 from celery import bootsteps
 from django.utils import timezone
 
-from streams import lifecycle
+from streams.runtime import lifecycle
 
 from .conf import engine_settings
 
@@ -55,7 +55,7 @@ class Heartbeats:
         self._written: Beat | None = None
         self._leaving: str | None = None  # the worker whose row is to be deleted
         self._wake = threading.Event()
-        # The writing thread (real brokers only), a service of streams.lifecycle.
+        # The writing thread (real brokers only), a service of streams.runtime.lifecycle.
         self.service = lifecycle.register(
             "worker-heartbeat", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
         )

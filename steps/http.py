@@ -32,13 +32,16 @@ from ninja.errors import ValidationError
 from ninja.params.functions import Path
 from ninja.security import APIKeyCookie
 
-from streams.auth import session_user
-from streams.broadcast import published
-from streams.config import StreamValidationError, field_errors, json_schema_errors
-from streams.hooks import is_async
-from streams.keys import MAX_KEY_LENGTH
-from streams.ops import UpdateOpError
-from streams.store import StreamKeyError
+from streams.definitions import (
+    MAX_KEY_LENGTH,
+    StreamValidationError,
+    field_errors,
+    json_schema_errors,
+)
+from streams.publishing import published
+from streams.runtime import is_async
+from streams.sockets import session_user
+from streams.storage import StreamKeyError, UpdateOpError
 
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
 from .conf import engine_settings
@@ -270,7 +273,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
     """A ninja view for one http trigger, served at ``route`` (the trigger's path unless
     another trigger's path of the same shape names its parameters: they are passed on under
     the trigger's own names). It is async whatever the handler is: a plain handler runs on a
-    thread for plain code (:func:`streams.hooks.run_plain`)."""
+    thread for plain code (:func:`streams.runtime.hooks.run_plain`)."""
     handler = step.handler
     handler_is_async = is_async(handler)
     schemas = trigger.response_schema

@@ -12,7 +12,7 @@ around the handler.
   ``next``.
 
 Each of them may be plain or async. An async one runs on the event loop; a plain one runs on
-a thread for plain code, as a plain handler does (:func:`streams.hooks.run_plain`), and what
+a thread for plain code, as a plain handler does (:func:`streams.runtime.hooks.run_plain`), and what
 it returns is awaited if it is awaitable (a plain middleware passes ``next()`` on as its
 result).
 """
@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from streams.hooks import is_async, run_plain
+from streams.runtime import is_async, run_plain
 
 from .execution import takes_ctx
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pydantic
 
-from streams.config import describe_errors, field_errors, json_schema_errors
-from streams.events import StreamEvent
+from streams.definitions import describe_errors, field_errors, json_schema_errors
+from streams.publishing import StreamEvent
 
 from .config import QueueTrigger
 

@@ -112,8 +112,8 @@ class TraceEvent(models.Model):
 class SocketReach(models.Model):
     """How many sockets of one server process a stream change was handed to.
 
-    Counted by the hub as it fans the change out (:mod:`streams.reach`), recorded with the
-    step runs; several processes each record their own. Keyed by the change's group and
+    Counted by the hub as it fans the change out (:mod:`streams.publishing.reach`), recorded with
+    the step runs; several processes each record their own. Keyed by the change's group and
     version (which name one change for good), not by trace: the socket side never sees the
     trace id."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from streams.discovery import discover_module_names, import_definition
+from streams.runtime import discover_module_names, import_definition
 
 from .config import ConfigProblem, StepConfig, StepConfigError
 
@@ -108,7 +108,7 @@ class StepRegistry:
 
     def autodiscover(self) -> None:
         """Import and load the ``*_step.py`` modules of the installed apps; one whose import
-        fails for a reason the discovery knows (``streams.discovery.import_explainers``) is
+        fails for a reason the discovery knows (``streams.runtime.discovery.import_explainers``) is
         kept in ``errors``."""
         for name in discover_module_names("_step.py"):
             module = import_definition(name)

@@ -33,9 +33,8 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
-from streams import db, lifecycle
-from streams.events import current_trace_id
-from streams.outage import Outage
+from streams.publishing import current_trace_id
+from streams.runtime import Outage, db, lifecycle
 
 from .models import StepRun
 from .pending import PendingRows, insert
@@ -129,7 +128,7 @@ class RunRecorder:
         self._wake = threading.Event()
         self._flushing = threading.Lock()  # one flush at a time
         self._tables: list[PendingRows] = []
-        # The writing thread, a service of streams.lifecycle: started by the first record.
+        # The writing thread, a service of streams.runtime.lifecycle: started by the first record.
         self.service = lifecycle.register(
             "step-runs", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
         )

@@ -6,8 +6,8 @@ came. Stream-triggered runs of one step that wait together leave as one ``run_st
 message: under load a Celery message, and the worker's handling of it, costs more than a run
 of a small handler, and batching divides that cost by the batch size.
 
-Runs still waiting here when the process exits (or the engine stops: :mod:`streams.lifecycle`)
-are sent before the thread ends. Nothing is
+Runs still waiting here when the process exits (or the engine stops:
+:mod:`streams.runtime.lifecycle`) are sent before the thread ends. Nothing is
 acknowledged before the runs it caused have left: a worker's task waits for them before Celery
 acknowledges its message (:meth:`Sender.wait_sent`), an http step before it answers
 (:meth:`Sender.sent`), so a process killed meanwhile loses no run that anyone was told about.
@@ -29,9 +29,7 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
-from streams import lifecycle
-from streams.handoff import Handoff
-from streams.outage import Outage
+from streams.runtime import Handoff, Outage, lifecycle
 
 from .task_names import RUN_STEP, RUN_STEP_BATCH
 
@@ -58,8 +56,9 @@ class OutgoingRun:
 
 
 class Sender:
-    """The process's sending thread, a service of :mod:`streams.lifecycle` (``step-sender``):
-    started by the first run to send, stopped once the runs that wait have left."""
+    """The process's sending thread, a service of :mod:`streams.runtime.lifecycle`
+    (``step-sender``): started by the first run to send, stopped once the runs that wait have
+    left."""
 
     def __init__(self) -> None:
         # None: the thread is to stop once it has sent what came before.

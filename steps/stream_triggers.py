@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from streams.events import StreamEvent
+from streams.publishing import StreamEvent
 
 from .config import StreamTrigger
 from .execution import call_condition

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from streams.broadcast import wait_published
-from streams.hooks import is_async
+from streams.publishing import wait_published
+from streams.runtime import is_async
 
 from .config import QueueTrigger, Trigger
 from .context import new_trace_id

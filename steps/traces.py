@@ -4,8 +4,8 @@
   process that made it): a :class:`~steps.models.TraceEvent` of kind ``change``;
 - each message enqueued, once its transaction commits (:func:`steps.queue.enqueue`): kind
   ``enqueue``, with the steps it went to and the start of its data;
-- how many sockets of this process each change was handed to (:mod:`streams.reach`, counted
-  by the hub): a :class:`~steps.models.SocketReach`, joined to the change by its group and
+- how many sockets of this process each change was handed to (:mod:`streams.publishing.reach`,
+  counted by the hub): a :class:`~steps.models.SocketReach`, joined to the change by its group and
   version when a trace is read.
 
 On the path that causes them each costs an append to a :class:`~steps.pending.PendingRows`
@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from django.db import transaction
 
-from streams.events import StreamEvent
+from streams.publishing import StreamEvent
 
 from .conf import engine_settings
 from .models import SocketReach, TraceEvent
@@ -105,7 +105,7 @@ def record_change(sender: Any, event: StreamEvent, **_: Any) -> None:
 
 
 def count_reach(stream_name: str, group_id: str, version: int, sockets: int) -> None:
-    """The counter given to :func:`streams.reach.count_with` (runs on the hub's loop)."""
+    """The counter given to :func:`streams.publishing.reach.count_with` (runs on the hub's loop)."""
     if kept():
         reach.add((stream_name, group_id, version, sockets, _now_ms()))
 

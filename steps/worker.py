@@ -25,8 +25,8 @@ from celery.worker import WorkController
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from streams import lifecycle
 from streams.conf import is_sqlite
+from streams.runtime import lifecycle
 
 from .conf import engine_settings, is_in_process_broker
 
@@ -200,7 +200,7 @@ class _RunningBeat:
             self.lock.release()
 
 
-# The worker and the beat, services of streams.lifecycle: started with the server (or by a
+# The worker and the beat, services of streams.runtime.lifecycle: started with the server (or by a
 # command, a test), stopped with the engine's other threads.
 _worker = lifecycle.register("embedded-worker", _RunningWorker, _RunningWorker.stop)
 _beat = lifecycle.register(

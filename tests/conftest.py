@@ -32,10 +32,11 @@ from steps.registry import Step
 from steps.registry import registry as project_steps
 from steps.runs import recorder
 from steps.worker import start_worker_thread
-from streams import StreamConfig, lifecycle
-from streams.events import StreamEvent
-from streams.hub import _hubs, reset_hubs
-from streams.registry import registry
+from streams import StreamConfig
+from streams.definitions.stream_registry import registry
+from streams.publishing.events import StreamEvent
+from streams.publishing.hub import _hubs, reset_hubs
+from streams.runtime import lifecycle
 from streams.signals import stream_event
 from tests.helpers.processes import (
     AUTHENTICATE,

@@ -22,7 +22,7 @@ from steps.asgi import StepHandler
 from steps.http import build_api
 from streams import StreamConfig
 from streams.models import StreamItem
-from streams.store import StreamKeyError, SyncStream, check_key
+from streams.storage.store import StreamKeyError, SyncStream, check_key
 from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -30,9 +30,9 @@ from steps.retry import RetryPolicy
 from steps.runs import flush_runs
 from steps.sending import OutgoingRun, send_runs
 from streams import StreamConfig
-from streams.events import StreamEvent
-from streams.registry import registry as registry_streams
-from streams.store import SyncStream
+from streams.definitions.stream_registry import registry as registry_streams
+from streams.publishing.events import StreamEvent
+from streams.storage.store import SyncStream
 from tests.helpers.step_builder import build_step
 from tests.helpers.waiting import eventually
 

@@ -25,7 +25,7 @@ from steps.checks import (
     worker_wide_settings,
 )
 from steps.registry import registry
-from streams.registry import registry as stream_registry
+from streams.definitions.stream_registry import registry as stream_registry
 from tests.helpers.step_builder import build_step
 
 LoadSteps = Callable[..., str]

@@ -1,8 +1,10 @@
 """The step engine's modules import each other in one direction: no cycle, even through an
-import inside a function (which would only hide one); and ``streams`` never imports ``steps``
-(the stream engine serves without the step engine)."""
+import inside a function (which would only hide one); ``streams`` never imports ``steps``
+(the stream engine serves without the step engine); and ``steps`` reaches ``streams`` only
+through its packages' public faces (each package's ``__init__``), whose names all resolve."""
 
 import ast
+import importlib
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -64,3 +66,51 @@ def all_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and not node.level:
             names.add(node.module or "")
     return names
+
+
+def face_packages(app: str) -> list[str]:
+    """The packages of ``app`` with a public face (a lazy ``__getattr__``)."""
+    root = ROOT / app
+    return sorted(
+        f"{app}.{init.parent.name}"
+        for init in root.glob("*/__init__.py")
+        if "LazyExports" in init.read_text()
+    )
+
+
+def internal_imports(path: Path) -> list[str]:
+    """The modules inside a package of ``streams`` that ``path`` imports by their own name
+    (``streams.<package>.<module>``), wherever the import is written."""
+    faces = set(face_packages("streams"))
+    return sorted(
+        name
+        for name in all_imports(path)
+        if name.count(".") >= 2 and name.rpartition(".")[0] in faces
+    )
+
+
+def test_steps_imports_only_the_faces_of_streams() -> None:
+    importers = {
+        str(path.relative_to(ROOT)): internal_imports(path)
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if internal_imports(path)
+    }
+    assert importers == {}
+
+
+def test_the_face_check_sees_an_internal_import(tmp_path: Path) -> None:
+    path = tmp_path / "reaching.py"
+    path.write_text(
+        "from streams.storage import Streams\n"
+        "def f():\n    from streams.publishing.broadcast import published\n"
+    )
+    assert internal_imports(path) == ["streams.publishing.broadcast"]
+
+
+@pytest.mark.parametrize("face", face_packages("streams") + face_packages("steps"))
+def test_every_name_of_a_face_is_there(face: str) -> None:
+    """A face's ``__all__`` is what its ``__getattr__`` knows, and each name resolves."""
+    package = importlib.import_module(face)
+    assert sorted(package.__all__) == sorted(package.__getattr__.where)
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name

@@ -1,6 +1,6 @@
 """What a trace records as it happens (``steps.traces``): http requests, stream changes,
-enqueues, and the sockets each change reached (counted by the hub, ``streams.reach``), written
-in the run recorder's batches; bounded, and off when ``STEPS_TRACE_EVENTS_KEPT`` is 0."""
+enqueues, and the sockets each change reached (counted by the hub, ``streams.publishing.reach``),
+written in the run recorder's batches; bounded, and off when ``STEPS_TRACE_EVENTS_KEPT`` is 0."""
 
 import json
 from collections.abc import Callable, Iterator
@@ -19,9 +19,10 @@ from steps.queue import enqueue
 from steps.registry import Step
 from steps.runs import flush_runs
 from steps.storable import storable_json
-from streams import StreamConfig, reach
-from streams.events import current_trace_id
-from streams.store import Stream, SyncStream
+from streams import StreamConfig
+from streams.publishing import reach
+from streams.publishing.events import current_trace_id
+from streams.storage.store import Stream, SyncStream
 from tests.helpers.waiting import eventually
 from tests.helpers.wire import join_message
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from steps.manual import TRACE_ID
 from steps.models import DeadLetter, SocketReach, StepRun, TraceEvent
 from streams.models import StreamLogEntry
-from streams.tokens import page_token
+from streams.sockets import page_token
 
 from .timeline import (
     ChangeKey,

@@ -161,7 +161,7 @@ def run_view(run: StepRun) -> RunView:
 
 
 def log_line(line: Mapping[str, Any]) -> LogLine:
-    """A stored log line (``streams.logger``'s shape: time, level, msg, fields)."""
+    """A stored log line (``streams.runtime.logger``'s shape: time, level, msg, fields)."""
     return LogLine(
         at=_when(line.get("time")),
         level=str(line.get("level", "")),

@@ -25,7 +25,7 @@ from steps.local_runs import InFlight, run_here
 from steps.manual import ManualRunError, Sent
 from steps.models import DeadLetter, StepRun
 from steps.sending import sender
-from streams.hub import crosses_processes
+from streams.publishing import crosses_processes
 
 # Seconds a command waits, by default, for the steps it runs itself.
 DEFAULT_TIMEOUT = 60.0

@@ -28,9 +28,9 @@ from pydantic.alias_generators import to_snake
 
 from steps.config import StepConfig as EngineStepConfig
 from steps.config import StepConfigError
-from streams.config import StreamConfig as EngineStreamConfig
-from streams.hooks import is_async
-from streams.registry import registry as stream_registry
+from streams.definitions import StreamConfig as EngineStreamConfig
+from streams.definitions import registry as stream_registry
+from streams.runtime import is_async
 
 from .definitions import STATE_TOPIC, MotiaStep, Plan, TriggerKind
 from .http_runs import run_http

@@ -18,7 +18,7 @@ from steps.context import new_trace_id
 from steps.queue import EnqueueError, subscribers
 from steps.queue import enqueue as send
 from steps.registry import registry
-from streams.events import current_trace_id
+from streams.publishing import current_trace_id
 
 from .running import Started, blocking, current_run, in_async_mode, start
 

@@ -31,8 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from streams import db
-from streams.hooks import is_async, run_plain
+from streams.runtime import db, is_async, run_plain
 
 logger = logging.getLogger("steps.motia")
 

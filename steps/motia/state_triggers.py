@@ -15,7 +15,7 @@ from typing import Any
 from steps.context import new_trace_id
 from steps.registry import registry
 from steps.sending import send_to_step
-from streams.events import current_trace_id
+from streams.publishing import current_trace_id
 
 from .definitions import STATE_TOPIC, MotiaStep
 from .running import Run, call_in_sync_thread, call_now, current_run, running

@@ -19,7 +19,7 @@ from steps.management.scaffolding import (
     stream_module,
 )
 from steps.registry import registry as steps
-from streams.registry import registry as streams
+from streams.definitions import registry as streams
 
 ENGINE_APPS = {"streams", "steps"}
 
