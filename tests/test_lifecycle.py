@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 
-from steps.health import run_checks
+from steps.definitions.step_registry import Step
+from steps.http.health import run_checks
 from steps.models import StepRun
-from steps.queue import enqueue
-from steps.registry import Step
-from steps.worker import embedded_worker_runs, start_worker_thread
+from steps.running.queue import enqueue
+from steps.running.worker import embedded_worker_runs, start_worker_thread
 from streams import StreamConfig
 from streams.runtime import lifecycle
 from streams.runtime.hooks import run_plain

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 import steps.motia
-from steps.config import QueueTrigger, StepConfigError, StreamTrigger
+from steps.definitions.config import QueueTrigger, StepConfigError, StreamTrigger
 from steps.motia.adapter import is_motia_module, motia_steps, translate
 from steps.motia.definitions import STATE_TOPIC, MotiaStep
 from steps.motia.ops import engine_ops

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from steps.flows import describe_trigger
 from steps.models import DeadLetter, StepRun
 
+from ..definitions import describe_trigger
 from .layout import Box, Graph, Link, layout
 
 # A stream this small is watched live as a whole when the dashboard opens.
@@ -34,7 +34,7 @@ class FlowView:
 
 
 def flow_views(overview: Mapping[str, Any]) -> list[FlowView]:
-    """Every flow of a flows overview (:func:`steps.flows.flows_overview`), laid out."""
+    """Every flow of a flows overview (:func:`steps.definitions.flows.flows_overview`), laid out."""
     return [flow_view(flow, overview["edges"]) for flow in overview["flows"]]
 
 

@@ -271,7 +271,7 @@ def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end from plain code: on this thread's own event loop, or, when
     a loop already runs here, on a thread of its own while this one waits."""
     if not _loop_here():
-        from steps.execution import run_coroutine
+        from ..running import run_coroutine
 
         result: T = run_coroutine(coroutine)
         return result

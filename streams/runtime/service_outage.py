@@ -1,7 +1,8 @@
 """An outage of a service the engine hands things to (the channel layer, the broker, the
 database), as its sender sees it: how long to wait before the next attempt, and when an outage
 begins and ends, so that each is logged once, not once per attempt. Pure: the senders
-(:mod:`streams.publishing.broadcast`, :mod:`steps.sending`, :mod:`steps.runs`) do the waiting."""
+(:mod:`streams.publishing.broadcast`, :mod:`steps.running.sending`, :mod:`steps.records.runs`) do
+the waiting."""
 
 from dataclasses import dataclass, field
 

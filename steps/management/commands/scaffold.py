@@ -18,8 +18,9 @@ from steps.management.scaffolding import (
     step_module,
     stream_module,
 )
-from steps.registry import registry as steps
 from streams.definitions import registry as streams
+
+from ...definitions import registry as steps
 
 ENGINE_APPS = {"streams", "steps"}
 

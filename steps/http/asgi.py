@@ -20,7 +20,7 @@ What the middleware would have checked is checked here, and every refusal is JSO
 API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
 (:mod:`streams.sockets.hosts`: a page of another name rebound to the server's address, the health
 check excepted), a path under a step route that matches none a 404, a method a route does not
-take a 405 with ``Allow`` (:func:`steps.responses.other_method_response`; ``HEAD`` is served as
+take a 405 with ``Allow`` (:func:`steps.http.responses.other_method_response`; ``HEAD`` is served as
 ``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
@@ -40,10 +40,10 @@ from django.urls.resolvers import RoutePattern
 
 from streams.sockets import refused_host, scope_header, send_http_error
 
-from .checks import require_valid_definitions
+from ..checks import require_valid_definitions
 from .responses import other_method_response
 
-# URL names of step routes start with this (see steps.http.build_api).
+# URL names of step routes start with this (see steps.http.endpoints.build_api).
 STEP_URL_NAME_PREFIX = "step-"
 # The health check's (steps.urls): served as step routes are, but for any Host.
 HEALTH_URL_NAME = f"{STEP_URL_NAME_PREFIX}healthz"

@@ -10,10 +10,8 @@ from typing import Any
 
 from streams.publishing import StreamEvent
 
-from .config import StreamTrigger
+from ..definitions import Step, StreamTrigger, StreamTriggerInput, registry
 from .execution import call_condition
-from .inputs import StreamTriggerInput
-from .registry import Step, registry
 from .sending import send_to_step
 
 logger = logging.getLogger("steps.stream_triggers")

@@ -9,10 +9,17 @@ from typing import Any
 
 from streams.runtime import is_async
 
-from .config import CronTrigger, QueueTrigger, StreamTrigger, Trigger
-from .context import FlowContext
-from .inputs import CronInput, StreamTriggerInput, validate_queue_input
-from .registry import Step
+from ..definitions import (
+    CronInput,
+    CronTrigger,
+    FlowContext,
+    QueueTrigger,
+    Step,
+    StreamTrigger,
+    StreamTriggerInput,
+    Trigger,
+    validate_queue_input,
+)
 
 
 def takes_ctx(condition: Callable[..., Any]) -> bool:

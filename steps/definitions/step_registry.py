@@ -57,8 +57,8 @@ def steps_from_module(module: ModuleType) -> list[Step]:
     layer (:mod:`steps.motia.adapter`)."""
     motia = sys.modules.get("motia")
     if motia is not None and motia.__name__ == "steps.motia":  # some module imported it
-        from .motia.adapter import is_motia_module
-        from .motia.checks import load_motia_steps
+        from ..motia.adapter import is_motia_module
+        from ..motia.checks import load_motia_steps
 
         if is_motia_module(module):
             return list(load_motia_steps(module))

@@ -1,7 +1,7 @@
 """How a failing handler is retried: backoff, then a dead letter (pure).
 
-The values come from a queue trigger's ``config`` (:class:`steps.config.QueueConfig`); stream
-and cron steps get the defaults.
+The values come from a queue trigger's ``config`` (:class:`steps.definitions.config.QueueConfig`);
+stream and cron steps get the defaults.
 """
 
 from dataclasses import dataclass

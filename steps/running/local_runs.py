@@ -26,7 +26,7 @@ from celery.signals import (
     task_unknown,
 )
 
-from .runs import flush_runs
+from ..records import flush_runs
 from .sending import sender
 from .worker import start_worker_thread
 
@@ -40,7 +40,7 @@ class InFlight:
     def __init__(self) -> None:
         self._count = 0
         self._lock = threading.Lock()
-        self._uid = f"steps.local_runs.{id(self)}"
+        self._uid = f"steps.running.local_runs.{id(self)}"
 
     def __enter__(self) -> "InFlight":
         before_task_publish.connect(self._published, weak=False, dispatch_uid=self._uid)

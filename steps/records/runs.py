@@ -15,7 +15,8 @@ for the next one (at most :data:`MAX_KEPT`), so runs made while the database was
 recorded when it is back.
 
 The same batches carry what a trace records besides its runs (stream changes, enqueues, socket
-counts: :mod:`steps.traces`), from the :class:`~steps.pending.PendingRows` tables added with
+counts: :mod:`steps.records.traces`), from the :class:`~steps.records.pending.PendingRows` tables
+added with
 :meth:`RunRecorder.add_table`: one transaction a batch for all of them.
 """
 
@@ -36,7 +37,7 @@ from django.utils import timezone
 from streams.publishing import current_trace_id
 from streams.runtime import Outage, db, lifecycle
 
-from .models import StepRun
+from ..models import StepRun
 from .pending import PendingRows, insert
 from .storable import storable_json, storable_text
 

@@ -2,7 +2,7 @@
 
 django-ninja describes the routes (paths, path parameters, summaries, tags); this module gives
 each step operation its request body and its responses: the step's declared
-``response_schema`` and the engine's own errors (:data:`steps.responses.ENGINE_STATUSES`).
+``response_schema`` and the engine's own errors (:data:`steps.http.responses.ENGINE_STATUSES`).
 
 Schemas are named per step (``CreateTodoBody``, ``CreateTodoResponse201``), so two step modules
 that each define a model called ``Body`` get a schema each. A model nested in them keeps its
@@ -16,7 +16,7 @@ from typing import Any
 import pydantic
 from pydantic.json_schema import JsonSchemaMode
 
-from .config import HttpTrigger, ResponseSchema
+from ..definitions import HttpTrigger, ResponseSchema
 from .responses import ENGINE_STATUSES, ConditionNotMet, ErrorBody, status_phrase
 
 REF_PREFIX = "#/components/schemas/"

@@ -11,9 +11,9 @@ from streams.runtime import FlowLogger
 from streams.sockets import StreamContext
 from streams.storage import Streams
 
+from ..running import enqueue
 from .config import Trigger
-from .queue import enqueue
-from .registry import Step
+from .step_registry import Step
 
 
 def new_trace_id() -> str:

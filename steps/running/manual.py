@@ -5,7 +5,7 @@ checked before anything leaves: JSON that does not parse, a topic no step takes,
 fails a subscriber's ``input`` schema, a step without a cron trigger are each a
 :class:`ManualRunError` naming the problem, and nothing is sent. What is sent goes the way a
 step's own ``ctx.enqueue`` or beat's message goes, under a trace id of its own (or the one
-given), and is recorded for that trace with who sent it (:mod:`steps.traces`).
+given), and is recorded for that trace with who sent it (:mod:`steps.records.traces`).
 """
 
 import json
@@ -16,13 +16,17 @@ from typing import Any
 
 import orjson
 
-from .config import CronTrigger, QueueTrigger
-from .context import new_trace_id
-from .inputs import InvalidInput, validate_queue_input
+from ..definitions import (
+    CronTrigger,
+    InvalidInput,
+    QueueTrigger,
+    Step,
+    new_trace_id,
+    validate_queue_input,
+)
+from ..records import record_cron_fire, write_now
 from .queue import enqueue, subscribers
-from .registry import Step
 from .sending import send_to_step
-from .traces import record_cron_fire, write_now
 
 # What a trace id may be (as an http request's X-Trace-Id header).
 TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

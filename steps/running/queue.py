@@ -9,10 +9,9 @@ from typing import Any
 
 import orjson
 
-from .config import QueueTrigger
-from .registry import Step, registry
+from ..definitions import QueueTrigger, Step, registry
+from ..records import record_enqueue
 from .sending import send_to_step
-from .traces import record_enqueue
 
 
 class EnqueueError(ValueError):

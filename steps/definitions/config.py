@@ -30,9 +30,9 @@ from pydantic import PlainValidator as Plain
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from ..http import PATH_PARAM
 from .crontab import validate_expression
 from .retry import BackoffType, RetryPolicy
-from .routes import PATH_PARAM
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TRIGGER_TYPES = ("http", "queue", "stream", "cron")
@@ -229,7 +229,7 @@ class HttpTrigger(_Config):
 
     ``condition(request, ctx)`` (or ``condition(request)``) may refuse a request before the
     handler runs (422); ``middleware`` is a list of ``middleware(request, ctx, next)`` around
-    the handler, the first outermost (:mod:`steps.http_chain`)."""
+    the handler, the first outermost (:mod:`steps.http.chain`)."""
 
     type: Literal["http"] = "http"
     method: Annotated[str, Plain(_method)]

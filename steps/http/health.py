@@ -6,7 +6,7 @@ Four checks, each a plain function that raises when what it checks is down:
 - ``channel_layer``: a ``PING`` to each Redis host of the channel layer (the in-memory layer
   lives in this process: nothing to reach);
 - ``broker``: a connection to the Celery broker (the embedded broker lives in this process);
-- ``worker``: the newest worker heartbeat (:mod:`steps.heartbeat`) is younger than
+- ``worker``: the newest worker heartbeat (:mod:`steps.running.heartbeat`) is younger than
   ``STEPS_HEALTH_WORKER_MAX_AGE``: read from the database on a real broker, from this process's
   own embedded worker otherwise (that worker is the only one that runs its steps).
 
@@ -33,8 +33,8 @@ from django.utils import timezone
 
 from streams.runtime import lifecycle
 
-from .conf import engine_settings
-from .heartbeat import heartbeats
+from ..conf import engine_settings
+from ..running import heartbeats
 
 logger = logging.getLogger("steps.health")
 
@@ -144,7 +144,7 @@ def _newest_heartbeat() -> tuple[datetime | None, int]:
     from django.db import connections
     from django.db.models import Count, Max, Q
 
-    from .models import WorkerHeartbeat
+    from ..models import WorkerHeartbeat
 
     try:
         row = WorkerHeartbeat.objects.aggregate(

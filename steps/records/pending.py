@@ -1,9 +1,9 @@
 """Rows waiting for the run recorder's next batch, and the one statement that inserts a batch.
 
 What the engine records about a trace as it happens (stream changes, enqueues, socket counts,
-see :mod:`steps.traces`) must cost the path that causes it no more than an append to a list:
+see :mod:`steps.records.traces`) must cost the path that causes it no more than an append to a list:
 :class:`PendingRows` is that list, bounded, taken whole by the recorder's thread and written
-in the same transaction as the step runs (:mod:`steps.runs`). The table stays bounded: the
+in the same transaction as the step runs (:mod:`steps.records.runs`). The table stays bounded: the
 writes prune it to its newest ``keep()`` rows now and then, by primary key (no other index).
 """
 

@@ -1,14 +1,14 @@
 """HTTP triggers as django-ninja routes.
 
 Each http trigger becomes one route of one :class:`ninja.NinjaAPI`, the routes in precedence
-order (:mod:`steps.routes`): path parameters (validated by ninja) come from a generated
+order (:mod:`steps.http.routes`): path parameters (validated by ninja) come from a generated
 signature; the body is parsed here (JSON only) and validated against the ``body_schema`` (a
 pydantic model or a JSON-schema dict). The trigger's condition and middleware run around the
-handler (:mod:`steps.http_chain`); the handler gets an :class:`ApiRequest` and ``ctx`` and
+handler (:mod:`steps.http.chain`); the handler gets an :class:`ApiRequest` and ``ctx`` and
 returns ``{"status", "body", "headers"}``. OpenAPI docs are served at ``/api/docs``
-(:mod:`steps.openapi`).
+(:mod:`steps.http.openapi`).
 
-Bad input is never a 500: it is a 4xx JSON :class:`~steps.responses.ErrorBody` naming the
+Bad input is never a 500: it is a 4xx JSON :class:`~steps.http.responses.ErrorBody` naming the
 problem (400 not JSON, 413 too large, 415 not declared as JSON, 422 failing validation,
 including the stream data a handler writes), and nothing is changed.
 """
@@ -43,20 +43,16 @@ from streams.runtime import is_async
 from streams.sockets import session_user
 from streams.storage import StreamKeyError, UpdateOpError
 
+from ..conf import engine_settings
+from ..definitions import FlowContext, HttpTrigger, Step, StepRegistry, flows_overview, new_trace_id
+from ..models import StepRun
+from ..records import Run, step_run
+from ..running import EnqueueError, sender
 from .asgi import STEP_URL_NAME_PREFIX, body_too_large_message
-from .conf import engine_settings
-from .config import HttpTrigger
-from .context import FlowContext, new_trace_id
-from .flows import flows_overview
-from .http_chain import CONDITION_NOT_MET, call, chained, condition_allows
-from .models import StepRun
+from .chain import CONDITION_NOT_MET, call, chained, condition_allows
 from .openapi import complete_document
-from .queue import EnqueueError
-from .registry import Step, StepRegistry
 from .responses import ErrorBody, ResponseChecker
 from .routes import PATH_PARAM, ninja_path, path_shape, precedence
-from .runs import Run, step_run
-from .sending import sender
 
 logger = logging.getLogger("steps.http")
 
@@ -436,7 +432,7 @@ class StaffSession(APIKeyCookie):
 
 class StepsAPI(NinjaAPI):
     """The API of the step endpoints; its OpenAPI document tells each step's request body and
-    responses (:mod:`steps.openapi`)."""
+    responses (:mod:`steps.http.openapi`)."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -452,7 +448,7 @@ class StepsAPI(NinjaAPI):
 
 def build_api(steps: StepRegistry) -> NinjaAPI:
     """One API with ``GET /api/flows`` and a route for every http trigger of every step, in
-    precedence order (:func:`steps.routes.precedence`): a static segment before a parameter,
+    precedence order (:func:`steps.http.routes.precedence`): a static segment before a parameter,
     whatever order the steps were found in. Of two triggers on one method and path shape the
     first found is served (``steps.E005`` reports the other); triggers of one shape share the
     first one's path, so that each method of it is reached."""

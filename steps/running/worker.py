@@ -28,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from streams.conf import is_sqlite
 from streams.runtime import lifecycle
 
-from .conf import engine_settings, is_in_process_broker
+from ..conf import engine_settings, is_in_process_broker
 
 logger = logging.getLogger("steps.worker")
 
@@ -213,7 +213,7 @@ def start_worker_thread(*, beat: bool) -> None:
     process, once, on whatever broker is configured."""
     # The tasks register themselves with Celery as their module is imported; nothing else
     # in a project without a Celery app of its own (autodiscover) imports it.
-    from . import tasks  # noqa: F401
+    from .. import tasks  # noqa: F401
 
     _worker.ensure()
     if beat and current_app.conf.beat_schedule:

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from streams.runtime import lifecycle
 
-from .conf import engine_settings
+from ..conf import engine_settings
 
 logger = logging.getLogger("steps.heartbeat")
 
@@ -130,7 +130,7 @@ class Heartbeats:
                 connections.close_all()
 
     def _write(self, beat: Beat) -> None:
-        from .models import WorkerHeartbeat
+        from ..models import WorkerHeartbeat
 
         WorkerHeartbeat.objects.bulk_create(
             [WorkerHeartbeat(worker=beat.worker, last_seen=beat.at)],
@@ -144,7 +144,7 @@ class Heartbeats:
 
     @staticmethod
     def _delete(worker: str) -> None:
-        from .models import WorkerHeartbeat
+        from ..models import WorkerHeartbeat
 
         WorkerHeartbeat.objects.filter(worker=worker).delete()
 

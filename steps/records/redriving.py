@@ -15,11 +15,10 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from .conf import is_in_process_broker
-from .models import DeadLetter
-from .registry import registry
-from .sending import OutgoingRun, SendFailed, send_runs
-from .worker import embedded_worker_runs
+from ..conf import is_in_process_broker
+from ..definitions import registry
+from ..models import DeadLetter
+from ..running import OutgoingRun, SendFailed, embedded_worker_runs, send_runs
 
 IN_PROCESS_BROKER = (
     "the broker is in-process (CELERY_BROKER_URL is memory:// or unset), and this process runs "

@@ -2,15 +2,15 @@
 
 - each committed stream change that carries a trace id (the ``stream_event`` signal, in the
   process that made it): a :class:`~steps.models.TraceEvent` of kind ``change``;
-- each message enqueued, once its transaction commits (:func:`steps.queue.enqueue`): kind
+- each message enqueued, once its transaction commits (:func:`steps.running.queue.enqueue`): kind
   ``enqueue``, with the steps it went to and the start of its data;
 - how many sockets of this process each change was handed to (:mod:`streams.publishing.reach`,
   counted by the hub): a :class:`~steps.models.SocketReach`, joined to the change by its group and
   version when a trace is read.
 
-On the path that causes them each costs an append to a :class:`~steps.pending.PendingRows`
+On the path that causes them each costs an append to a :class:`~steps.records.pending.PendingRows`
 list and no more: the run recorder writes the lists with its next batch of runs, off that path
-(:mod:`steps.runs`). What is done by hand (``manage.py enqueue`` and ``run_cron``, the
+(:mod:`steps.records.runs`). What is done by hand (``manage.py enqueue`` and ``run_cron``, the
 dashboard's forms) goes the same way, then the batch is written at once (:func:`write_now`).
 The newest ``STEPS_TRACE_EVENTS_KEPT`` rows of each table are kept; 0 records none.
 """
@@ -27,8 +27,8 @@ from django.db import transaction
 
 from streams.publishing import StreamEvent
 
-from .conf import engine_settings
-from .models import SocketReach, TraceEvent
+from ..conf import engine_settings
+from ..models import SocketReach, TraceEvent
 from .pending import PendingRows
 from .runs import recorder
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .config import CronTrigger, DataSchema, HttpTrigger, QueueTrigger, StreamTrigger, Trigger
-from .registry import Step
+from .step_registry import Step
 
 DEFAULT_FLOW = "default"
 """The flow of a step that names none."""

@@ -22,7 +22,7 @@ import orjson
 import pydantic
 from django.http import HttpResponse
 
-from .config import HTTP_METHODS, ResponseSchema
+from ..definitions import HTTP_METHODS, ResponseSchema
 
 
 class ErrorEntry(pydantic.BaseModel):
@@ -61,7 +61,7 @@ ENGINE_STATUSES: dict[int, str] = {
 
 def allowed_methods(declared: Iterable[str]) -> list[str]:
     """What a route takes, given its steps' methods: those, ``HEAD`` with ``GET``, and
-    ``OPTIONS``, in the order of :data:`~steps.config.HTTP_METHODS`."""
+    ``OPTIONS``, in the order of :data:`~steps.definitions.config.HTTP_METHODS`."""
     methods = {*declared, "OPTIONS"}
     if "GET" in methods:
         methods.add("HEAD")

@@ -2,7 +2,7 @@
 around the handler.
 
 - ``condition(request, ctx)`` (or ``condition(request)``, whichever it takes) gets the
-  :class:`~steps.http.ApiRequest` the handler would get; when it returns false the handler
+  :class:`~steps.http.endpoints.ApiRequest` the handler would get; when it returns false the handler
   does not run and the request is answered 422 with :data:`CONDITION_NOT_MET`, as Motia's
   engine answers.
 - Each ``middleware(request, ctx, next)`` gets the request, the handler's ``ctx`` and
@@ -23,7 +23,7 @@ from typing import Any
 
 from streams.runtime import is_async, run_plain
 
-from .execution import takes_ctx
+from ..running import takes_ctx
 
 CONDITION_NOT_MET = {"error": "Request condition not met", "skipped": True}
 """The body of the 422 that answers a request whose condition is false."""

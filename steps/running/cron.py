@@ -1,8 +1,8 @@
 """The schedule behind cron triggers: Motia's cron expressions as a Celery beat schedule.
 
 The expressions themselves (5 fields, or 6 or 7 with the seconds first) are read by
-:mod:`steps.crontab`. Nothing here does I/O: ``beat_schedule(steps)`` only builds the dict that
-Celery beat's ``beat_schedule`` setting takes.
+:mod:`steps.definitions.crontab`. Nothing here does I/O: ``beat_schedule(steps)`` only builds the
+dict that Celery beat's ``beat_schedule`` setting takes.
 """
 
 from collections.abc import Callable, Iterable
@@ -13,9 +13,15 @@ from typing import Any
 from celery import Celery
 from celery.schedules import BaseSchedule, schedstate
 
-from .config import CronTrigger
-from .crontab import EARLIEST, next_after, next_fire_times, to_utc, validate_expression
-from .registry import Step
+from ..definitions import (
+    EARLIEST,
+    CronTrigger,
+    Step,
+    next_after,
+    next_fire_times,
+    to_utc,
+    validate_expression,
+)
 from .task_names import RUN_STEP
 
 # Shortest wait that ``is_due`` reports, so beat always sleeps a little before it re-checks.
