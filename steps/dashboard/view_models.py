@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from steps.models import DeadLetter, StepRun
-
 from ..definitions import describe_trigger
+from ..models import DeadLetter, StepRun
 from .layout import Box, Graph, Link, layout
 
 # A stream this small is watched live as a whole when the dashboard opens.

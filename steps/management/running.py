@@ -19,11 +19,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from steps.conf import is_in_process_broker
-from steps.models import DeadLetter, StepRun
 from streams.publishing import crosses_processes
 
+from ..conf import is_in_process_broker
 from ..http import check_broker
+from ..models import DeadLetter, StepRun
 from ..running import InFlight, ManualRunError, Sent, run_here, sender
 
 # Seconds a command waits, by default, for the steps it runs itself.

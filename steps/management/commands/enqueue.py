@@ -5,10 +5,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from steps.management.running import ManualRunCommand
-
 from ...definitions import registry
 from ...running import Sent, enqueue_now, parse_json
+from ..running import ManualRunCommand
 
 
 class Command(ManualRunCommand):
