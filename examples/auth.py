@@ -4,15 +4,15 @@
 The token comes from the ``Authorization: Bearer`` header, the ``Authorization, <token>``
 subprotocol pair (what browsers can send) or ``?authToken=``; it is checked by the function
 named in ``STREAMS_TOKEN_VERIFIER`` (signed tokens by default, see
-:mod:`streams.tokens`).
+:mod:`streams.sockets.tokens`).
 """
 
 from typing import Any
 
 from django.utils.module_loading import import_string
 
-from streams.auth import StreamAuthRequest
 from streams.conf import engine_settings
+from streams.sockets import StreamAuthRequest
 
 
 def token_from(req: StreamAuthRequest) -> str | None:

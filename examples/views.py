@@ -4,7 +4,7 @@ their streams."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from streams.tokens import page_token
+from streams.sockets import page_token
 
 
 def demo(request: HttpRequest) -> HttpResponse:

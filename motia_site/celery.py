@@ -1,8 +1,8 @@
 """The Celery app that runs queue, stream and cron steps.
 
 Production runs ``celery -A motia_site worker`` (and ``beat``) against Redis; the embedded
-default runs a worker thread inside the server on an in-process broker (steps.worker). A beat
-schedule of the site's own (``CELERY_BEAT_SCHEDULE``) runs beside the cron steps.
+default runs a worker thread inside the server on an in-process broker (steps.running.worker). A
+beat schedule of the site's own (``CELERY_BEAT_SCHEDULE``) runs beside the cron steps.
 """
 
 import os

@@ -14,8 +14,7 @@ import dj_database_url
 
 from steps.conf import StepsSettings
 from streams.conf import StreamsSettings
-from streams.liveness import POOL_OPTIONS
-from streams.log_config import logging_config
+from streams.runtime import POOL_OPTIONS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -165,7 +164,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         # Connecting again within half a second of the database coming back after an outage,
-        # instead of after psycopg_pool's doubling pause (streams.liveness).
+        # instead of after psycopg_pool's doubling pause (streams.runtime.liveness).
         **POOL_OPTIONS,
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,

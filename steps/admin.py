@@ -8,7 +8,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from .models import DeadLetter, StepRun, WorkerHeartbeat
-from .redrive import CannotRedrive, RedriveStopped, redrive
+from .records import CannotRedrive, RedriveStopped, redrive
 
 
 def trace_link(trace_id: str) -> str:

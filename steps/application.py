@@ -10,13 +10,13 @@ A project's ``asgi.py``::
 
     application = get_asgi_application()
 
-HTTP goes to Django, step endpoints without middleware (:mod:`steps.asgi`), static files served
+HTTP goes to Django, step endpoints without middleware (:mod:`steps.http.asgi`), static files served
 when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/`` and
 ``/streams/`` go to the stream consumer, behind the Host and Origin checks
-(:mod:`streams.origins`). With no broker configured, the in-process Celery worker starts
-(:mod:`steps.worker`); the ASGI lifespan's shutdown stops the engine's threads
-(:mod:`streams.lifecycle`). A project that needs its own routing composes the same pieces in its
-``asgi.py``.
+(:mod:`streams.sockets.origins`). With no broker configured, the in-process Celery worker starts
+(:mod:`steps.running.worker`); the ASGI lifespan's shutdown stops the engine's threads
+(:mod:`streams.runtime.lifecycle`). A project that needs its own routing composes the same pieces
+in its ``asgi.py``.
 """
 
 from typing import Any
@@ -34,12 +34,12 @@ def get_asgi_application() -> Any:
     from django.apps import apps
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    from streams import lifecycle
-    from streams.origins import OriginCheck
     from streams.routing import websocket_urlpatterns
+    from streams.runtime import lifecycle
+    from streams.sockets import OriginCheck
 
-    from .asgi import StepRouter
-    from .worker import start_embedded_worker
+    from .http import StepRouter
+    from .running import start_embedded_worker
 
     start_embedded_worker()
     http: Any = StepRouter(django_app)

@@ -12,8 +12,8 @@ class StepsConfig(AppConfig):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from streams.discovery import import_explainers
-        from streams.registry import config_readers
+        from streams.definitions import config_readers
+        from streams.runtime import import_explainers
 
         from .motia.importing import explain_import_failure, install
         from .motia.stream_files import read_stream_config
@@ -32,16 +32,16 @@ class StepsConfig(AppConfig):
         from celery.signals import beat_init, worker_init
         from django.core.checks import register
 
-        from streams import reach
-        from streams.reloading import watch_definitions
+        from streams.publishing import reach
+        from streams.runtime import watch_definitions
         from streams.signals import stream_event
 
         from .celery import configure_apps
         from .checks import TAG, check_settings, check_steps, refuse_to_start
+        from .definitions import registry
         from .motia.checks import check_motia
-        from .registry import registry
-        from .stream_triggers import dispatch_stream_triggers
-        from .traces import count_reach, record_change
+        from .records import count_reach, record_change
+        from .running import dispatch_stream_triggers
 
         watch_definitions("_step.py")  # runserver restarts when a step file comes or goes
         # A step that cannot be loaded is kept as an error for the checks, not raised here:
@@ -53,8 +53,8 @@ class StepsConfig(AppConfig):
         worker_init.connect(refuse_to_start, dispatch_uid="steps.checks.worker", weak=False)
         beat_init.connect(refuse_to_start, dispatch_uid="steps.checks.beat", weak=False)
         stream_event.connect(dispatch_stream_triggers, dispatch_uid="steps.stream_triggers")
-        # What traces record as it happens (steps.traces): changes here, sockets reached.
-        stream_event.connect(record_change, dispatch_uid="steps.traces.changes")
+        # What traces record as it happens (steps.records.traces): changes here, sockets reached.
+        stream_event.connect(record_change, dispatch_uid="steps.records.traces.changes")
         reach.count_with(count_reach)
         # The Celery app the project set up in its celery.py (steps.celery.setup) gets the
         # cron steps now that they are known; with no app of the project, Celery's default.

@@ -13,9 +13,9 @@ What :func:`setup` adds to the app, and nothing else of it is touched:
   steps are known once Django's apps are ready, so the entries are added then; an entry of the
   project named as one of the engine's (``<step>:cron:<index>``) is kept, and the check
   ``steps.E006`` reports it;
-- its workers get the bootstep that records their heartbeats (:mod:`steps.heartbeat`);
+- its workers get the bootstep that records their heartbeats (:mod:`steps.running.heartbeat`);
 - with ``STEPS_EMBEDDED_WORKER``, an app that names no broker is pointed at the in-process one
-  (:func:`steps.worker.use_in_process_broker`).
+  (:func:`steps.running.worker.use_in_process_broker`).
 
 A project without a Celery app of its own (the embedded default: no ``celery.py``) needs none
 of this: the engine sets up Celery's default app, which is no one else's. A project whose app
@@ -45,7 +45,7 @@ def setup(app: Celery) -> Celery:
     if any(known is app for known in _set_up):
         return app
     _set_up.append(app)
-    from .heartbeat import HeartbeatStep
+    from .running import HeartbeatStep
 
     # Celery builds a worker's bootsteps as the worker starts, after Django is set up.
     app.steps["consumer"].add(HeartbeatStep)
@@ -87,7 +87,7 @@ def _is_celery_fallback(app: Celery) -> bool:
 
 
 def _configure(app: Celery) -> None:
-    from .worker import use_in_process_broker
+    from .running import use_in_process_broker
 
     merge_beat_schedule(app, engine_schedule())
     use_in_process_broker(app)
@@ -95,8 +95,8 @@ def _configure(app: Celery) -> None:
 
 def engine_schedule() -> dict[str, dict[str, Any]]:
     """The beat entries of the project's cron steps."""
-    from .cron import beat_schedule
-    from .registry import registry
+    from .definitions import registry
+    from .running import beat_schedule
 
     return beat_schedule(registry)
 

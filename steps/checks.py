@@ -28,7 +28,7 @@ Of the settings (with every check, not under the tag):
 The checks read the registry, which keeps the modules it could not load instead of failing at
 import. Processes that never run Django's checks would serve without a broken step, so they
 refuse to start with the same messages (:func:`require_valid_definitions`): the ASGI server when it
-builds the step router (:class:`steps.asgi.StepRouter`), and Celery's worker and beat through
+builds the step router (:class:`steps.http.asgi.StepRouter`), and Celery's worker and beat through
 :func:`refuse_to_start`.
 """
 
@@ -41,13 +41,20 @@ from django.core.exceptions import ImproperlyConfigured
 
 from streams.checks import TAG as STREAMS_TAG
 from streams.checks import check_app_settings
-from streams.discovery import in_apps
-from streams.registry import registry as stream_registry
+from streams.definitions import registry as stream_registry
+from streams.runtime import in_apps
 
 from .conf import StepsSettings, app_settings
-from .config import HttpTrigger, ProblemKind, QueueTrigger, StreamTrigger
-from .registry import LoadError, Step, registry
-from .routes import RouteClaim, conflicts
+from .definitions import (
+    HttpTrigger,
+    LoadError,
+    ProblemKind,
+    QueueTrigger,
+    Step,
+    StreamTrigger,
+    registry,
+)
+from .http import RouteClaim, conflicts
 
 TAG = "steps"
 """The tag of these checks: ``manage.py check --tag steps`` runs them alone."""

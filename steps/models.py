@@ -71,7 +71,7 @@ class TraceEvent(models.Model):
     change, a message enqueued, or a cron step fired by hand (``manage.py run_cron``, the
     dashboard).
 
-    Recorded off the handlers' path, in the run recorder's batches (:mod:`steps.traces`);
+    Recorded off the handlers' path, in the run recorder's batches (:mod:`steps.records.traces`);
     the newest ``STEPS_TRACE_EVENTS_KEPT`` are kept."""
 
     class Kind(models.TextChoices):
@@ -112,8 +112,8 @@ class TraceEvent(models.Model):
 class SocketReach(models.Model):
     """How many sockets of one server process a stream change was handed to.
 
-    Counted by the hub as it fans the change out (:mod:`streams.reach`), recorded with the
-    step runs; several processes each record their own. Keyed by the change's group and
+    Counted by the hub as it fans the change out (:mod:`streams.publishing.reach`), recorded with
+    the step runs; several processes each record their own. Keyed by the change's group and
     version (which name one change for good), not by trace: the socket side never sees the
     trace id."""
 
@@ -137,7 +137,7 @@ class WorkerHeartbeat(models.Model):
     """The last sign of life of one worker process, recorded while it consumes tasks.
 
     In the database because every server reads it there, on any topology: it is the one store
-    each process of a deployment shares. ``GET /healthz`` reads the newest (steps.health)."""
+    each process of a deployment shares. ``GET /healthz`` reads the newest (steps.http.health)."""
 
     # ``<celery hostname>/<pid>``: two workers named alike on one machine are still two.
     worker = models.CharField(max_length=255, unique=True)

@@ -10,7 +10,7 @@ once).
 Nothing escapes a task but Celery's retry: a database that refuses connections fails the
 handler (retried, then dead-lettered); a dead letter the database cannot take waits in the
 broker as a :func:`store_dead_letter` message, retried until the database is back; step runs
-are kept by the process until they can be written (:mod:`steps.runs`); and a task returns
+are kept by the process until they can be written (:mod:`steps.records.runs`); and a task returns
 only once the runs it caused have left for the broker.
 """
 
@@ -24,20 +24,21 @@ from typing import Any, TypeVar
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from streams.broadcast import wait_published
-from streams.hooks import is_async
+from streams.publishing import wait_published
+from streams.runtime import is_async
 
-from .config import QueueTrigger, Trigger
-from .context import new_trace_id
-from .execution import prepare, run_coroutine
-from .inputs import InvalidInput
+from .definitions import (
+    InvalidInput,
+    QueueTrigger,
+    RetryPolicy,
+    Step,
+    Trigger,
+    new_trace_id,
+    registry,
+)
 from .models import DeadLetter, StepRun
-from .registry import Step, registry
-from .retry import RetryPolicy
-from .runs import Run, step_run
-from .sending import sender
-from .storable import storable_json, storable_text
-from .task_names import RUN_STEP, RUN_STEP_BATCH, STORE_DEAD_LETTER
+from .records import Run, step_run, storable_json, storable_text
+from .running import RUN_STEP, RUN_STEP_BATCH, STORE_DEAD_LETTER, prepare, run_coroutine, sender
 
 logger = logging.getLogger("steps.tasks")
 
@@ -310,7 +311,7 @@ def run_step(
 @shared_task(bind=True, name=RUN_STEP_BATCH, acks_late=True, reject_on_worker_lost=True)
 def run_step_batch(self: Task[Any, Any], step_name: str, messages: list[list[Any]]) -> list[str]:
     """Run ``step_name`` for several ``[payload, trace_id]`` messages sent as one (stream
-    triggers under load, see :mod:`steps.sending`). An async handler runs them concurrently,
+    triggers under load, see :mod:`steps.running.sending`). An async handler runs them concurrently,
     so that their stream changes commit together. A message that fails carries on as a
     ``run_step`` message of its own, on its second attempt, through Celery's retries."""
     delivery = Delivery.of(self)

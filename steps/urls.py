@@ -12,10 +12,8 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import path
 
-from .asgi import HEALTH_URL_NAME
-from .health import healthz
-from .http import build_api
-from .registry import registry
+from .definitions import registry
+from .http import HEALTH_URL_NAME, build_api, healthz
 
 api = build_api(registry)
 

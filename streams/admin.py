@@ -1,6 +1,6 @@
 """The Django admin for streams: browse groups and items, view and edit an item's JSON.
 
-Every write goes through the Stream API (:mod:`streams.store`), never a bare model save or
+Every write goes through the Stream API (:mod:`streams.storage.store`), never a bare model save or
 delete: an item edited here is validated against its stream's schema, gets the next
 timestamp and version of its group, and is broadcast on commit like any other change.
 """
@@ -21,10 +21,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .config import StreamConfig, StreamValidationError
+from .definitions import StreamConfig, StreamValidationError, UnknownStreamError, registry
 from .models import StreamGroup, StreamItem
-from .registry import UnknownStreamError, registry
-from .store import delete_item, prepare_item, set_item
+from .storage import delete_item, prepare_item, set_item
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations

@@ -11,15 +11,12 @@ class StreamsConfig(AppConfig):
         from django.conf import settings
         from django.core.checks import register
 
-        from . import (
-            broadcast,  # noqa: F401  (publishes the store's changes on commit)
-            model_writes,  # noqa: F401  (turns ORM saves and deletes of items into changes)
-        )
         from .checks import TAG, check_settings, check_stream_definitions
-        from .log_config import attach_default_handlers
-        from .redaction import redact_server_logs
-        from .registry import registry
-        from .reloading import watch_definitions
+        from .definitions import registry
+        from .publishing import broadcast  # noqa: F401  (publishes the store's changes on commit)
+        from .runtime import attach_default_handlers, watch_definitions
+        from .sockets import redact_server_logs
+        from .storage import model_writes  # noqa: F401  (turns ORM saves and deletes of items into changes)
 
         # The project's LOGGING is in place: the engine's loggers get a handler if it has none.
         attach_default_handlers(settings.DEBUG)

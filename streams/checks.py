@@ -31,9 +31,8 @@ from django.utils.module_loading import import_string
 from pydantic import ValidationError
 
 from .conf import AppSettings, SettingsT, StreamsSettings, app_settings
-from .discovery import in_apps
-from .liveness import pool_problems
-from .registry import registry
+from .definitions import registry
+from .runtime import in_apps, pool_problems
 
 TAG = "streams"
 """The tag of the stream definitions' checks (``manage.py check --tag streams``)."""
@@ -85,7 +84,7 @@ def _unknown_settings(app: AppSettings[Any], id: str) -> list[CheckMessage]:
 
 def _database_pool_problems() -> list[CheckMessage]:
     hint = (
-        "Set CONN_HEALTH_CHECKS = True and give the pool streams.liveness.POOL_OPTIONS: "
+        "Set CONN_HEALTH_CHECKS = True and give the pool streams.runtime.liveness.POOL_OPTIONS: "
         '"OPTIONS": {"pool": {**POOL_OPTIONS, "max_size": ...}}.'
     )
     return [

@@ -202,7 +202,7 @@ class StreamsSettings(Settings):
     STREAMS_AUTHENTICATE: OptionalDottedPath = None
     """Dotted path of ``authenticate_stream(request, ctx)``, run on every handshake; None lets
     every handshake in."""
-    STREAMS_TOKEN_VERIFIER: DottedPath = "streams.tokens.verify_token"
+    STREAMS_TOKEN_VERIFIER: DottedPath = "streams.sockets.verify_token"
     """Dotted path of ``verify_token(token) -> {"id", "role"}``, for an ``authenticate_stream``
     that checks tokens (the default checks tokens signed with the project's secret key)."""
     STREAMS_ALLOWED_ORIGINS: Origins = ()

@@ -48,8 +48,8 @@ class StreamItem(models.Model):
 
 
 class StreamLogEntry(models.Model):
-    """One frame of a group's replay log (:mod:`streams.replay`): the frame of the change (or
-    custom event) that took the group to ``version``, as it was sent.
+    """One frame of a group's replay log (:mod:`streams.storage.replay`): the frame of the change
+    (or custom event) that took the group to ``version``, as it was sent.
 
     Keyed by the group's names, not by its row: a group deleted and made again continues its
     versions from here, so a client's last version never names a change of another life of

@@ -5,15 +5,14 @@ from typing import Any
 
 from django.urls import path, re_path
 
-from .consumers import StreamConsumer
-from .refusals import refuse_handshake
+from .sockets import StreamConsumer, refuse_handshake
 
 NO_ROUTE = "no stream socket at this path: connect to / or /streams/"
 
 
 async def no_route(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Refuse a handshake to a path no socket is served at: 404 with a JSON body (403 under
-    daphne, see :func:`~streams.refusals.refuse_handshake`)."""
+    daphne, see :func:`~streams.sockets.refusals.refuse_handshake`)."""
     await refuse_handshake(scope, receive, send, 404, NO_ROUTE)
 
 

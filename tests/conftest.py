@@ -28,14 +28,15 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
-from steps.registry import Step
-from steps.registry import registry as project_steps
-from steps.runs import recorder
-from steps.worker import start_worker_thread
-from streams import StreamConfig, lifecycle
-from streams.events import StreamEvent
-from streams.hub import _hubs, reset_hubs
-from streams.registry import registry
+from steps.definitions.step_registry import Step
+from steps.definitions.step_registry import registry as project_steps
+from steps.records.runs import recorder
+from steps.running.worker import start_worker_thread
+from streams import StreamConfig
+from streams.definitions.stream_registry import registry
+from streams.publishing.events import StreamEvent
+from streams.publishing.hub import _hubs, reset_hubs
+from streams.runtime import lifecycle
 from streams.signals import stream_event
 from tests.helpers.processes import (
     AUTHENTICATE,

@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from motia_site.asgi import application
 from streams import StreamConfig
-from streams.events import StreamEvent
+from streams.definitions.stream_registry import registry
 from streams.models import StreamGroup, StreamItem
-from streams.registry import registry
-from streams.store import Stream, SyncStream
+from streams.publishing.events import StreamEvent
+from streams.storage.store import Stream, SyncStream
 
 CHANGELIST = reverse("admin:streams_streamitem_changelist")
 GROUP_CHANGELIST = reverse("admin:streams_streamgroup_changelist")

@@ -1,6 +1,6 @@
 """Bad input to step endpoints: always a 4xx JSON error naming the problem, nothing changed.
 
-The table goes through the step endpoints' own ASGI path (:class:`steps.asgi.StepHandler`,
+The table goes through the step endpoints' own ASGI path (:class:`steps.http.asgi.StepHandler`,
 as servers run it), on SQLite and, in the services pass, on PostgreSQL, which refuses NUL
 where SQLite would keep it.
 """
@@ -18,11 +18,11 @@ from django.test import override_settings
 from ninja import NinjaAPI
 from ninja.testing import TestAsyncClient
 
-from steps.asgi import StepHandler
-from steps.http import build_api
+from steps.http.asgi import StepHandler
+from steps.http.endpoints import build_api
 from streams import StreamConfig
 from streams.models import StreamItem
-from streams.store import StreamKeyError, SyncStream, check_key
+from streams.storage.store import StreamKeyError, SyncStream, check_key
 from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)

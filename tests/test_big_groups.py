@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import websockets
 
-from streams.client import StreamClient
-from streams.client_state import GroupState, StreamMessage
+from streams.client.state import GroupState, StreamMessage
+from streams.client.stream_client import StreamClient
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
 from tests.helpers.node import node_with_packages
 from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, logs_on_failure

@@ -14,11 +14,11 @@ from django.db import connection, transaction
 
 from motia_site.asgi import application
 from streams import StreamConfig
-from streams.changes import Change
-from streams.events import StreamEvent
 from streams.models import StreamGroup, StreamItem, StreamLogEntry
+from streams.publishing.events import StreamEvent
 from streams.signals import stream_changed, stream_event
-from streams.store import Stream, SyncStream, apply_changes
+from streams.storage.changes import Change
+from streams.storage.store import Stream, SyncStream, apply_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -101,7 +101,7 @@ def test_a_project_app_not_set_up_is_a_check_error(monkeypatch: pytest.MonkeyPat
 def test_the_site_app_schedules_its_cron_steps_and_records_heartbeats() -> None:
     from celery import current_app
 
-    from steps.heartbeat import HeartbeatStep
+    from steps.running.heartbeat import HeartbeatStep
 
     assert "CollectSystemMetrics:cron:0" in current_app.conf.beat_schedule
     assert HeartbeatStep in current_app.steps["consumer"]

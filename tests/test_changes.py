@@ -8,10 +8,18 @@ from typing import Any
 import pytest
 
 from streams import StreamConfig, UpdateOpError
-from streams.changes import Change, ChangeKind, Effect, GroupState, ItemState, next_timestamp, plan
-from streams.events import StreamEvent
+from streams.publishing.events import StreamEvent
 from streams.signals import stream_event
-from streams.store import Stream
+from streams.storage.changes import (
+    Change,
+    ChangeKind,
+    Effect,
+    GroupState,
+    ItemState,
+    next_timestamp,
+    plan,
+)
+from streams.storage.store import Stream
 
 
 def prepare(stream_name: str, item_id: str, data: Any) -> dict[str, Any]:

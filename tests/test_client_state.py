@@ -1,4 +1,4 @@
-"""The client state rules of :mod:`streams.client_state`, without I/O.
+"""The client state rules of :mod:`streams.client.state`, without I/O.
 
 Each rule is the one of Motia's published client (``@motiadev/stream-client``), so that our
 Python client ends in the same states.
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.client_state import (
+from streams.client.state import (
     Change,
     GroupState,
     ItemState,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from streams.client import StreamClient
+from streams.client.stream_client import StreamClient
 from tests.helpers.balancer import Balancer
 from tests.helpers.passes import needs_services
 from tests.helpers.processes import RedisServer, ServerProcess, Start, TestDatabase, WorkerProcess

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 
 from motia_site.asgi import application
 from streams import StreamConfig, Subscription
-from streams.store import Stream
+from streams.storage.store import Stream
 from tests.helpers.wire import join_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -261,7 +261,7 @@ async def test_refused_join_gets_unauthorized_and_no_frames(
 
 
 def registry_config(name: str) -> StreamConfig:
-    from streams.registry import registry
+    from streams.definitions.stream_registry import registry
 
     return registry.get(name)
 

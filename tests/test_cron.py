@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from celery.schedules import schedstate
 
-from steps.cron import MAX_EXPIRES_SECONDS, CronSchedule, beat_schedule, expires_seconds
-from steps.crontab import next_fire_times, to_croniter, validate_expression
+from steps.definitions.crontab import next_fire_times, to_croniter, validate_expression
+from steps.running.cron import MAX_EXPIRES_SECONDS, CronSchedule, beat_schedule, expires_seconds
 from tests.helpers.step_builder import build_step
 
 NOON = datetime(2024, 6, 3, 12, 0, 3, tzinfo=UTC)  # a Monday

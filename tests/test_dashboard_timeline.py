@@ -17,7 +17,7 @@ from steps.dashboard.timeline import (
     timeline,
 )
 from steps.models import DeadLetter, StepRun, TraceEvent
-from streams.events import StreamEvent
+from streams.publishing.events import StreamEvent
 from tests.helpers.step_builder import build_step, nothing
 
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)

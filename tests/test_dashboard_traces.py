@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from steps.models import DeadLetter, StepRun, TraceEvent
-from steps.runs import flush_runs
+from steps.records.runs import flush_runs
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 """``runserver`` as a developer runs it, in a project made as docs/guide.md makes one: step
 and stream files added, renamed, deleted, broken and fixed while it runs are served without
-a restart by hand (``streams.reloading``)."""
+a restart by hand (``streams.runtime.reloading``)."""
 
 import time
 from collections.abc import Iterator

@@ -25,7 +25,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from streams.tokens import issue_token
+from streams.sockets.tokens import issue_token
 from tests.helpers.node import node_with_packages
 from tests.helpers.passes import needs_redis
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
@@ -231,7 +231,7 @@ async def test_node_client_with_token_subprotocol(
         record = await client.next_record()
         if "fatal" in record and not SUBPROTOCOL_TOKEN.fullmatch(token):
             pytest.xfail(
-                "server bug: streams.tokens.issue_token() makes tokens with ':' that no "
+                "server bug: streams.sockets.tokens.issue_token() makes tokens with ':' that no "
                 "WebSocket client may offer as a subprotocol; the Node client says: "
                 + record["fatal"].splitlines()[0]
             )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streams.eager import start_eagerly
+from streams.sockets.send_in_caller import start_eagerly
 
 
 async def test_a_coroutine_that_never_waits_finishes_in_the_caller() -> None:

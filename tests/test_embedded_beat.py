@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from steps.worker import BeatLock
+from steps.running.worker import BeatLock
 from tests.helpers.processes import EMBEDDED, ServerProcess, Start, TestDatabase
 from tests.helpers.waiting import eventually
 

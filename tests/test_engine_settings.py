@@ -40,7 +40,7 @@ def read(source: object) -> dict[str, Any]:
 def test_a_project_that_sets_nothing_gets_every_default() -> None:
     assert read(SimpleNamespace(DEBUG=False, DATABASES=SQLITE)) == {
         "STREAMS_AUTHENTICATE": None,
-        "STREAMS_TOKEN_VERIFIER": "streams.tokens.verify_token",
+        "STREAMS_TOKEN_VERIFIER": "streams.sockets.verify_token",
         "STREAMS_ALLOWED_ORIGINS": (),
         "STREAMS_MAX_FRAME_BYTES": 65536,
         "STREAMS_MAX_SUBSCRIPTIONS": 500,

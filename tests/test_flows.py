@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.test import Client
 from pydantic import BaseModel
 
-from steps.flows import describe_trigger, flows_overview, format_overview
-from steps.registry import StepRegistry
-from steps.registry import registry as project_steps
+from steps.definitions.flows import describe_trigger, flows_overview, format_overview
+from steps.definitions.step_registry import StepRegistry
+from steps.definitions.step_registry import registry as project_steps
 from tests.helpers.step_builder import build_step, step_registry
 
 

@@ -19,8 +19,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from steps import health
-from steps.heartbeat import Beat, heartbeats
+from steps.http import health
+from steps.running.heartbeat import Beat, heartbeats
 from tests.helpers.passes import needs_services
 from tests.helpers.processes import RedisServer, ServerProcess, Start, TestDatabase, WorkerProcess
 from tests.helpers.waiting import eventually

@@ -2,7 +2,7 @@
 
 A page that points a name of its own at a server on localhost or an intranet (DNS rebinding)
 sends that name as ``Host``. Pages are refused by Django's middleware; step endpoints and
-stream sockets skip it, and are refused by :mod:`streams.hosts`, Django's rule. The rule is
+stream sockets skip it, and are refused by :mod:`streams.sockets.hosts`, Django's rule. The rule is
 tested directly; the rest runs against real servers: runserver (DEBUG on) and uvicorn as
 production runs it (DEBUG off), reached at 127.0.0.1 under another name, as a rebound page
 reaches them.
@@ -19,8 +19,8 @@ from django.conf import settings
 from django.test import override_settings
 from websockets.exceptions import InvalidStatus
 
-from streams.hosts import host_allowed, refused_host, request_host
-from streams.tokens import issue_token
+from streams.sockets.hosts import host_allowed, refused_host, request_host
+from streams.sockets.tokens import issue_token
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP, SECRET_KEY
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import AUTHENTICATE, ServerProcess, TestDatabase, logs_on_failure

@@ -13,10 +13,10 @@ from ninja import NinjaAPI
 from ninja.testing import TestAsyncClient
 from pydantic import BaseModel
 
-from steps.config import StepConfig, StepConfigError, StreamTrigger
-from steps.http import build_api, to_response
+from steps.definitions.config import StepConfig, StepConfigError, StreamTrigger
+from steps.http.endpoints import build_api, to_response
 from steps.models import StepRun
-from steps.runs import flush_runs
+from steps.records.runs import flush_runs
 from streams import StreamConfig
 from tests.helpers.processes import ServerProcess
 from tests.helpers.step_builder import build_step, step_registry

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streams.tokens import issue_token
+from streams.sockets.tokens import issue_token
 from tests.helpers.node import node_with_packages
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import (

@@ -1,4 +1,4 @@
-"""The engine's background threads start and stop in one place (streams.lifecycle): stopped,
+"""The engine's background threads start and stop in one place (streams.runtime.lifecycle): stopped,
 the engine leaves no thread behind, and it starts again in the same process, its writes and
 step runs working as before."""
 
@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 
-from steps.health import run_checks
+from steps.definitions.step_registry import Step
+from steps.http.health import run_checks
 from steps.models import StepRun
-from steps.queue import enqueue
-from steps.registry import Step
-from steps.worker import embedded_worker_runs, start_worker_thread
-from streams import StreamConfig, lifecycle
-from streams.hooks import run_plain
-from streams.store import Stream, Streams, SyncStream
+from steps.running.queue import enqueue
+from steps.running.worker import embedded_worker_runs, start_worker_thread
+from streams import StreamConfig
+from streams.runtime import lifecycle
+from streams.runtime.hooks import run_plain
+from streams.storage.store import Stream, Streams, SyncStream
 from tests.helpers.waiting import eventually
 
 WAIT = 15.0

@@ -1,5 +1,5 @@
-"""Connections the database ended, found before they are used (``streams.liveness``): the test
-of an idle socket, the engine's database threads replacing connections a restart ended, and
+"""Connections the database ended, found before they are used (``streams.runtime.liveness``): the
+test of an idle socket, the engine's database threads replacing connections a restart ended, and
 what ``manage.py check`` says of a PostgreSQL pool that would not survive one."""
 
 import socket
@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from streams import db
 from streams.conf import engine_settings
-from streams.liveness import POOL_OPTIONS, ended_by_server, pool_problems
+from streams.runtime import db
+from streams.runtime.liveness import POOL_OPTIONS, ended_by_server, pool_problems
 from tests.helpers.passes import needs_postgres
 from tests.helpers.waiting import eventually
 from tests.test_settings_checks import check

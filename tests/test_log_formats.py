@@ -1,5 +1,6 @@
-"""The engine's log formats and its handler of last resort (``streams.log_formats``,
-``streams.log_config``), on records made here. Real processes' output: ``test_logging.py``."""
+"""The engine's log formats and its handler of last resort (``streams.runtime.log_formats``,
+``streams.runtime.log_config``), on records made here. Real processes' output:
+``test_logging.py``."""
 
 import io
 import json
@@ -11,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from streams.log_config import (
+from streams.runtime.log_config import (
     EngineHandler,
     attach_default_handlers,
     handled_elsewhere,
     logging_config,
 )
-from streams.log_formats import ConsoleFormatter, StructuredFormatter
+from streams.runtime.log_formats import ConsoleFormatter, StructuredFormatter
 
 
 def record(

@@ -14,16 +14,16 @@ import pytest
 from pydantic import BaseModel
 
 import steps.motia
-from steps.config import QueueTrigger, StepConfigError, StreamTrigger
+from steps.definitions.config import QueueTrigger, StepConfigError, StreamTrigger
 from steps.motia.adapter import is_motia_module, motia_steps, translate
 from steps.motia.definitions import STATE_TOPIC, MotiaStep
 from steps.motia.ops import engine_ops
 from steps.motia.running import Run, Started, call, call_now, running
 from steps.motia.unavailable import NotAvailableHere
-from streams import db
-from streams.config import StreamConfig as EngineStreamConfig
-from streams.registry import StreamRegistry, registry
-from streams.store import SyncStream
+from streams.definitions.config import StreamConfig as EngineStreamConfig
+from streams.definitions.stream_registry import StreamRegistry, registry
+from streams.runtime import db
+from streams.storage.store import SyncStream
 
 
 def motia_module(name: str, source: str, **names: Any) -> types.ModuleType:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from streams.client import StreamClient
+from streams.client.stream_client import StreamClient
 from tests.helpers.passes import needs_redis
 from tests.helpers.processes import (
     EMBEDDED,

@@ -12,8 +12,8 @@ from ninja import NinjaAPI
 from ninja.testing import TestAsyncClient
 from pydantic import BaseModel, create_model
 
-from steps.config import StepConfig, StepConfigError
-from steps.http import build_api
+from steps.definitions.config import StepConfig, StepConfigError
+from steps.http.endpoints import build_api
 from streams import StreamConfig
 from tests.helpers.passes import embedded_pass_only, on_redis
 from tests.helpers.processes import ServerProcess, Start, TestDatabase

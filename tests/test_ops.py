@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from streams.ops import UpdateOpError, apply_ops
+from streams.storage.ops import UpdateOpError, apply_ops
 
 
 def test_set_replaces_and_creates_nested_objects() -> None:

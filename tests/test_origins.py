@@ -1,9 +1,9 @@
 """Stream sockets only from allowed origins, and tokens never in a log line.
 
-The rules are pure (:func:`streams.origins.origin_allowed`, :func:`streams.redaction.redact`)
-and tested directly; the rest runs against real servers, runserver and uvicorn, with a real
-WebSocket client that sends the ``Origin`` a browser would (or none, as Node and Python clients
-do).
+The rules are pure (:func:`streams.sockets.origins.origin_allowed`,
+:func:`streams.sockets.redaction.redact`) and tested directly; the rest runs against real servers,
+runserver and uvicorn, with a real WebSocket client that sends the ``Origin`` a browser would (or
+none, as Node and Python clients do).
 """
 
 import asyncio
@@ -18,11 +18,11 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from examples.auth import token_from
-from streams.auth import StreamAuthRequest
-from streams.hosts import allowed_hosts
-from streams.origins import origin_allowed
-from streams.redaction import REDACTED, redact
-from streams.tokens import issue_token
+from streams.sockets.auth import StreamAuthRequest
+from streams.sockets.hosts import allowed_hosts
+from streams.sockets.origins import origin_allowed
+from streams.sockets.redaction import REDACTED, redact
+from streams.sockets.tokens import issue_token
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import AUTHENTICATE, ServerProcess, TestDatabase, logs_on_failure
 from tests.helpers.wire import join, recv_frame

@@ -1,7 +1,7 @@
-"""The shared outage rule of the senders (streams.outage): pauses and the start and end of an
-outage."""
+"""The shared outage rule of the senders (streams.runtime.service_outage): pauses and the start and
+end of an outage."""
 
-from streams.outage import Outage
+from streams.runtime.service_outage import Outage
 
 
 def test_the_pause_doubles_from_the_first_failure_up_to_the_longest() -> None:

@@ -4,8 +4,8 @@ from typing import Any
 
 import orjson
 
-from streams import protocol
-from streams.outbox import Outbox, event_type
+from streams.sockets import protocol
+from streams.sockets.outbox import Outbox, event_type
 
 ITEM = ("notes", "g", "a")
 

@@ -5,7 +5,7 @@ Pages of a few KiB (``STREAMS_SYNC_PAGE_BYTES``) make a group of a few dozen ite
 one. A client that says it takes them (``syncPages``) gets the group in ``syncPage`` frames,
 the changes made meanwhile, then ``synced``; one that does not gets one ``sync`` or, past
 ``STREAMS_MAX_SYNC_BYTES``, an ``error`` frame and no subscription. Our client's state
-(:class:`~streams.client_state.GroupState`) fed the frames ends as the database is, changes
+(:class:`~streams.client.state.GroupState`) fed the frames ends as the database is, changes
 made between the pages (or more of them than may be held) included. A replay is read a page
 at a time too.
 """
@@ -19,9 +19,9 @@ from channels.testing import WebsocketCommunicator
 
 from motia_site.asgi import application
 from streams import StreamConfig
-from streams import answers as answers_module
-from streams.client_state import GroupState, StreamMessage
-from streams.store import Stream, SyncStream
+from streams.client.state import GroupState, StreamMessage
+from streams.sockets import answers as answers_module
+from streams.storage.store import Stream, SyncStream
 from tests.helpers.wire import communicator, join_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +158,7 @@ async def test_changes_between_the_pages_end_in_the_database_state(
                 made += 1
         return read_page(*args)
 
-    monkeypatch.setattr("streams.consumers.answer_part", racing_page)
+    monkeypatch.setattr("streams.sockets.consumers.answer_part", racing_page)
     await socket.send_json_to(join(paged=True))
     frames = await frames_until(socket, "synced")
     assert made == 6
@@ -193,8 +193,8 @@ async def test_more_changes_than_may_be_held_come_from_the_log(
         tails.append(after)
         return read_tail(subscription, after, limit)
 
-    monkeypatch.setattr("streams.consumers.answer_part", busy_page)
-    monkeypatch.setattr("streams.consumers.tail_part", tail)
+    monkeypatch.setattr("streams.sockets.consumers.answer_part", busy_page)
+    monkeypatch.setattr("streams.sockets.consumers.tail_part", tail)
     await socket.send_json_to(join(paged=True))
     frames = await frames_until(socket, "synced")
     assert tails and tails[0] == 23, "the changes since the first page, from the log"
@@ -218,7 +218,7 @@ async def test_a_long_replay_comes_a_page_at_a_time_then_replayed(
         reads.append(rest.after)
         return read_page(subscription, rest, paged)
 
-    monkeypatch.setattr("streams.consumers.answer_part", counted)
+    monkeypatch.setattr("streams.sockets.consumers.answer_part", counted)
     again = WebsocketCommunicator(application, "/")
     assert (await again.connect())[0]
     await again.send_json_to(join(paged=True, since=1))

@@ -18,9 +18,9 @@ from django.urls import reverse
 
 from steps.dashboard.view_models import GroupCount
 from steps.models import DeadLetter, StepRun
-from streams.registry import registry
-from streams.store import SyncStream
-from streams.tokens import verify_token
+from streams.definitions.stream_registry import registry
+from streams.sockets.tokens import verify_token
+from streams.storage.store import SyncStream
 
 DASHBOARD = reverse("dashboard")
 

@@ -1,6 +1,6 @@
-"""The rules of answers in parts (:mod:`streams.paging`), without I/O."""
+"""The rules of answers in parts (:mod:`streams.sockets.paging`), without I/O."""
 
-from streams.paging import MAX_LIMIT, MIN_LIMIT, Hold, largest_frame, next_limit
+from streams.sockets.paging import MAX_LIMIT, MIN_LIMIT, Hold, largest_frame, next_limit
 
 
 def frame(version: int, size: int = 10) -> dict[str, str]:

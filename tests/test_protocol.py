@@ -3,9 +3,9 @@
 import orjson
 import pytest
 
-from streams import protocol
-from streams.events import StreamEvent
-from streams.protocol import ProtocolError, Subscription, parse_client_frame
+from streams.publishing.events import StreamEvent
+from streams.sockets import protocol
+from streams.sockets.protocol import ProtocolError, Subscription, parse_client_frame
 
 
 def test_parse_group_and_item_joins() -> None:

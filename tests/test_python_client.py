@@ -1,4 +1,4 @@
-"""The Python stream client (:mod:`streams.client`) against real servers.
+"""The Python stream client (:mod:`streams.client.stream_client`) against real servers.
 
 Servers are real ``manage.py runserver`` processes on fresh databases
 (:mod:`tests.helpers.processes`); changes are made with HTTP calls to the todo and notify
@@ -20,14 +20,14 @@ import httpx
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from streams.client import (
+from streams.client.stream_client import (
     StreamClient,
     StreamClientError,
     StreamConnectionError,
     StreamServerError,
     TokenPlace,
 )
-from streams.tokens import issue_token
+from streams.sockets.tokens import issue_token
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ROOT, ServerProcess, Start, TestDatabase, free_port
 from tests.helpers.todo_api import complete_todo, completed, create_todo, delete_todo
@@ -433,7 +433,7 @@ def test_importable_without_django() -> None:
     """Scripts and other services can use the client without setting up Django."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     code = (
-        "import sys; import streams.client; "
+        "import sys; import streams.client.stream_client; "
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'channels')); "
         "assert not loaded, loaded"
     )

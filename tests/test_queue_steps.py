@@ -19,20 +19,25 @@ from django.test import AsyncClient
 from pydantic import BaseModel
 
 from motia_site.asgi import application
-from steps.config import QueueTrigger
-from steps.cron import beat_schedule
-from steps.inputs import CronInput, InvalidInput, StreamTriggerInput, validate_queue_input
+from steps.definitions.config import QueueTrigger
+from steps.definitions.inputs import (
+    CronInput,
+    InvalidInput,
+    StreamTriggerInput,
+    validate_queue_input,
+)
+from steps.definitions.retry import RetryPolicy
+from steps.definitions.step_registry import Step
 from steps.models import DeadLetter, StepRun
-from steps.queue import EnqueueError, enqueue
-from steps.redrive import redrive
-from steps.registry import Step
-from steps.retry import RetryPolicy
-from steps.runs import flush_runs
-from steps.sending import OutgoingRun, send_runs
+from steps.records.redriving import redrive
+from steps.records.runs import flush_runs
+from steps.running.cron import beat_schedule
+from steps.running.queue import EnqueueError, enqueue
+from steps.running.sending import OutgoingRun, send_runs
 from streams import StreamConfig
-from streams.events import StreamEvent
-from streams.registry import registry as registry_streams
-from streams.store import SyncStream
+from streams.definitions.stream_registry import registry as registry_streams
+from streams.publishing.events import StreamEvent
+from streams.storage.store import SyncStream
 from tests.helpers.step_builder import build_step
 from tests.helpers.waiting import eventually
 

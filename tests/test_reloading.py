@@ -1,11 +1,11 @@
-"""What ``runserver`` restarts for (``streams.reloading``): the definition files and folders an
-app's process would miss, worked out from folders on disk. The server itself is driven in
+"""What ``runserver`` restarts for (``streams.runtime.reloading``): the definition files and
+folders an app's process would miss, worked out from folders on disk. The server itself is driven in
 ``tests/test_dev_server.py``."""
 
 import os
 from pathlib import Path
 
-from streams.reloading import DefinitionWatch, app_folders, describe, differences
+from streams.runtime.reloading import DefinitionWatch, app_folders, describe, differences
 
 
 def touch(path: Path, text: str = "") -> Path:

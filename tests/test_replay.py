@@ -18,10 +18,10 @@ from channels.testing import WebsocketCommunicator
 
 from motia_site.asgi import application
 from streams import StreamConfig
-from streams import snapshots as snapshot_module
-from streams.answers import join_answer
-from streams.client import GroupSubscription, StreamClient
-from streams.store import Stream, SyncStream
+from streams.client.stream_client import GroupSubscription, StreamClient
+from streams.sockets import snapshots as snapshot_module
+from streams.sockets.answers import join_answer
+from streams.storage.store import Stream, SyncStream
 from tests.helpers.processes import ServerProcess, Start, TestDatabase
 from tests.helpers.wire import communicator, join_message
 

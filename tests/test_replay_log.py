@@ -7,12 +7,12 @@ import pytest
 from django.test import override_settings
 
 from streams import StreamConfig
-from streams.answers import join_answer
-from streams.client_state import GroupState, ItemState, StreamMessage, Versions
+from streams.client.state import GroupState, ItemState, StreamMessage, Versions
 from streams.models import StreamGroup, StreamLogEntry
-from streams.protocol import ProtocolError, Subscription, parse_client_frame
-from streams.replay import LogEntry, ReplayPage, prune_below, replay_page
-from streams.store import SyncStream
+from streams.sockets.answers import join_answer
+from streams.sockets.protocol import ProtocolError, Subscription, parse_client_frame
+from streams.storage.replay import LogEntry, ReplayPage, prune_below, replay_page
+from streams.storage.store import SyncStream
 from tests.helpers.wire import join_message
 
 SIZE = 100

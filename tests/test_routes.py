@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from ninja.testing import TestAsyncClient
 
-from steps.http import build_api
-from steps.routes import RouteClaim, conflicts, in_precedence_order, path_shape
+from steps.http.endpoints import build_api
+from steps.http.routes import RouteClaim, conflicts, in_precedence_order, path_shape
 from tests.helpers.step_builder import build_step, step_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,5 @@
 """Running a step now, by hand: ``manage.py enqueue TOPIC JSON`` and ``manage.py run_cron
-STEP`` (``steps.manual``, ``steps.management.running``).
+STEP`` (``steps.running.manual``, ``steps.management.running``).
 
 Bad input is refused before anything is sent, with a message naming the problem and a non-zero
 exit. On the embedded broker the command runs the steps in its own process and waits for them

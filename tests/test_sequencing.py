@@ -1,6 +1,6 @@
 """Per-group ordering of events by version."""
 
-from streams.sequencing import GroupSequencer
+from streams.publishing.sequencing import GroupSequencer
 
 
 def test_in_order_events_pass_straight_through() -> None:

@@ -63,10 +63,13 @@ def test_an_authenticate_path_that_does_not_import_is_an_error() -> None:
     ) in report
 
 
-@override_settings(STREAMS_TOKEN_VERIFIER="streams.tokens.no_such_function")
+@override_settings(STREAMS_TOKEN_VERIFIER="streams.sockets.tokens.no_such_function")
 def test_a_token_verifier_missing_from_its_module_is_an_error() -> None:
     report = failed_check()
-    assert "(streams.E002) STREAMS_TOKEN_VERIFIER names 'streams.tokens.no_such_function'" in report
+    assert (
+        "(streams.E002) STREAMS_TOKEN_VERIFIER names 'streams.sockets.tokens.no_such_function'"
+        in report
+    )
     assert "cannot be imported" in report
 
 
@@ -78,7 +81,7 @@ def test_a_path_to_something_not_callable_is_an_error() -> None:
     ) in failed_check()
 
 
-@override_settings(STREAMS_AUTHENTICATE="streams.tokens.verify_token")
+@override_settings(STREAMS_AUTHENTICATE="streams.sockets.verify_token")
 def test_a_path_to_a_function_passes() -> None:
     assert "streams." not in check(fail_level="WARNING")
 

@@ -17,15 +17,15 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from steps.asgi import StepRouter
 from steps.checks import (
     require_valid_definitions,
     unknown_streams,
     unsubscribed_topics,
     worker_wide_settings,
 )
-from steps.registry import registry
-from streams.registry import registry as stream_registry
+from steps.definitions.step_registry import registry
+from steps.http.asgi import StepRouter
+from streams.definitions.stream_registry import registry as stream_registry
 from tests.helpers.step_builder import build_step
 
 LoadSteps = Callable[..., str]

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from steps.config import (
+from steps.definitions.config import (
     CronTrigger,
     HttpTrigger,
     QueryParam,
@@ -15,8 +15,8 @@ from steps.config import (
     StepConfigError,
     StreamTrigger,
 )
-from steps.execution import prepare
-from steps.retry import RetryPolicy
+from steps.definitions.retry import RetryPolicy
+from steps.running.execution import prepare
 from tests.helpers.step_builder import build_step
 
 

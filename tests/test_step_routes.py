@@ -15,10 +15,10 @@ import orjson
 import pytest
 from django.test import override_settings
 
-from steps.asgi import Route, route_of
-from steps.config import HttpTrigger
-from steps.registry import registry
-from steps.responses import ErrorBody
+from steps.definitions.config import HttpTrigger
+from steps.definitions.step_registry import registry
+from steps.http.asgi import Route, route_of
+from steps.http.responses import ErrorBody
 from tests.helpers.deployment import LOCAL_PLAIN_HTTP
 from tests.helpers.passes import embedded_pass_only
 from tests.helpers.processes import ServerProcess, TestDatabase, logs_on_failure

@@ -10,9 +10,9 @@ from django.db import connection, transaction
 from pydantic import BaseModel
 
 from streams import StreamConfig, StreamValidationError, UpdateOpError
-from streams.events import StreamEvent, now_ms
 from streams.models import StreamGroup
-from streams.store import Stream, Streams, SyncStream
+from streams.publishing.events import StreamEvent, now_ms
+from streams.storage.store import Stream, Streams, SyncStream
 
 
 class Counter(BaseModel):

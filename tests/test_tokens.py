@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from examples.auth import authenticate_stream, token_from
-from streams.auth import StreamAuthRequest
-from streams.context import StreamContext
-from streams.tokens import InvalidToken, issue_token, verify_token
+from streams.sockets.auth import StreamAuthRequest
+from streams.sockets.context import StreamContext
+from streams.sockets.tokens import InvalidToken, issue_token, verify_token
 
 
 def request(headers: dict[str, str] | None = None, **kw: Any) -> StreamAuthRequest:

@@ -1,6 +1,6 @@
-"""What a trace records as it happens (``steps.traces``): http requests, stream changes,
-enqueues, and the sockets each change reached (counted by the hub, ``streams.reach``), written
-in the run recorder's batches; bounded, and off when ``STEPS_TRACE_EVENTS_KEPT`` is 0."""
+"""What a trace records as it happens (``steps.records.traces``): http requests, stream changes,
+enqueues, and the sockets each change reached (counted by the hub, ``streams.publishing.reach``),
+written in the run recorder's batches; bounded, and off when ``STEPS_TRACE_EVENTS_KEPT`` is 0."""
 
 import json
 from collections.abc import Callable, Iterator
@@ -12,16 +12,17 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from motia_site.asgi import application
-from steps import traces
+from steps.definitions.step_registry import Step
 from steps.models import SocketReach, StepRun, TraceEvent
-from steps.pending import PendingRows
-from steps.queue import enqueue
-from steps.registry import Step
-from steps.runs import flush_runs
-from steps.storable import storable_json
-from streams import StreamConfig, reach
-from streams.events import current_trace_id
-from streams.store import Stream, SyncStream
+from steps.records import traces
+from steps.records.pending import PendingRows
+from steps.records.runs import flush_runs
+from steps.records.storable import storable_json
+from steps.running.queue import enqueue
+from streams import StreamConfig
+from streams.publishing import reach
+from streams.publishing.events import current_trace_id
+from streams.storage.store import Stream, SyncStream
 from tests.helpers.waiting import eventually
 from tests.helpers.wire import join_message
 

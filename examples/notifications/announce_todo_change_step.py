@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steps.inputs import StreamTriggerInput
+from steps import StreamTriggerInput
 
 
 class Announcement(BaseModel):

@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steps.fields import StreamKey
+from steps import StreamKey
 
 
 class Body(BaseModel):

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from steps.fields import StreamKey
+from steps import StreamKey
 
 
 class Body(BaseModel):

@@ -1,7 +1,7 @@
 import time
 from typing import Any
 
-from steps.inputs import StreamTriggerInput
+from steps import StreamTriggerInput
 
 
 def all_steps_done(input: StreamTriggerInput) -> bool:

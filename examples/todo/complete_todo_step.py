@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steps.responses import ErrorBody
+from steps import ErrorBody
 
 
 class Success(BaseModel):

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steps.fields import StoredText
+from steps import StoredText
 
 from .todo_stream import Todo
 

@@ -1,7 +1,7 @@
 """The dashboard's "Run a step now" forms: one per queue trigger, with its input schema and a
 JSON example made from it, and a button per cron trigger.
 
-Pure: steps in, frozen dataclasses out (the views send, :mod:`steps.manual` checks).
+Pure: steps in, frozen dataclasses out (the views send, :mod:`steps.running.manual` checks).
 """
 
 import json
@@ -9,8 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from steps.config import CronTrigger, QueueTrigger
-from steps.registry import Step
+from ..definitions import CronTrigger, QueueTrigger, Step
 
 # Nested schemas deeper than this get null in the example (a model that contains itself).
 MAX_EXAMPLE_DEPTH = 8

@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from steps.models import DeadLetter, StepRun, TraceEvent
-
+from ..models import DeadLetter, StepRun, TraceEvent
 from .view_models import LogLine, log_line
 
 # (stream, group, version): one change of a group, whatever process saw it.

@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from steps.manual import TRACE_ID
-from steps.models import DeadLetter, SocketReach, StepRun, TraceEvent
 from streams.models import StreamLogEntry
-from streams.tokens import page_token
+from streams.sockets import page_token
 
+from ..models import DeadLetter, SocketReach, StepRun, TraceEvent
+from ..running import TRACE_ID
 from .timeline import (
     ChangeKey,
     Summary,

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from steps.flows import describe_trigger
-from steps.models import DeadLetter, StepRun
-
+from ..definitions import describe_trigger
+from ..models import DeadLetter, StepRun
 from .layout import Box, Graph, Link, layout
 
 # A stream this small is watched live as a whole when the dashboard opens.
@@ -34,7 +33,7 @@ class FlowView:
 
 
 def flow_views(overview: Mapping[str, Any]) -> list[FlowView]:
-    """Every flow of a flows overview (:func:`steps.flows.flows_overview`), laid out."""
+    """Every flow of a flows overview (:func:`steps.definitions.flows.flows_overview`), laid out."""
     return [flow_view(flow, overview["edges"]) for flow in overview["flows"]]
 
 
@@ -161,7 +160,7 @@ def run_view(run: StepRun) -> RunView:
 
 
 def log_line(line: Mapping[str, Any]) -> LogLine:
-    """A stored log line (``streams.logger``'s shape: time, level, msg, fields)."""
+    """A stored log line (``streams.runtime.logger``'s shape: time, level, msg, fields)."""
     return LogLine(
         at=_when(line.get("time")),
         level=str(line.get("level", "")),

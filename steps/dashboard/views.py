@@ -11,14 +11,14 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from steps.flows import flows_overview
-from steps.manual import TRACE_ID, ManualRunError, enqueue_now, fire_cron_now, parse_json
-from steps.models import DeadLetter, StepRun, TraceEvent
-from steps.registry import registry as steps
+from streams.definitions import registry as streams
 from streams.models import StreamGroup
-from streams.registry import registry as streams
-from streams.tokens import page_token
+from streams.sockets import page_token
 
+from ..definitions import flows_overview
+from ..definitions import registry as steps
+from ..models import DeadLetter, StepRun, TraceEvent
+from ..running import TRACE_ID, ManualRunError, enqueue_now, fire_cron_now, parse_json
 from .run_forms import QueueForm, cron_buttons, queue_forms, with_error
 from .view_models import dead_letter_view, flow_views, run_view, stream_views
 

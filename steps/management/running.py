@@ -19,13 +19,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from steps.conf import is_in_process_broker
-from steps.health import check_broker
-from steps.local_runs import InFlight, run_here
-from steps.manual import ManualRunError, Sent
-from steps.models import DeadLetter, StepRun
-from steps.sending import sender
-from streams.hub import crosses_processes
+from streams.publishing import crosses_processes
+
+from ..conf import is_in_process_broker
+from ..http import check_broker
+from ..models import DeadLetter, StepRun
+from ..running import InFlight, ManualRunError, Sent, run_here, sender
 
 # Seconds a command waits, by default, for the steps it runs itself.
 DEFAULT_TIMEOUT = 60.0

@@ -26,12 +26,12 @@ from typing import Any
 import pydantic
 from pydantic.alias_generators import to_snake
 
-from steps.config import StepConfig as EngineStepConfig
-from steps.config import StepConfigError
-from streams.config import StreamConfig as EngineStreamConfig
-from streams.hooks import is_async
-from streams.registry import registry as stream_registry
+from streams.definitions import StreamConfig as EngineStreamConfig
+from streams.definitions import registry as stream_registry
+from streams.runtime import is_async
 
+from ..definitions import StepConfig as EngineStepConfig
+from ..definitions import StepConfigError
 from .definitions import STATE_TOPIC, MotiaStep, Plan, TriggerKind
 from .http_runs import run_http
 from .inputs import condition_request, motia_input, trigger_index, trigger_info

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 
-from streams.discovery import in_apps
+from streams.runtime import in_apps
 
 from .importing import installed_motia_directory
 

@@ -1,11 +1,12 @@
-"""A Motia step as the engine registers it: the engine's :class:`~steps.registry.Step`, plus
-what only the Motia layer reads (:class:`Plan`)."""
+"""A Motia step as the engine registers it: the engine's
+:class:`~steps.definitions.step_registry.Step`, plus what only the Motia layer reads
+(:class:`Plan`)."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from steps.registry import Step
+from ..definitions import Step
 
 TriggerKind = Literal["http", "queue", "cron", "stream", "state"]
 

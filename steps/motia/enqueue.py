@@ -14,12 +14,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from steps.context import new_trace_id
-from steps.queue import EnqueueError, subscribers
-from steps.queue import enqueue as send
-from steps.registry import registry
-from streams.events import current_trace_id
+from streams.publishing import current_trace_id
 
+from ..definitions import new_trace_id, registry
+from ..running import EnqueueError, subscribers
+from ..running import enqueue as send
 from .running import Started, blocking, current_run, in_async_mode, start
 
 logger = logging.getLogger("steps.motia")

@@ -26,7 +26,7 @@ from typing import Any
 import pydantic
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from streams.hooks import is_async
+from streams.runtime import is_async
 
 from .channels import ResponseChannel
 from .inputs import http_args, trigger_info

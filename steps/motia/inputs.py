@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pydantic
 
-from steps.config import CronTrigger, HttpTrigger, QueueTrigger, StreamTrigger, Trigger
-
+from ..definitions import CronTrigger, HttpTrigger, QueueTrigger, StreamTrigger, Trigger
 from .channels import ChannelReader, ChannelWriter, ResponseChannel
 from .definitions import STATE_TOPIC, TriggerKind
 from .types import (
@@ -23,8 +22,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:  # the engine's http module is the server's: workers need not import it
-    from steps.http import ApiRequest as EngineRequest
-    from steps.inputs import StreamTriggerInput as EngineStreamInput
+    from ..definitions import StreamTriggerInput as EngineStreamInput
+    from ..http import ApiRequest as EngineRequest
 
 
 def trigger_kind(trigger: Trigger) -> TriggerKind:

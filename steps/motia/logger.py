@@ -1,6 +1,6 @@
 """Motia's ``logger``: ``logger.info("Todo created", {"id": todo_id})``.
 
-Within a run it logs through the run's own logger (:class:`streams.logger.FlowLogger`): each
+Within a run it logs through the run's own logger (:class:`streams.runtime.logger.FlowLogger`): each
 line carries the trace id and the step, and is kept in the run's record (the dashboard and
 the admin show it). Outside a run (at import, in a shell) it logs to the ``motia`` logger.
 """
@@ -8,7 +8,7 @@ the admin show it). Outside a run (at import, in a shell) it logs to the ``motia
 from collections.abc import Mapping
 from typing import Any
 
-from streams.logger import FlowLogger
+from streams.runtime import FlowLogger
 
 from .running import current_run
 

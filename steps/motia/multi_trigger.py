@@ -10,7 +10,7 @@ of them is; a plain one then runs on a thread for plain code.
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from streams.hooks import is_async
+from streams.runtime import is_async
 
 from .running import call, call_either
 from .step import StepDefinition, as_step_config, caller_module

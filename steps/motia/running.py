@@ -31,8 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from streams import db
-from streams.hooks import is_async, run_plain
+from streams.runtime import db, is_async, run_plain
 
 logger = logging.getLogger("steps.motia")
 
@@ -272,7 +271,7 @@ def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end from plain code: on this thread's own event loop, or, when
     a loop already runs here, on a thread of its own while this one waits."""
     if not _loop_here():
-        from steps.execution import run_coroutine
+        from ..running import run_coroutine
 
         result: T = run_coroutine(coroutine)
         return result

@@ -5,11 +5,11 @@ module-level ``logger``, ``enqueue`` and ``stateManager``, which are the same ob
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from steps.context import new_trace_id
-from streams.events import current_trace_id
-from streams.logger import FlowLogger
-from streams.registry import registry
+from streams.definitions import registry
+from streams.publishing import current_trace_id
+from streams.runtime import FlowLogger
 
+from ..definitions import new_trace_id
 from .types import FlowContext, TriggerInfo
 
 

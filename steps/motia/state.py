@@ -11,9 +11,8 @@ runs the state-triggered steps (:mod:`steps.motia.state_triggers`).
 
 from typing import Any
 
-from streams import store
-from streams.config import StreamConfig
-from streams.registry import registry
+from streams.definitions import StreamConfig, registry
+from streams.storage import store
 
 from .ops import engine_ops
 from .running import perform

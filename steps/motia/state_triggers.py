@@ -12,11 +12,10 @@ logged). Changes made through the admin are not dispatched.
 import logging
 from typing import Any
 
-from steps.context import new_trace_id
-from steps.registry import registry
-from steps.sending import send_to_step
-from streams.events import current_trace_id
+from streams.publishing import current_trace_id
 
+from ..definitions import new_trace_id, registry
+from ..running import send_to_step
 from .definitions import STATE_TOPIC, MotiaStep
 from .running import Run, call_in_sync_thread, call_now, current_run, running
 from .services import flow_context

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr
 
-from streams.config import StreamConfig as EngineStreamConfig
+from streams.definitions import StreamConfig as EngineStreamConfig
 
 
 class StreamSubscription(BaseModel):

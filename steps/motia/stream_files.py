@@ -13,7 +13,7 @@ from typing import Any
 
 import pydantic
 
-from streams.config import StreamConfigError
+from streams.definitions import StreamConfigError
 
 
 def read_stream_config(module: ModuleType, config: Any) -> Any:

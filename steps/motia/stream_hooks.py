@@ -10,7 +10,7 @@ its answer, ``{"unauthorized": True}`` refusing the join.
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from streams.hooks import is_async
+from streams.runtime import is_async
 
 from .running import Run, call, call_now, running
 from .services import flow_context

@@ -1,9 +1,9 @@
 """Motia's ``Stream``: ``todo_stream = Stream("todo")`` at a module's top, then
 ``todo_stream.set(group_id, id, item)`` in a handler.
 
-It is the engine's Stream API (:mod:`streams.store`) under Motia's names: items are validated,
-stored, pushed to subscribers and run stream triggers as any change does. Each call is plain in
-a plain handler and awaitable in an async one (:mod:`steps.motia.running`).
+It is the engine's Stream API (:mod:`streams.storage.store`) under Motia's names: items are
+validated, stored, pushed to subscribers and run stream triggers as any change does. Each call is
+plain in a plain handler and awaitable in an async one (:mod:`steps.motia.running`).
 
 A stream used by name with no ``*_stream.py`` defining it is a stream all the same, without a
 schema, as in Motia: it is registered the first time a ``Stream`` names it, and a definition of
@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from streams import store
-from streams.config import StreamConfig as EngineStreamConfig
-from streams.registry import registry
+from streams.definitions import StreamConfig as EngineStreamConfig
+from streams.definitions import registry
+from streams.storage import store
 
 from .ops import engine_ops
 from .running import perform

@@ -9,8 +9,8 @@ step in the project's registry for one test.
 from collections.abc import Callable
 from typing import Any
 
-from steps.config import StepConfig
-from steps.registry import Step, StepRegistry
+from steps.definitions.config import StepConfig
+from steps.definitions.step_registry import Step, StepRegistry
 
 
 def nothing(input: Any, ctx: Any) -> None:

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from steps.management.running import ManualRunCommand
-from steps.manual import Sent, enqueue_now, parse_json
-from steps.registry import registry
+from ...definitions import registry
+from ...running import Sent, enqueue_now, parse_json
+from ..running import ManualRunCommand
 
 
 class Command(ManualRunCommand):

@@ -12,12 +12,12 @@ from celery import current_app
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from steps.conf import is_in_process_broker
-from steps.local_runs import InFlight, run_here
-from steps.management.running import ManualRunCommand
-from steps.models import DeadLetter
-from steps.redrive import CannotRedrive, RedriveStopped, redrive
-from steps.registry import registry
+from ...conf import is_in_process_broker
+from ...definitions import registry
+from ...models import DeadLetter
+from ...records import CannotRedrive, RedriveStopped, redrive
+from ...running import InFlight, run_here
+from ..running import ManualRunCommand
 
 
 class Command(ManualRunCommand):

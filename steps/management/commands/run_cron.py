@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from steps.management.running import ManualRunCommand
-from steps.manual import Sent, fire_cron_now
-from steps.registry import registry
+from ...definitions import registry
+from ...running import Sent, fire_cron_now
+from ..running import ManualRunCommand
 
 
 class Command(ManualRunCommand):

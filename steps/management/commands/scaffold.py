@@ -8,7 +8,10 @@ from typing import Any
 from django.apps import AppConfig, apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from steps.management.scaffolding import (
+from streams.definitions import registry as streams
+
+from ...definitions import registry as steps
+from ..scaffolding import (
     TEMPLATES,
     TRIGGERS,
     Module,
@@ -18,8 +21,6 @@ from steps.management.scaffolding import (
     step_module,
     stream_module,
 )
-from steps.registry import registry as steps
-from streams.registry import registry as streams
 
 ENGINE_APPS = {"streams", "steps"}
 

@@ -5,8 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from steps.flows import flows_overview, format_overview
-from steps.registry import registry
+from ...definitions import flows_overview, format_overview, registry
 
 
 class Command(BaseCommand):

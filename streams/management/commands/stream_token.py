@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from streams.tokens import issue_token
+from ...sockets import issue_token
 
 
 class Command(BaseCommand):
