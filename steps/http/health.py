@@ -52,7 +52,7 @@ def _stop(executor: ThreadPoolExecutor) -> None:
 # Checks that hang keep their thread until their own socket timeout; later requests find the
 # threads busy and count those checks as down. Started by the first check
 # (streams.runtime.lifecycle).
-_executor = lifecycle.register("health", _start, _stop)
+_executor = lifecycle.register("health", lifecycle.Stage.SIDE, _start, _stop)
 # The last status of each check, so that an outage is logged when it starts and ends, not at
 # every call of a load balancer.
 _last_status: dict[str, str] = {}

@@ -131,7 +131,11 @@ class RunRecorder:
         self._tables: list[PendingRows] = []
         # The writing thread, a service of streams.runtime.lifecycle: started by the first record.
         self.service = lifecycle.register(
-            "step-runs", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
+            "step-runs",
+            lifecycle.Stage.RECORD,
+            self._start,
+            self._stop,
+            alive=lambda writer: writer[0].is_alive(),
         )
 
     def add_table(self, rows: PendingRows) -> None:

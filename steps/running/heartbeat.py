@@ -57,7 +57,11 @@ class Heartbeats:
         self._wake = threading.Event()
         # The writing thread (real brokers only), a service of streams.runtime.lifecycle.
         self.service = lifecycle.register(
-            "worker-heartbeat", self._start, self._stop, alive=lambda writer: writer[0].is_alive()
+            "worker-heartbeat",
+            lifecycle.Stage.SIDE,
+            self._start,
+            self._stop,
+            alive=lambda writer: writer[0].is_alive(),
         )
         self._failing = False
         self._pruned_at = 0.0

@@ -65,7 +65,11 @@ class Sender:
         self._queue: queue.SimpleQueue[OutgoingRun | None] = queue.SimpleQueue()
         self.handoff = Handoff()
         self.service = lifecycle.register(
-            "step-sender", self._start, self._stop, alive=threading.Thread.is_alive
+            "step-sender",
+            lifecycle.Stage.SEND,
+            self._start,
+            self._stop,
+            alive=threading.Thread.is_alive,
         )
 
     def send(self, run: OutgoingRun) -> None:

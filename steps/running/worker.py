@@ -202,9 +202,14 @@ class _RunningBeat:
 
 # The worker and the beat, services of streams.runtime.lifecycle: started with the server (or by a
 # command, a test), stopped with the engine's other threads.
-_worker = lifecycle.register("embedded-worker", _RunningWorker, _RunningWorker.stop)
+_worker = lifecycle.register(
+    "embedded-worker", lifecycle.Stage.RUN, _RunningWorker, _RunningWorker.stop
+)
 _beat = lifecycle.register(
-    "embedded-beat", lambda: _RunningBeat(BeatLock(beat_lock_path())), _RunningBeat.stop
+    "embedded-beat",
+    lifecycle.Stage.SCHEDULE,
+    lambda: _RunningBeat(BeatLock(beat_lock_path())),
+    _RunningBeat.stop,
 )
 
 

@@ -204,5 +204,7 @@ def wait_published(timeout: float) -> bool:
 
 
 # Started on the first event for the layer; stopped by streams.runtime.lifecycle.
-_publisher = lifecycle.register("stream-publisher", _LayerPublisher, _LayerPublisher.stop)
+_publisher = lifecycle.register(
+    "stream-publisher", lifecycle.Stage.SEND, _LayerPublisher, _LayerPublisher.stop
+)
 _layer_publisher = _publisher.ensure

@@ -111,7 +111,7 @@ def _start() -> DatabaseThreads:
 
 
 # Started on the first query; stopped by streams.runtime.lifecycle (tests, process exit).
-service = lifecycle.register("database", _start, DatabaseThreads.stop)
+service = lifecycle.register("database", lifecycle.Stage.DATABASE, _start, DatabaseThreads.stop)
 _pool = service.ensure
 
 

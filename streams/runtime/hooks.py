@@ -30,7 +30,7 @@ def _stop(threads: ThreadPoolExecutor) -> None:
 
 
 # Started on the first plain call; stopped by streams.runtime.lifecycle.
-service = lifecycle.register("sync-threads", _start, _stop)
+service = lifecycle.register("sync-threads", lifecycle.Stage.CALL, _start, _stop)
 
 
 def is_async(fn: Callable[..., Any]) -> bool:

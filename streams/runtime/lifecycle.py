@@ -4,9 +4,10 @@ Each background service of a process (a thread, or a pool of them) registers her
 how it starts and how it stops (:func:`register`). It starts as it always did: on first use
 (:meth:`Service.ensure`, the database threads on the first query, the sender on the first
 run to send...) or as the server starts (the embedded worker). :func:`stop` stops every
-running service in :data:`STOP_ORDER`; the engine can then start again in the same process
-(tests do). It is called when the process exits (``atexit``), when an ASGI server shuts the
-application down (:func:`lifespan`), and by the test suite.
+running service, stage by stage (:class:`Stage`, given as it registers); the engine can then
+start again in the same process (tests do). It is called when the process exits
+(``atexit``), when an ASGI server shuts the application down (:func:`lifespan`), and by the
+test suite.
 
 A service stops before the services it hands work to, so that what it still holds reaches
 them: the worker's handlers write, send and publish; the database threads' last commits hand
@@ -21,24 +22,28 @@ import atexit
 import logging
 import threading
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger("streams.lifecycle")
 
 T = TypeVar("T")
 
-STOP_ORDER = (
-    "reloading",  # runserver's watch for step and stream files: nothing depends on it
-    "embedded-beat",  # no more cron runs sent
-    "embedded-worker",  # no more queued runs: its handlers use every service below
-    "worker-heartbeat",  # a worker's beats (its row deleted as it stops, above)
-    "health",  # the health checks' threads
-    "sync-threads",  # plain hooks and handlers under way finish
-    "step-runs",  # the runs recorded so far are written (on a database thread)
-    "database",  # queued queries finish; their commits hand runs and events below
-    "step-sender",  # the runs still waiting leave for the broker
-    "stream-publisher",  # the events still waiting go to the channel layer
-)
+
+class Stage(IntEnum):
+    """When a service stops, by what it does: a lower stage stops first. A service stops
+    before the services it hands work to."""
+
+    WATCH = 10  # watching files (runserver's watch of step and stream files)
+    SCHEDULE = 20  # sending work on a schedule (the embedded beat)
+    RUN = 30  # running work handed to it (the embedded worker: its handlers use all below)
+    SIDE = 40  # side work: heartbeats, health checks
+    CALL = 50  # running plain calls (hooks and handlers on the sync threads)
+    RECORD = 60  # writing records through the database threads (step runs)
+    DATABASE = 70  # the database threads: their commits hand work to the senders
+    SEND = 80  # sending to the broker and the channel layer (no database needed)
+
+
 # Passes of stop() while services were started again during the previous one.
 MAX_PASSES = 3
 
@@ -50,11 +55,13 @@ class Service(Generic[T]):
     def __init__(
         self,
         name: str,
+        stage: Stage,
         start: Callable[[], T],
         stop: Callable[[T], None],
         alive: Callable[[T], bool] | None = None,
     ) -> None:
         self.name = name
+        self.stage = stage
         self._start = start
         self._stop = stop
         # Whether what runs still does (a thread that died is started again on next use).
@@ -100,33 +107,35 @@ _stopping = threading.Lock()
 
 def register(
     name: str,
+    stage: Stage,
     start: Callable[[], T],
     stop: Callable[[T], None],
     alive: Callable[[T], bool] | None = None,
 ) -> Service[T]:
-    """The service ``name`` (one of :data:`STOP_ORDER`), started by ``start`` and stopped by
-    ``stop``; registering a name again replaces the service."""
-    if name not in STOP_ORDER:
-        raise ValueError(f"{name!r} is not a service of STOP_ORDER")
-    service = Service(name, start, stop, alive)
+    """The service ``name``, started by ``start`` and stopped by ``stop`` with the others of
+    its ``stage``; registering a name again replaces the service."""
+    service = Service(name, stage, start, stop, alive)
     _services[name] = service
     return service
 
 
+def stop_order() -> list[Service[Any]]:
+    """The services known, in the order they stop (by stage, then as registered)."""
+    return sorted(_services.values(), key=lambda service: service.stage)
+
+
 def running() -> list[str]:
     """The names of the services that run now, in stop order."""
-    return [name for name in STOP_ORDER if name in _services and _services[name].running]
+    return [service.name for service in stop_order() if service.running]
 
 
 def stop() -> None:
-    """Stop every running service in :data:`STOP_ORDER`, and again those a stop started anew;
+    """Stop every running service, stage by stage, and again those a stop started anew;
     they start again on next use."""
     with _stopping:
         for _ in range(MAX_PASSES):
-            for name in STOP_ORDER:
-                service = _services.get(name)
-                if service is not None:
-                    service.stop()
+            for service in stop_order():
+                service.stop()
             if not running():
                 return
         logger.warning("services still running after stopping: %s", ", ".join(running()))

@@ -198,4 +198,4 @@ def _reloader_started(sender: autoreload.BaseReloader, **kwargs: Any) -> None:
 
     signal.signal(RELOAD_SIGNAL, reload)
     # Started here, stopped by streams.runtime.lifecycle with the engine's other threads.
-    lifecycle.register("reloading", start, stop).ensure()
+    lifecycle.register("reloading", lifecycle.Stage.WATCH, start, stop).ensure()
