@@ -412,7 +412,7 @@ async def test_parallel_merge_counts_every_step_and_completes_once() -> None:
     trace = f"merge-{time.time_ns()}"
     join = {"streamName": "parallelMerge", "groupId": "merge-groups", "id": trace}
     await comm.send_json_to({"type": "join", "data": {**join, "subscriptionId": "m"}})
-    assert (await comm.receive_json_from(timeout=5))["event"] == {"type": "sync", "data": None}
+    assert (await comm.receive_json_from(timeout=WAIT))["event"] == {"type": "sync", "data": None}
 
     response = await AsyncClient().post(
         "/stream-parallel-merge",
@@ -423,7 +423,7 @@ async def test_parallel_merge_counts_every_step_and_completes_once() -> None:
     assert response.json() == {"traceId": trace, "totalSteps": 5}
     counts: list[int] = []
     while not counts or counts[-1] < 5:
-        frame = await comm.receive_json_from(timeout=10)
+        frame = await comm.receive_json_from(timeout=WAIT)
         counts.append(frame["event"]["data"]["completedSteps"])
     assert counts == [0, 1, 2, 3, 4, 5], "no update dropped"
     await comm.disconnect()
@@ -447,14 +447,14 @@ async def test_custom_event_reaches_group_subscribers() -> None:
     assert (await comm.connect())[0]
     join = {"streamName": "notifications", "groupId": "room-1", "subscriptionId": "n"}
     await comm.send_json_to({"type": "join", "data": join})
-    assert (await comm.receive_json_from(timeout=5))["event"]["type"] == "sync"
+    assert (await comm.receive_json_from(timeout=WAIT))["event"]["type"] == "sync"
     response = await AsyncClient().post(
         "/notify",
         data=json.dumps({"groupId": "room-1", "message": "deploy finished"}),
         content_type="application/json",
     )
     assert response.status_code == 200
-    frame = await comm.receive_json_from(timeout=5)
+    frame = await comm.receive_json_from(timeout=WAIT)
     assert frame["id"] is None
     assert frame["event"]["type"] == "event"
     assert frame["event"]["event"]["type"] == "custom"
@@ -467,12 +467,12 @@ async def test_multi_trigger_step_announces_todo_changes() -> None:
     assert (await comm.connect())[0]
     join = {"streamName": "notifications", "groupId": "todos", "subscriptionId": "n"}
     await comm.send_json_to({"type": "join", "data": join})
-    await comm.receive_json_from(timeout=5)
+    await comm.receive_json_from(timeout=WAIT)
     response = await AsyncClient().post(
         "/todos", data=json.dumps({"description": "x"}), content_type="application/json"
     )
     todo_id = response.json()["todo"]["id"]
-    frame = await comm.receive_json_from(timeout=10)
+    frame = await comm.receive_json_from(timeout=WAIT)
     assert frame["event"]["event"] == {
         "type": "todo",
         "data": {"change": "create", "todoId": todo_id},
@@ -480,7 +480,7 @@ async def test_multi_trigger_step_announces_todo_changes() -> None:
     await sync_to_async(enqueue)(
         {"topic": "todo.announce", "data": {"message": "standup"}}, trace_id="t"
     )
-    frame = await comm.receive_json_from(timeout=10)
+    frame = await comm.receive_json_from(timeout=WAIT)
     assert frame["event"]["event"]["data"] == {"change": "announcement", "message": "standup"}
     await comm.disconnect()
 
