@@ -1,4 +1,4 @@
-"""Joins: 5,000 WebSocket sockets joining todo/todos, with the seed's join/leave hooks on.
+"""Joins: 5,000 WebSocket sockets joining todo/todos, with the examples' join/leave hooks on.
 
 The client opens the sockets with bounded concurrency; each sends its join and waits for the
 sync frame. Reported: joins per second, join -> sync and connect -> sync percentiles, the
@@ -26,7 +26,7 @@ log = h.make_log("joins")
 
 SOCKET_TIMEOUT = 180.0  # one socket's connect, and then its sync: a slow server still syncs
 SETTLE_TIMEOUT = 60.0  # for the join hooks' work to drain before RSS is read
-WATCHERS = ("inbox", "watching", "todos")  # stream, group, item of the seed's watcher counter
+WATCHERS = ("inbox", "watching", "todos")  # stream, group, item of the example's watcher counter
 TARGET_NAMES = {"ours": "ours", "raw": "raw ASGI", "websockets": "raw websockets"}
 
 
@@ -100,7 +100,7 @@ class JoinResult:
 
 
 def watchers(database: h.Database | None) -> int | None:
-    """The seed's watcher counter for todo/todos (0 before anyone joined)."""
+    """The example's watcher counter for todo/todos (0 before anyone joined)."""
     if database is None:
         return None
     data = database.item_data(*WATCHERS)
