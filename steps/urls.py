@@ -6,16 +6,34 @@ A project includes them at the root of its URLs, where step paths mean what thei
 say: ``path("", include("steps.urls"))``. ``/favicon.ico``, which browsers ask for on every
 page that names no icon (the admin's), is the engine's icon unless the project routes it
 first.
+
+A method a route does not take is answered as the step routes answer it (JSON 405 with
+``Allow``, ``HEAD`` as ``GET``, 204 to ``OPTIONS``), ``/api/flows`` included, whichever handler
+serves the request (:func:`steps.http.responses.answering_other_methods`).
 """
 
 from django.http import HttpRequest, HttpResponseRedirect
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from .definitions import registry
-from .http import HEALTH_URL_NAME, build_api, healthz
+from .http import HEALTH_URL_NAME, answering_other_methods, build_api, healthz
 
 api = build_api(registry)
+
+
+def _answering_other_methods(
+    patterns: list[URLPattern | URLResolver],
+) -> list[URLPattern | URLResolver]:
+    return [
+        URLPattern(p.pattern, answering_other_methods(p.callback), p.default_args, p.name)
+        if isinstance(p, URLPattern)
+        else p
+        for p in patterns
+    ]
+
+
+api_patterns, api_app_name, api_namespace = api.urls
 
 
 def favicon(request: HttpRequest) -> HttpResponseRedirect:
@@ -30,5 +48,5 @@ urlpatterns = [
     # redirect to HTTPS.
     path("healthz", healthz, name=HEALTH_URL_NAME),
     path("favicon.ico", favicon),
-    path("", api.urls),
+    path("", (_answering_other_methods(api_patterns), api_app_name, api_namespace)),
 ]

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .asgi import HEALTH_URL_NAME, StepRouter
     from .endpoints import ApiRequest, build_api
     from .health import check_broker, healthz
-    from .responses import ErrorBody
+    from .responses import ErrorBody, answering_other_methods
     from .routes import PATH_PARAM, RouteClaim, conflicts
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ErrorBody",
     "RouteClaim",
     "StepRouter",
+    "answering_other_methods",
     "build_api",
     "check_broker",
     "conflicts",
@@ -34,7 +35,7 @@ __getattr__ = LazyExports(
         "asgi": ["HEALTH_URL_NAME", "StepRouter"],
         "endpoints": ["ApiRequest", "build_api"],
         "health": ["check_broker", "healthz"],
-        "responses": ["ErrorBody"],
+        "responses": ["ErrorBody", "answering_other_methods"],
         "routes": ["PATH_PARAM", "RouteClaim", "conflicts"],
     },
 )

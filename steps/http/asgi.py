@@ -20,8 +20,8 @@ What the middleware would have checked is checked here, and every refusal is JSO
 API's other errors are: a ``Host`` that is not one of ``ALLOWED_HOSTS`` is a 400
 (:mod:`streams.sockets.hosts`: a page of another name rebound to the server's address, the health
 check excepted), a path under a step route that matches none a 404, a method a route does not
-take a 405 with ``Allow`` (:func:`steps.http.responses.other_method_response`; ``HEAD`` is served as
-``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
+take a 405 with ``Allow`` (:func:`steps.http.responses.answering_other_methods`; ``HEAD`` is
+served as ``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
 import tempfile
@@ -34,14 +34,13 @@ from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
 from streams.sockets import refused_host, scope_header, send_http_error
 
 from ..checks import require_valid_definitions
-from .responses import other_method_response
 
 # URL names of step routes start with this (see steps.http.endpoints.build_api).
 STEP_URL_NAME_PREFIX = "step-"
@@ -87,20 +86,9 @@ class StepHandler(ASGIHandler):
         self._view_middleware: list[Callable[..., Any]] = []
         self._template_response_middleware: list[Callable[..., Any]] = []
         self._exception_middleware: list[Callable[..., Any]] = []
-        self._middleware_chain = convert_exception_to_response(self._answer)
-
-    async def _answer(self, request: HttpRequest) -> HttpResponseBase:
-        """The view's response; a method the route does not take is answered in JSON (405,
-        or 204 to OPTIONS), and HEAD as GET where the route takes GET (the server sends no
-        body)."""
-        response = await self._get_response_async(request)
-        if not isinstance(response, HttpResponseNotAllowed):
-            return response
-        declared = [m.strip() for m in response["Allow"].split(",") if m.strip()]
-        if request.method == "HEAD" and "GET" in declared:
-            request.method = "GET"
-            return await self._get_response_async(request)
-        return other_method_response(request.method or "", request.path_info, declared)
+        # A method a route does not take is answered by the route's view itself
+        # (steps.urls: answering_other_methods), as under Django's own handler.
+        self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = max_body_bytes()

@@ -13,14 +13,16 @@ with ``Allow`` (a CORS preflight gets no ``Access-Control-*`` header from it, so
 other origins out until CORS middleware around the application lets them in).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
 from http import HTTPStatus
+from inspect import iscoroutinefunction
 from typing import Any, Literal
 
 import jsonschema
 import orjson
 import pydantic
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 
 from ..definitions import HTTP_METHODS, ResponseSchema
 
@@ -82,6 +84,48 @@ def other_method_response(method: str, path: str, declared: Iterable[str]) -> Ht
         response = HttpResponse(body, status=405, content_type="application/json")
     response["Allow"] = ", ".join(allowed)
     return response
+
+
+def _declared_methods(response: HttpResponseBase) -> list[str] | None:
+    """The methods a route takes, when ``response`` is django-ninja's refusal of another."""
+    if not isinstance(response, HttpResponseNotAllowed):
+        return None
+    return [method.strip() for method in response["Allow"].split(",") if method.strip()]
+
+
+def answering_other_methods(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``view`` (a django-ninja path's view), with a method its route does not take answered
+    as the step routes answer it: ``HEAD`` as ``GET`` where it takes ``GET``, 204 to
+    ``OPTIONS``, otherwise a JSON 405 (:func:`other_method_response`), where django-ninja
+    answers a plain-text 405."""
+
+    def other(request: HttpRequest, declared: list[str]) -> HttpResponse | None:
+        if request.method == "HEAD" and "GET" in declared:
+            request.method = "GET"
+            return None  # call the view again, as GET
+        return other_method_response(request.method or "", request.path_info, declared)
+
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def answer_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            response = await view(request, *args, **kwargs)
+            declared = _declared_methods(response)
+            if declared is None:
+                return response
+            return other(request, declared) or await view(request, *args, **kwargs)
+
+        return answer_async
+
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = view(request, *args, **kwargs)
+        declared = _declared_methods(response)
+        if declared is None:
+            return response
+        return other(request, declared) or view(request, *args, **kwargs)
+
+    return answer
 
 
 def status_phrase(status: int) -> str:
