@@ -113,7 +113,8 @@ def answering_other_methods(view: Callable[..., Any]) -> Callable[..., Any]:
             declared = _declared_methods(response)
             if declared is None:
                 return response
-            return other(request, declared) or await view(request, *args, **kwargs)
+            refusal = other(request, declared)
+            return refusal if refusal is not None else await view(request, *args, **kwargs)
 
         return answer_async
 
@@ -123,7 +124,8 @@ def answering_other_methods(view: Callable[..., Any]) -> Callable[..., Any]:
         declared = _declared_methods(response)
         if declared is None:
             return response
-        return other(request, declared) or view(request, *args, **kwargs)
+        refusal = other(request, declared)
+        return refusal if refusal is not None else view(request, *args, **kwargs)
 
     return answer
 
