@@ -133,9 +133,9 @@ class RunRecorder:
         self.service = lifecycle.register(
             "step-runs",
             lifecycle.Stage.RECORD,
-            self._start,
+            lambda: lifecycle.LoopThread(self._loop, "step-runs"),
             self._stop,
-            alive=lambda writer: writer[0].is_alive(),
+            alive=lifecycle.LoopThread.is_alive,
         )
 
     def add_table(self, rows: PendingRows) -> None:
@@ -164,19 +164,9 @@ class RunRecorder:
     def _ensure_thread(self) -> None:
         self.service.ensure()
 
-    def _start(self) -> tuple[threading.Thread, threading.Event]:
-        stopping = threading.Event()
-        thread = threading.Thread(target=self._loop, args=(stopping,), name="step-runs")
-        thread.daemon = True
-        thread.start()
-        return thread, stopping
-
-    def _stop(self, writer: tuple[threading.Thread, threading.Event]) -> None:
+    def _stop(self, writer: lifecycle.LoopThread) -> None:
         """End the thread, then write every record left, on a database thread."""
-        thread, stopping = writer
-        stopping.set()
-        self._wake.set()
-        thread.join()
+        writer.stop(wake=self._wake.set)
         try:
             db.call(self.flush, True).result()
         except Exception:

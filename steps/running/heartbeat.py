@@ -59,9 +59,9 @@ class Heartbeats:
         self.service = lifecycle.register(
             "worker-heartbeat",
             lifecycle.Stage.SIDE,
-            self._start,
+            lambda: lifecycle.LoopThread(self._write_loop, "worker-heartbeat"),
             self._stop,
-            alive=lambda writer: writer[0].is_alive(),
+            alive=lifecycle.LoopThread.is_alive,
         )
         self._failing = False
         self._pruned_at = 0.0
@@ -84,23 +84,13 @@ class Heartbeats:
                 return
             self._leaving = worker
         self._wake.set()
-        writer[0].join(SHUTDOWN_WAIT)
+        writer.thread.join(SHUTDOWN_WAIT)
 
     def _ensure_writer(self) -> None:
         self.service.ensure()
 
-    def _start(self) -> tuple[threading.Thread, threading.Event]:
-        stopping = threading.Event()
-        thread = threading.Thread(target=self._write_loop, args=(stopping,))
-        thread.name, thread.daemon = "worker-heartbeat", True
-        thread.start()
-        return thread, stopping
-
-    def _stop(self, writer: tuple[threading.Thread, threading.Event]) -> None:
-        thread, stopping = writer
-        stopping.set()
-        self._wake.set()
-        thread.join(SHUTDOWN_WAIT)
+    def _stop(self, writer: lifecycle.LoopThread) -> None:
+        writer.stop(wake=self._wake.set, timeout=SHUTDOWN_WAIT)
 
     def _write_loop(self, stopping: threading.Event) -> None:
         from django.db import connections

@@ -101,6 +101,26 @@ class Service(Generic[T]):
         return True
 
 
+class LoopThread:
+    """A daemon thread that runs ``loop(stopping)`` until its :meth:`stop` sets ``stopping``:
+    what a service that is one such thread starts and stops."""
+
+    def __init__(self, loop: Callable[[threading.Event], object], name: str) -> None:
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=loop, args=(self.stopping,), name=name, daemon=True)
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self, wake: Callable[[], object] | None = None, timeout: float | None = None) -> None:
+        """Set ``stopping``, ``wake`` the loop if it waits on something else, and join."""
+        self.stopping.set()
+        if wake is not None:
+            wake()
+        self.thread.join(timeout)
+
+
 _services: dict[str, Service[Any]] = {}
 _stopping = threading.Lock()
 

@@ -184,18 +184,11 @@ def _reloader_started(sender: autoreload.BaseReloader, **kwargs: Any) -> None:
                 os.kill(os.getpid(), RELOAD_SIGNAL)
                 return
 
-    def start() -> tuple[threading.Thread, threading.Event]:
-        stopping = threading.Event()
-        thread = threading.Thread(target=look, args=(stopping,), name="streams.reloading")
-        thread.daemon = True
-        thread.start()
-        return thread, stopping
-
-    def stop(running: tuple[threading.Thread, threading.Event]) -> None:
-        thread, stopping = running
-        stopping.set()
-        thread.join()
-
     signal.signal(RELOAD_SIGNAL, reload)
     # Started here, stopped by streams.runtime.lifecycle with the engine's other threads.
-    lifecycle.register("reloading", lifecycle.Stage.WATCH, start, stop).ensure()
+    lifecycle.register(
+        "reloading",
+        lifecycle.Stage.WATCH,
+        lambda: lifecycle.LoopThread(look, "streams.reloading"),
+        lifecycle.LoopThread.stop,
+    ).ensure()
