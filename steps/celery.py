@@ -26,7 +26,6 @@ workers would record no heartbeat.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery
@@ -104,21 +103,18 @@ def engine_schedule() -> dict[str, dict[str, Any]]:
 def merge_beat_schedule(app: Celery, engine: dict[str, dict[str, Any]]) -> None:
     """Make ``app``'s beat schedule the project's entries plus ``engine``'s (those added by an
     earlier call replaced); a project entry of the same name as one of ``engine`` wins."""
-    previous = _added.get(app, frozenset())
-    own = {
-        name: entry
-        for name, entry in (app.conf.beat_schedule or {}).items()
-        if name not in previous
-    }
+    own = _own_entries(app)
     added = {name: entry for name, entry in engine.items() if name not in own}
     # A new dict: the project's (CELERY_BEAT_SCHEDULE, a Django setting) stays as it was.
     app.conf.beat_schedule = {**own, **added}
     _added[app] = frozenset(added)
 
 
-def _own_entries(app: Celery) -> Iterable[str]:
+def _own_entries(app: Celery) -> dict[str, dict[str, Any]]:
+    """The entries of ``app``'s beat schedule that the engine did not add: the project's."""
     previous = _added.get(app, frozenset())
-    return [name for name in (app.conf.beat_schedule or {}) if name not in previous]
+    schedule = app.conf.beat_schedule or {}
+    return {name: entry for name, entry in schedule.items() if name not in previous}
 
 
 def check_celery_apps() -> list[CheckMessage]:
