@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from ..sockets.framing import TextMessage
 from . import reach
 from .events import LAYER_MESSAGE_TYPE, RESYNC_MESSAGE_TYPE, StreamEvent, layer_group_name
 from .sequencing import GroupSequencer
@@ -203,8 +204,8 @@ class Hub:
 
     def _fan_out(self, key: GroupKey, version: int, item_id: str | None, frame: str) -> None:
         reach.reached(key, version, self._audience(key, item_id))  # for traces: one call
-        # One message for every socket: the ASGI server only reads it.
-        message = {"type": "websocket.send", "text": frame}
+        # One message for every socket (the ASGI server only reads it), framed once for all.
+        message = TextMessage(frame)
         group = self._groups.get(key)
         if group:
             for connection in tuple(group):

@@ -1,5 +1,5 @@
 """What ASGI does not tell an application about its socket: how many bytes the server still
-holds unsent for it, and how to cut it off.
+holds unsent for it, how to cut it off, and how to write a frame's bytes to it.
 
 A consumer needs both to bound a slow reader (docs/protocol.md: Slow readers): ASGI has no
 way to ask either, so :func:`server_socket` looks behind the ``send`` callable of the servers
@@ -11,7 +11,16 @@ this project runs under. With another server it returns None, and the consumer d
   with the protocol first; Twisted buffers every frame and a ``send`` never blocks, so the
   buffered bytes must be counted.
 
-Under hypercorn and granian neither is known. What a failed ``send`` means is known for all:
+:func:`direct_writes` writes whole frames, made once for every socket that gets them
+(:mod:`streams.sockets.framing`), to the transport of a socket of uvicorn's ``websockets-sansio``
+or ``wsproto`` or of daphne, where the server's ``send`` would frame the same text again for
+each socket. It writes only while the server's own ``send`` would write at once: the socket is
+open, no extension (per-message deflate) is in use, the server has no frame of its own half
+written, and its buffer is not over its high-water mark (then a ``send`` waits, and so does the
+writer). uvicorn's ``websockets`` (legacy) implementation, hypercorn and granian are driven
+through ``send``.
+
+Under hypercorn and granian none of this is known. What a failed ``send`` means is known for all:
 the ASGI specification has servers raise an ``OSError`` for a socket that went away;
 anything else is a server the consumer cannot drive, which :func:`report_send_failure` logs.
 """
@@ -76,6 +85,94 @@ def server_socket(send: Any) -> ServerSocket | None:
     transport = getattr(getattr(send, "__self__", None), "transport", None)  # uvicorn
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         return AsyncioSocket(transport)
+    return None
+
+
+class DirectWrites(Protocol):
+    """Whole frames written to one socket's transport, past the server's ``send``."""
+
+    def ready(self) -> bool:
+        """Whether a frame written now goes out as the server's ``send`` would send it."""
+
+    def write(self, data: bytes) -> None:
+        """Write one or more whole frames."""
+
+
+class UvicornSansioWrites:
+    """uvicorn's ``websockets-sansio`` socket: the websockets library's connection state."""
+
+    __slots__ = ("connection", "open", "protocol", "transport")
+
+    def __init__(self, protocol: Any, open_state: Any) -> None:
+        self.protocol = protocol
+        self.connection = protocol.conn
+        self.transport = protocol.transport
+        self.open = open_state
+
+    def ready(self) -> bool:
+        protocol = self.protocol
+        return (
+            not protocol.close_sent
+            and protocol.writable.is_set()
+            and self.connection.state is self.open
+            and not self.transport.is_closing()
+        )
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+class UvicornWsprotoWrites(UvicornSansioWrites):
+    """uvicorn's ``wsproto`` socket: the same checks on wsproto's connection state."""
+
+    __slots__ = ()
+
+
+class DaphneWrites:
+    """daphne's socket: autobahn's protocol state, and its own queue of frames to write."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def ready(self) -> bool:
+        protocol = self.protocol
+        return bool(
+            protocol.state == protocol.STATE_OPEN
+            and protocol.send_state == protocol.SEND_STATE_GROUND
+            and not protocol.send_queue
+        )
+
+    def write(self, data: bytes) -> None:
+        self.protocol.transport.write(data)
+
+
+def direct_writes(send: Any) -> DirectWrites | None:
+    """How to write frames straight to the socket behind an accepted socket's ``send``, or None
+    (another server, or an extension in use on the socket: its frames are not plain)."""
+    protocol: Any
+    if isinstance(send, functools.partial) and send.args:  # daphne
+        protocol = send.args[0]
+        if not hasattr(protocol, "send_queue") or getattr(protocol, "autoFragmentSize", None):
+            return None
+        if getattr(protocol, "websocket_extensions_in_use", None) != []:
+            return None
+        return DaphneWrites(protocol)
+    protocol = getattr(send, "__self__", None)
+    module = type(protocol).__module__
+    if module == "uvicorn.protocols.websockets.websockets_sansio_impl":
+        from websockets.protocol import State
+
+        if protocol.conn.extensions:
+            return None
+        return UvicornSansioWrites(protocol, State.OPEN)
+    if module == "uvicorn.protocols.websockets.wsproto_impl":
+        from wsproto.connection import ConnectionState
+
+        if protocol.config.ws_per_message_deflate:
+            return None  # wsproto keeps to itself whether the client took it
+        return UvicornWsprotoWrites(protocol, ConnectionState.OPEN)
     return None
 
 

@@ -1,12 +1,15 @@
 """The frames going out on one stream socket (docs/protocol.md: Slow readers).
 
-Frames go straight to the socket while it takes them, each written in the caller
-(:mod:`streams.sockets.send_in_caller`); when a send has to wait, it carries on in a task and the
-frames behind it wait in the socket's :class:`~streams.sockets.outbox.Outbox`, bounded by frames
-and bytes. A reader that passes the bounds, or a send that stays blocked for the slow-reader
-timeout, is given up on: the writer stops and tells its owner, which closes the socket with 4008. A
-paced answer to a join waits for the socket to take what was sent (:meth:`SocketWriter.drained`)
-before it sends more.
+Frames go straight to the socket while it takes them: as bytes written to its transport where
+the server allows it (:func:`~streams.sockets.transports.direct_writes`; a group's frame is
+framed once for all its sockets, and the frames of one turn of the event loop go out in one
+write, :mod:`streams.sockets.corking`), otherwise through the server's ``send``, each written
+in the caller (:mod:`streams.sockets.send_in_caller`). When a send has to wait, it carries on
+in a task and the frames behind it wait in the socket's
+:class:`~streams.sockets.outbox.Outbox`, bounded by frames and bytes. A reader that passes the
+bounds, or a send that stays blocked for the slow-reader timeout, is given up on: the writer
+stops and tells its owner, which closes the socket with 4008. A paced answer to a join waits
+for the socket to take what was sent (:meth:`SocketWriter.drained`) before it sends more.
 """
 
 import asyncio
@@ -16,9 +19,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..conf import engine_settings
+from .corking import loop_cork
+from .framing import TextMessage, wire_bytes
 from .outbox import ItemKey, Outbox
 from .send_in_caller import start_eagerly
-from .transports import ServerSocket, report_send_failure, server_socket
+from .transports import (
+    DirectWrites,
+    ServerSocket,
+    TwistedSocket,
+    direct_writes,
+    report_send_failure,
+    server_socket,
+)
 
 logger = logging.getLogger("streams.consumer")
 
@@ -42,11 +54,15 @@ class SocketWriter:
     __slots__ = (
         "closed",
         "deadline",
+        "direct",
+        "direct_known",
         "drain_waiters",
         "give_up",
+        "held",
         "outbox",
         "send",
         "socket",
+        "unbounded",
         "waiting",
     )
 
@@ -55,29 +71,62 @@ class SocketWriter:
         self.give_up = give_up
         # What the server tells of the socket (its unsent bytes, an abort), if it is known.
         self.socket: ServerSocket | None = server_socket(send)
+        # The socket if its server's sends never wait (daphne): its buffer must be bounded here.
+        self.unbounded = self.socket if isinstance(self.socket, TwistedSocket) else None
         self.closed = False
         self.outbox: Outbox | None = None  # made when a send has to wait
         self.waiting: asyncio.Task[None] | None = None  # the send that has to wait
         self.deadline: asyncio.TimerHandle | None = None  # for that send
         self.drain_waiters: list[asyncio.Future[None]] = []
+        # How to write frames to the socket's transport, learnt at the first write (once the
+        # socket is accepted: an extension it took rules them out).
+        self.direct: DirectWrites | None = None
+        self.direct_known = False
+        self.held: list[bytes] | None = None  # frames for the end of the loop's turn
 
     def write(self, message: Message, item: ItemKey | None = None) -> None:
         """Send ``message`` (a change of ``item``, if given) now, or queue it behind a send
         that waits."""
         if self.closed:
             return
-        max_bytes = engine_settings.STREAMS_MAX_PENDING_BYTES
         if self.waiting is not None:  # a send is waiting on a slow reader: queue behind it
             if self.outbox is None:
-                self.outbox = Outbox(engine_settings.STREAMS_MAX_PENDING_FRAMES, max_bytes)
+                self.outbox = Outbox(
+                    engine_settings.STREAMS_MAX_PENDING_FRAMES,
+                    engine_settings.STREAMS_MAX_PENDING_BYTES,
+                )
             if not self.outbox.push(message, item):
                 self.give_up(CLOSE_SLOW_CONSUMER, "too many frames or bytes pending")
             return
         # daphne's sends never wait: what it holds unsent is what this reader is behind by.
-        if self.socket is not None and self.socket.unsent_bytes() > max_bytes:
+        unbounded = self.unbounded
+        if (
+            unbounded is not None
+            and unbounded.unsent_bytes() > engine_settings.STREAMS_MAX_PENDING_BYTES
+        ):
             self.give_up(CLOSE_SLOW_CONSUMER, "too many bytes unsent")
             return
-        # Write now, in the caller; only a send that has to wait goes on in a task.
+        if not self.direct_known:
+            self.direct, self.direct_known = direct_writes(self.send), True
+        # Write now, in the caller: to the transport if the server's send would write at once
+        # (a group's frame held to the end of the loop's turn, to go out with the others the
+        # socket gets in it), else through the send, and only a send that has to wait goes on
+        # in a task.
+        direct = self.direct
+        if direct is not None and direct.ready():
+            if isinstance(message, TextMessage):
+                if self.held is None:
+                    self.held = [message.wire]
+                    loop_cork().hold(self)
+                else:
+                    self.held.append(message.wire)
+                return
+            if self.held is not None:
+                self.write_held()
+            self._write_direct(direct, wire_bytes(message))
+            return
+        if self.held is not None:
+            self.write_held()
         try:
             self.waiting = start_eagerly(self.send(message))
         except Exception as error:
@@ -91,6 +140,20 @@ class SocketWriter:
                 CLOSE_SLOW_CONSUMER,
                 "a send stayed blocked for the slow-reader timeout",
             )
+
+    def write_held(self) -> None:
+        """Write the frames held for the end of the loop's turn, in one write. Dropped if the
+        socket went meanwhile (it could only close)."""
+        held, self.held = self.held, None
+        direct = self.direct
+        if held and direct is not None and not self.closed and direct.ready():
+            self._write_direct(direct, held[0] if len(held) == 1 else b"".join(held))
+
+    def _write_direct(self, direct: DirectWrites, data: bytes) -> None:
+        try:
+            direct.write(data)
+        except Exception as error:
+            self._failed(error)
 
     def _sent(self, waiting: "asyncio.Task[Any]") -> None:
         """A send that had to wait is done: send what queued behind it, in order."""
@@ -127,6 +190,7 @@ class SocketWriter:
         """Send nothing more: the socket is gone, or being closed."""
         self.closed = True
         self.outbox = None
+        self.held = None
         self._wake_drain_waiters()
         if self.deadline is not None:
             self.deadline.cancel()
@@ -155,6 +219,8 @@ class SocketWriter:
         loop = asyncio.get_running_loop()
         stalled_since, unsent = loop.time(), None
         while not self.closed:
+            if self.held is not None:  # counted once in the server's buffer
+                self.write_held()
             if self.outbox is not None and self.outbox.bytes > limit:
                 waiter = loop.create_future()
                 self.drain_waiters.append(waiter)
