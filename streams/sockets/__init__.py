@@ -3,7 +3,7 @@
 :mod:`.auth`, :mod:`.tokens`, :mod:`.redaction`) and the ``ctx`` of stream hooks
 (:mod:`.context`); the answers to joins (:mod:`.snapshots`, :mod:`.answers`,
 :mod:`.paging`); and the outgoing side of a socket (:mod:`.writer`, :mod:`.outbox`,
-:mod:`.transports`, :mod:`.send_in_caller`).
+:mod:`.transports`, :mod:`.framing`, :mod:`.corking`, :mod:`.send_in_caller`).
 """
 
 from typing import TYPE_CHECKING
