@@ -19,6 +19,7 @@ when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/``
 in its ``asgi.py``.
 """
 
+import gc
 from typing import Any
 
 import django.core.asgi
@@ -47,7 +48,7 @@ def get_asgi_application() -> Any:
         # The pages' CSS and JavaScript (the stream client among them) are served under any
         # ASGI server, not only by runserver; a CDN or proxy can take them over at scale.
         http = ASGIStaticFilesHandler(http)
-    return ProtocolTypeRouter(
+    application = ProtocolTypeRouter(
         {
             "http": http,
             # Sockets only for the allowed hosts, browser sockets only from their pages. (The
@@ -57,3 +58,9 @@ def get_asgi_application() -> Any:
             "lifespan": lifecycle.lifespan,
         }
     )
+    # What the application is made of (modules, settings, models, URL patterns: several
+    # hundred thousand objects) lives as long as the process: out of the cyclic garbage
+    # collector's sight, its full collections no longer scan them all, which paused the server
+    # for 50-90 ms every few seconds under load (bench/RESULTS.md).
+    gc.freeze()
+    return application
