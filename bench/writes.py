@@ -172,7 +172,8 @@ def measure(args: argparse.Namespace, run: Run, target: Target, path: str, scrip
     label = run.label
     if args.warmup > 0:
         h.run_wrk(url, run.concurrency, args.warmup, script, wrk_log)
-    run.settled = h.wait_idle(target.process.pid, SETTLE_TIMEOUT) and worker_done(target)
+    idle = h.wait_idle(target.process.pid, SETTLE_TIMEOUT)
+    run.settled = worker_done(target) and idle
     counter = counter_reader(target.database, run.op) if run.target == "ours" else None
     if counter is not None:
         run.counter_before = read_quiet(counter, run)
