@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +66,13 @@ class Step:
     write_seconds: float = 0.0
     start_wall: float = 0.0
     result: dict[str, Any] = field(default_factory=dict)  # the client's report
+    http_ms: list[float] = field(default_factory=list)  # each write's send (or due) -> answer
     server_cpu: list[float | None] = field(default_factory=list)  # % of one core, each
     worker_cpu: float | None = None
     redis_cpu: float | None = None
     machine_cpu: float | None = None
     step_runs: w.StepRuns | None = None
+    lock_waits: list[int] = field(default_factory=list)  # sampled, see LockWaits
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -97,6 +100,18 @@ class Step:
     @property
     def events_per_second(self) -> float | None:
         return self.created / self.write_seconds if self.write_seconds else None
+
+    @property
+    def lock_waits_mean(self) -> float | None:
+        return sum(self.lock_waits) / len(self.lock_waits) if self.lock_waits else None
+
+    @property
+    def http_p50(self) -> float | None:
+        return h.percentile(self.http_ms, 0.50)
+
+    @property
+    def http_p99(self) -> float | None:
+        return h.percentile(self.http_ms, 0.99)
 
     @property
     def client_cpu(self) -> float | None:
@@ -130,6 +145,7 @@ class Step:
             "latency_p50_ms": self.result.get("latency_p50_ms"),
             "latency_p99_ms": self.result.get("latency_p99_ms"),
             "latency_max_ms": self.result.get("latency_max_ms"),
+            "http_latency_ms": {"p50": self.http_p50, "p99": self.http_p99},
             "frame_bytes": self.result.get("frame_bytes"),
             "server_cpu_percent": self.server_cpu,
             "worker_cpu_percent": self.worker_cpu,
@@ -137,9 +153,38 @@ class Step:
             "client_cpu_percent": self.client_cpu,
             "machine_cpu_percent": self.machine_cpu,
             "step_runs": None if self.step_runs is None else self.step_runs.as_dict(),
+            "lock_waits_max": max(self.lock_waits, default=None),
+            "lock_waits_mean": self.lock_waits_mean,
             "complete": self.complete,
             "errors": self.errors,
         }
+
+
+class LockWaits:
+    """PostgreSQL backends of the run's database waiting on a lock (writes to one group wait
+    for each other on its row), sampled every ``interval`` seconds on a thread."""
+
+    def __init__(self, database: h.Database, samples: list[int], interval: float = 0.1) -> None:
+        self.database, self.samples, self.interval = database, samples, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        )
+        while not self._stop.wait(self.interval):
+            with contextlib.suppress(Exception):  # a lost sample must not end the run
+                row = self.database.admin.execute(query, (self.database.name,)).fetchone()
+                self.samples.append(int(row[0]))
 
 
 def redis_pid(url: str) -> int | None:
@@ -183,6 +228,8 @@ async def post_todos(
             except httpx.HTTPError as error:
                 failures.append(f"POST /todos: {type(error).__name__}: {error}")
                 continue
+            finally:
+                step.http_ms.append(time.time() * 1000.0 - sent_ms)
             if response.status_code == 201:
                 step.created += 1
             else:
@@ -214,7 +261,7 @@ async def measure_step(args: argparse.Namespace, servers: int) -> Step:
             started.append(process)
             ports.append(port)
         log(f"N={servers}: serving on ports {ports}, worker pid {worker.pid}")
-        await run_clients(args, step, ports, [p.pid for p in started[1:]], worker.pid)
+        await run_clients(args, step, ports, [p.pid for p in started[1:]], worker.pid, database)
         step.step_runs = await asyncio.to_thread(
             w.wait_for_runs, database, w.todos_created(database), RUNS_TIMEOUT
         )
@@ -232,9 +279,15 @@ async def measure_step(args: argparse.Namespace, servers: int) -> Step:
 
 
 async def run_clients(
-    args: argparse.Namespace, step: Step, ports: list[int], pids: list[int], worker: int
+    args: argparse.Namespace,
+    step: Step,
+    ports: list[int],
+    pids: list[int],
+    worker: int,
+    database: h.Database,
 ) -> None:
-    """The subscribers (a client process) and the writes, with every process's CPU meanwhile."""
+    """The subscribers (a client process) and the writes, with every process's CPU and the
+    database's lock waits meanwhile."""
     client = await fanout.Helper.start(
         [
             *("--role", "client", "--ports", ",".join(map(str, ports))),
@@ -252,14 +305,15 @@ async def run_clients(
         worker_window = w.TreeCpu(worker).start()
         redis = redis_pid(args.redis_url)
         redis_window = None if redis is None else h.CpuWindow(redis).start()
-        await client.send({"go": True})
-        step.start_wall = time.time()
-        failures: list[str] = []
-        await post_todos(args, ports, step, failures)
-        if failures:
-            step.errors.append(f"{len(failures)} writes failed, e.g. {failures[0]}")
-        await client.send({"expect": step.created})
-        step.result = await client.read(args.timeout + 30)
+        with LockWaits(database, step.lock_waits):
+            await client.send({"go": True})
+            step.start_wall = time.time()
+            failures: list[str] = []
+            await post_todos(args, ports, step, failures)
+            if failures:
+                step.errors.append(f"{len(failures)} writes failed, e.g. {failures[0]}")
+            await client.send({"expect": step.created})
+            step.result = await client.read(args.timeout + 30)
         step.server_cpu = [window.stop().process_percent for window in windows]
         step.machine_cpu = windows[0].machine_percent
         step.worker_cpu = worker_window.stop().percent
@@ -297,12 +351,14 @@ HEADERS = [
     "x N=1",
     "/ floor",
     "p50 / p99 ms",
+    "HTTP p50 / p99 ms",
     "server CPU % each",
     "worker CPU %",
     "Redis CPU %",
     "client CPU %",
     "machine %",
     "step runs",
+    "lock waits mean / max",
     "complete",
 ]
 
@@ -320,12 +376,14 @@ def step_row(step: Step, first: Step | None, floor: fanout.Measurement | None) -
         h.fmt(h.ratio(step.frames_per_second, first and first.frames_per_second), 2),
         h.fmt(h.ratio(step.frames_per_second, floor and floor.frames_per_second), 2),
         h.fmt_pair(step.result.get("latency_p50_ms"), step.result.get("latency_p99_ms")),
+        h.fmt_pair(step.http_p50, step.http_p99),
         " / ".join(h.fmt(c) for c in step.server_cpu) or "-",
         h.fmt(step.worker_cpu),
         h.fmt(step.redis_cpu),
         h.fmt(step.client_cpu),
         h.fmt(step.machine_cpu),
         "-" if runs is None else f"{runs.succeeded:,}/{runs.expected:,}",
+        f"{h.fmt(step.lock_waits_mean, 2)} / {h.fmt(max(step.lock_waits, default=None))}",
         "yes" if step.complete else "NO",
     ]
 
@@ -342,11 +400,13 @@ def floor_row(floor: fanout.Measurement) -> list[str]:
         "-",
         "1.00",
         h.fmt_pair(result.get("latency_p50_ms"), result.get("latency_p99_ms")),
+        "-",
         fanout.cpu_percent(floor.server_cpu_seconds, floor.server_cpu_wall).rstrip("%"),
         "-",
         "-",
         fanout.cpu_percent(result.get("cpu_seconds"), result.get("wall_seconds")).rstrip("%"),
         h.fmt(floor.machine_busy and 100 * floor.machine_busy),
+        "-",
         "-",
         "yes" if floor.complete else "NO",
     ]
