@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import orjson
-from harness import install_uvloop, raise_fd_limit
+from harness import install_uvloop, parse_int_list, raise_fd_limit
 from wsclient import StreamSubscriber, open_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,11 +118,16 @@ class Subscriber(StreamSubscriber):
         else:
             self.tally.others += 1
 
+    def sent_ms(self, message: dict[str, Any]) -> float:
+        """When the frame's latency starts (wall clock, ms): the server's stamp of the change,
+        taken in the write's transaction."""
+        return float(message["timestamp"])
+
     def _on_create(self, message: dict[str, Any], size: int, received_ms: float) -> None:
         tally = self.tally
         self.creates += 1
         tally.creates += 1
-        tally.latencies.append(received_ms - message["timestamp"])
+        tally.latencies.append(received_ms - self.sent_ms(message))
         if tally.first_ms is None:
             tally.first_ms, tally.frame_bytes = received_ms, size
         tally.last_ms = received_ms
@@ -133,11 +138,17 @@ class Subscriber(StreamSubscriber):
 
 
 async def connect_all(
-    tally: Tally, port: int, path: str, count: int, timeout: float
+    tally: Tally,
+    port: int,
+    path: str,
+    count: int,
+    timeout: float,
+    kind: type[Subscriber] = Subscriber,
 ) -> tuple[int, list[str]]:
-    """Connect ``count`` subscribers, a bounded number at a time; (connected, errors)."""
+    """Connect ``count`` subscribers (of class ``kind``) to ``port``, a bounded number at a
+    time; (connected in all, errors)."""
     subscribers, errors = await open_subscribers(
-        lambda: Subscriber(tally, port, path),
+        lambda: kind(tally, port, path),
         HOST,
         port,
         count,
@@ -197,11 +208,17 @@ def client_result(tally: Tally, connected: int, cpu_seconds: float, wall: float)
     }
 
 
-async def client_main(args: argparse.Namespace) -> int:
-    """Connect the subscribers, report ready, count frames after ``go`` until done or timeout."""
+async def client_main(args: argparse.Namespace, kind: type[Subscriber] = Subscriber) -> int:
+    """Connect the subscribers, spread evenly over ``args.ports``, report ready, count frames
+    after ``go`` until done or timeout."""
     tally = Tally(expected=args.events)
     started = time.monotonic()
-    connected, errors = await connect_all(tally, args.port, WS_PATH, args.subscribers, args.timeout)
+    errors: list[str] = []
+    connected = 0
+    for index, port in enumerate(args.ports):
+        share = args.subscribers // len(args.ports) + (index < args.subscribers % len(args.ports))
+        connected, failed = await connect_all(tally, port, WS_PATH, share, args.timeout, kind)
+        errors += failed
     emit(
         {
             "event": "ready",
@@ -498,10 +515,13 @@ class Helper:
         self.process = process
 
     @classmethod
-    async def start(cls, role_args: list[str], logfile: Path) -> Helper:
+    async def start(
+        cls, role_args: list[str], logfile: Path, script: Path = Path(__file__)
+    ) -> Helper:
+        """``script`` (this one) in one of its roles."""
         with logfile.open("ab") as err:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, str(Path(__file__).resolve()), *role_args,
+                sys.executable, str(script.resolve()), *role_args,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
             )  # fmt: skip
         return cls(process)
@@ -570,7 +590,7 @@ async def measure(
     """Join the subscribers, run ``write`` and collect what the subscribers received."""
     client = await Helper.start(
         [
-            *("--role", "client", "--port", str(port), "--timeout", str(args.timeout)),
+            *("--role", "client", "--ports", str(port), "--timeout", str(args.timeout)),
             *("--subscribers", str(args.subscribers), "--events", str(args.events)),
         ],
         logs / "client.log",
@@ -928,7 +948,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Internal: the helper processes' roles.
     parser.add_argument("--role", choices=["main", "client", "baseline"], default="main",
                         help=argparse.SUPPRESS)  # fmt: skip
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--ports", type=parse_int_list, default=[], help=argparse.SUPPRESS)
     parser.add_argument("--frame-bytes", type=int, default=256, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.subscribers, args.events, args.writers, args.timeout, args.repeats) <= 0:

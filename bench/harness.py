@@ -39,7 +39,7 @@ HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the default of --redis-url
 MONITOR = "bench-monitor"  # application_name of the benchmark's own PostgreSQL connections
 START_TIMEOUT = 60.0  # a server's start, migrations excluded (a busy machine is slow)
 MIGRATE_TIMEOUT = 180.0
@@ -95,6 +95,23 @@ def add_common_args(parser: argparse.ArgumentParser, db_choices: Sequence[str]) 
     parser.add_argument("--db", choices=db_choices, default=db_choices[0], help="database")
     parser.add_argument("--json", type=Path, help="write the JSON document here, not to stdout")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    if "postgres" in db_choices:
+        parser.add_argument(
+            "--redis-url", default=REDIS_URL, help=f"Redis of --db postgres (default {REDIS_URL})"
+        )
+        parser.add_argument(
+            "--worker",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="on PostgreSQL, a Celery worker process runs the stream-triggered steps, as "
+            "the Procfile's topology (default); --no-worker: they are only enqueued",
+        )
+
+
+def worker_wanted(args: Any, kind: str) -> bool:
+    """Whether a run on database ``kind`` has a Celery worker process of its own: the
+    production topology is PostgreSQL, Redis and a worker; SQLite runs one in the server."""
+    return kind == "postgres" and bool(getattr(args, "worker", False))
 
 
 def parse_int_list(text: str) -> list[int]:
@@ -471,8 +488,10 @@ class Database:
     :meth:`open_monitor` opens the benchmark's own connections before any server runs, so a
     server that uses up PostgreSQL's connection slots cannot lock the benchmark out."""
 
-    def __init__(self, kind: str, tmp: Path, tag: str | None = None) -> None:
-        self.kind = kind
+    def __init__(
+        self, kind: str, tmp: Path, tag: str | None = None, redis_url: str = REDIS_URL
+    ) -> None:
+        self.kind, self.redis_url = kind, redis_url
         self.tag = tag or uuid.uuid4().hex[:8]
         self.name = f"bench_{os.getpid()}_{self.tag}"
         self.sqlite_path = tmp / f"{self.name}.sqlite3"
@@ -498,9 +517,10 @@ class Database:
             return {"SQLITE_PATH": str(self.sqlite_path)}
         return {
             "DATABASE_URL": self.url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": self.redis_url,
             "CHANNELS_PREFIX": f"bench{self.tag}",  # keep off others' channels
-            # No worker runs: stream-triggered steps pile up on this queue, deleted at the end.
+            # The run's own queue, taken by the run's worker (bench/worker.py) if any, and
+            # deleted at the end with whatever is left in it.
             "CELERY_QUEUE": self.queue,
         }
 
@@ -562,7 +582,7 @@ class Database:
             return
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        drop_redis_keys([self.queue, f"bench{self.tag}"])
+        drop_redis_keys([self.queue, f"bench{self.tag}"], self.redis_url)
         self.created = False
 
     @staticmethod
@@ -574,16 +594,28 @@ class Database:
         )
 
 
-def drop_redis_keys(names: Sequence[str]) -> int:
-    """Delete the Redis keys whose name contains one of ``names`` (unique to this run)."""
+def drop_redis_keys(names: Sequence[str], url: str = REDIS_URL) -> int:
+    """Delete the Redis keys whose name contains one of ``names`` (unique to this run), and
+    the members naming them in kombu's shared binding sets (a worker's remote-control queue,
+    ``<name>@host.celery.pidbox``, is bound in ``_kombu.binding.celery.pidbox``)."""
     import redis  # installed with channels-redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    client = redis.Redis.from_url(url, socket_timeout=5)
     deleted = 0
     try:
         for name in names:
             keys = list(client.scan_iter(match=f"*{name}*", count=1000))
             deleted += int(client.delete(*keys)) if keys else 0
+        for key in client.scan_iter(match="_kombu.binding.*", count=1000):
+            if client.type(key) != b"set":
+                continue
+            ours = [m for m in client.smembers(key) if any(n.encode() in m for n in names)]
+            deleted += int(client.srem(key, *ours)) if ours else 0
+        # kombu's expiry times of those binding sets: moot for a set now empty (gone).
+        deadlines = "_kombu.binding_deadlines"
+        for exchange in client.zrange(deadlines, 0, -1):
+            if not client.exists(b"_kombu.binding." + exchange):
+                client.zrem(deadlines, exchange)
     finally:
         client.close()
     return deleted

@@ -6,7 +6,9 @@ server's RSS per idle subscribed connection, and, for ours, how long after the s
 the ``inbox`` watcher counter (which on_join increments and on_leave decrements) is back to its
 value before the run. The baseline, in the same run with the same client, is a raw ASGI app
 (bench/rawapp.py) under the same uvicorn command line; ``--websockets-baseline`` adds a plain
-``websockets`` server (fanout.py's) as a second floor. See bench/README.md.
+``websockets`` server (fanout.py's) as a second floor. On PostgreSQL a Celery worker process
+runs beside ours, as in production (bench/worker.py); joins give it nothing to run, and its CPU
+is reported. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import harness as h
+import worker as w
 from wsclient import StreamSubscriber, open_subscribers
 
 log = h.make_log("joins")
@@ -40,6 +43,7 @@ class JoinResult:
     join_to_sync: list[float] = field(default_factory=list)  # seconds
     connect_to_sync: list[float] = field(default_factory=list)
     server_cpu_percent: float | None = None  # during the joins
+    worker_cpu_percent: float | None = None  # the Celery worker process, if one runs
     rss_before_kib: int | None = None
     rss_after_kib: int | None = None
     dropped_while_idle: int = 0
@@ -84,6 +88,7 @@ class JoinResult:
                 "p99": self.ms(self.connect_to_sync, 0.99),
             },
             "server_cpu_percent": self.server_cpu_percent,
+            "worker_cpu_percent": self.worker_cpu_percent,
             "rss_before_kib": self.rss_before_kib,
             "rss_after_kib": self.rss_after_kib,
             "rss_per_connection_kib": self.rss_per_connection_kib,
@@ -119,9 +124,12 @@ async def wait_for_watchers(
     return None
 
 
-async def join_all(args: argparse.Namespace, result: JoinResult, port: int, pid: int) -> list[Any]:
+async def join_all(
+    args: argparse.Namespace, result: JoinResult, port: int, pid: int, worker: int | None
+) -> list[Any]:
     """Open every socket (bounded concurrency); record the timings of those that synced."""
     window = h.CpuWindow(pid).start()
+    worker_window = None if worker is None else w.TreeCpu(worker).start()
     started = time.monotonic()
     subscribers, result.failures = await open_subscribers(
         lambda: StreamSubscriber(h.HOST, port, "todo", "todos"),
@@ -133,6 +141,8 @@ async def join_all(args: argparse.Namespace, result: JoinResult, port: int, pid:
         args.timeout,
     )
     window.stop()
+    if worker_window is not None:
+        result.worker_cpu_percent = worker_window.stop().percent
     result.server_cpu_percent = window.process_percent
     result.synced = len(subscribers)
     for s in subscribers:
@@ -163,13 +173,14 @@ async def measure(
     process: h.Process,
     port: int,
     database: h.Database | None,
+    worker: h.Process | None,
 ) -> JoinResult:
     """Warm up, join every socket, read the RSS at rest, close them, wait for on_leave."""
     await warm_up(port, database)
     result.watchers_before = await asyncio.to_thread(watchers, database)
     result.rss_before_kib = h.rss_kib(process.pid)
     log(f"{result.target}: opening {args.sockets} sockets, {args.concurrency} at a time")
-    subscribers = await join_all(args, result, port, process.pid)
+    subscribers = await join_all(args, result, port, process.pid, worker and worker.pid)
     seconds = h.fmt(result.total_seconds, 1)
     log(f"{result.target}: {result.synced}/{args.sockets} synced in {seconds} s")
     try:
@@ -191,19 +202,24 @@ async def measure(
             )
     if not process.alive():
         result.errors.append("the server exited during the run")
+    if worker is not None and not worker.alive():
+        result.errors.append("the Celery worker exited during the run")
     return result
 
 
 async def run_target(args: argparse.Namespace, target: str) -> JoinResult:
     """Start one server (ours on a fresh database, or a baseline), measure it, stop it."""
     result = JoinResult(TARGET_NAMES[target], args.sockets)
-    database = h.Database(args.db, args.tmp) if target == "ours" else None
+    database = h.Database(args.db, args.tmp, redis_url=args.redis_url) if target == "ours" else None
+    worker = None
     try:
         if database is not None:
             database.create()
             env = h.server_env(database.env())
             h.migrate(args.python, args.project, env, args.tmp / "migrate.log")
             database.open_monitor()
+            if h.worker_wanted(args, database.kind):
+                worker = w.start_worker(args.python, args.project, env, args.tmp, database)
             process, port = h.start_server(
                 "ours", args.python, h.OURS_APP, args.project, env, args.tmp, "/api/docs"
             )
@@ -214,9 +230,11 @@ async def run_target(args: argparse.Namespace, target: str) -> JoinResult:
         else:
             process, port = start_websockets_baseline(args)
         try:
-            await measure(args, result, process, port, database)
+            await measure(args, result, process, port, database, worker)
         finally:
             process.stop()
+            if worker is not None:
+                worker.stop()
     finally:
         if database is not None:
             database.drop()
@@ -274,6 +292,7 @@ def table_rows(results: list[JoinResult]) -> list[tuple[str, list[str], str]]:
         ("connect -> sync p50, ms", pct("connect_to_sync", 0.5), 1),
         ("connect -> sync p99, ms", pct("connect_to_sync", 0.99), 1),
         ("server CPU during joins, % of one core", [r.server_cpu_percent for r in results], 0),
+        ("worker CPU during joins, % of one core", [r.worker_cpu_percent for r in results], 0),
         ("server RSS before, MiB", mib([r.rss_before_kib for r in results]), 0),
         ("server RSS, all subscribed and idle, MiB", mib([r.rss_after_kib for r in results]), 0),
         ("RSS per idle subscribed connection, KiB", [r.rss_per_connection_kib for r in results], 1),
@@ -313,8 +332,8 @@ def watcher_cell(result: JoinResult) -> str:
 def report(args: argparse.Namespace, header: dict[str, Any], results: list[JoinResult]) -> bool:
     print(h.header_line(header))
     print(
-        f"database {args.db}; {args.sockets:,} sockets join todo/todos, {args.concurrency} in "
-        f"flight; RSS read {args.settle:g} s after the last sync\n"
+        f"database {args.db}{topology(args)}; {args.sockets:,} sockets join todo/todos, "
+        f"{args.concurrency} in flight; RSS read {args.settle:g} s after the last sync\n"
     )
     rows = table_rows(results)
     with_ratio = len(results) > 1 and results[1].target == "raw ASGI"
@@ -342,6 +361,7 @@ def report(args: argparse.Namespace, header: dict[str, Any], results: list[JoinR
         **header,
         "settings": {
             "db": args.db,
+            "worker": h.worker_wanted(args, args.db),
             "sockets": args.sockets,
             "concurrency": args.concurrency,
             "settle": args.settle,
@@ -355,6 +375,13 @@ def report(args: argparse.Namespace, header: dict[str, Any], results: list[JoinR
     }
     h.emit_json(document, args.json, log)
     return complete
+
+
+def topology(args: argparse.Namespace) -> str:
+    if args.db == "sqlite":
+        return ""
+    worker = "a Celery worker process" if h.worker_wanted(args, args.db) else "no worker"
+    return f" and Redis ({args.redis_url}), {worker}"
 
 
 def report_notes(args: argparse.Namespace, results: list[JoinResult]) -> list[str]:

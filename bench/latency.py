@@ -5,7 +5,9 @@ N WebSocket subscribers join ``todo``/``todos``; then writes go out open-loop at
 falls behind shows it) over a pool of keep-alive HTTP connections. Each subscriber timestamps
 the create frame carrying write k's token. The baseline, measured in the same run with the
 same client, is a raw ASGI app (bench/rawapp.py) under the same uvicorn command line that
-broadcasts a frame of the same shape. See bench/README.md.
+broadcasts a frame of the same shape. On PostgreSQL, a Celery worker process runs the
+stream-triggered steps as in production (bench/worker.py), and the report says whether it ran
+one for every todo. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import harness as h
+import worker as w
 from httpclient import HttpConnection, HttpPool, OnResponse
 from wsclient import StreamSubscriber, open_subscribers
 
@@ -26,6 +29,7 @@ log = h.make_log("latency")
 JOIN_CONCURRENCY = 50
 JOIN_TIMEOUT = 120.0  # per subscriber: a slow server still joins them all
 SETTLE_TIMEOUT = 30.0  # for the join hooks' work to drain before the writes start
+RUNS_TIMEOUT = 60.0  # for the worker to run the last stream-triggered steps after the writes
 START_DELAY = 0.2  # between opening the HTTP pool and the first write's due time
 
 
@@ -167,8 +171,10 @@ class Result:
     dropped_sockets: int = 0
     window: float | None = None  # t0 -> the last answer (at least the scheduled duration)
     server_cpu_percent: float | None = None
+    worker_cpu_percent: float | None = None  # the Celery worker process and its pool
     client_cpu_percent: float | None = None
     machine_cpu_percent: float | None = None
+    step_runs: w.StepRuns | None = None  # what the worker ran (PostgreSQL with a worker)
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -209,6 +215,7 @@ class Result:
             and self.joined == self.scenario.subscribers
             and self.acked > 0
             and self.dropped_sockets == 0
+            and (self.step_runs is None or self.step_runs.complete)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -238,6 +245,8 @@ class Result:
             "dropped_sockets": self.dropped_sockets,
             "http_reconnects": self.reconnects,
             "server_cpu_percent": self.server_cpu_percent,
+            "worker_cpu_percent": self.worker_cpu_percent,
+            "step_runs": None if self.step_runs is None else self.step_runs.as_dict(),
             "client_cpu_percent": self.client_cpu_percent,
             "machine_cpu_percent": self.machine_cpu_percent,
             "complete": self.complete,
@@ -252,8 +261,11 @@ def latency_ms(seconds: list[float]) -> tuple[float | None, float | None, float 
     return tuple(None if v is None else 1000.0 * v for v in (p50, p99, top))  # type: ignore[return-value]
 
 
-async def measure(args: argparse.Namespace, result: Result, port: int, pid: int) -> Result:
-    """Join the subscribers, run the paced writes, collect the frames."""
+async def measure(
+    args: argparse.Namespace, result: Result, port: int, pid: int, worker: int | None
+) -> Result:
+    """Join the subscribers, run the paced writes, collect the frames (``worker``: the pid of
+    the Celery worker, whose CPU is read too)."""
     scenario = result.scenario
     probe = result.probe = Probe(scenario.rate)
     subscribers, result.join_errors = await open_subscribers(
@@ -274,7 +286,7 @@ async def measure(args: argparse.Namespace, result: Result, port: int, pid: int)
     pool = HttpPool(h.HOST, port, args.connections, on_response(probe))
     try:
         await pool.open(timeout=30)
-        await run_writes(args, result, probe, pool, port, pid)
+        await run_writes(args, result, probe, pool, port, pid, worker)
     finally:
         pool.close()
         result.dropped_sockets = sum(1 for s in subscribers if s.closed)
@@ -286,11 +298,18 @@ async def measure(args: argparse.Namespace, result: Result, port: int, pid: int)
 
 
 async def run_writes(
-    args: argparse.Namespace, result: Result, probe: Probe, pool: HttpPool, port: int, pid: int
+    args: argparse.Namespace,
+    result: Result,
+    probe: Probe,
+    pool: HttpPool,
+    port: int,
+    pid: int,
+    worker: int | None,
 ) -> None:
     """The paced writes, their answers and their frames, with the CPU used meanwhile."""
     result.scheduled = round(result.scenario.rate * result.duration)
     window = h.CpuWindow(pid).start()
+    worker_window = None if worker is None else w.TreeCpu(worker).start()
     cpu0 = time.process_time()
     probe.t0 = time.monotonic() + START_DELAY
     stop_at = probe.t0 + result.duration + args.drain
@@ -300,6 +319,8 @@ async def run_writes(
     subscribers = result.joined
     await wait_until(lambda: probe.frames >= len(probe.acked) * subscribers, args.grace)
     window.stop()
+    if worker_window is not None:
+        result.worker_cpu_percent = worker_window.stop().percent
     result.server_cpu_percent, result.machine_cpu_percent = (
         window.process_percent,
         window.machine_percent,
@@ -312,23 +333,38 @@ async def run_writes(
 async def run_target(args: argparse.Namespace, target: str, scenario: Scenario) -> Result:
     """One scenario against ours (on a fresh database) or the raw baseline."""
     result = Result(target, scenario, args.duration)
-    database = h.Database(args.db, args.tmp) if target == "ours" else None
+    database = None
+    if target == "ours":
+        database = h.Database(args.db, args.tmp, redis_url=args.redis_url)
+    worker = None
     try:
         if database is not None:
             database.create()
             env = h.server_env(database.env())
             h.migrate(args.python, args.project, env, args.tmp / f"migrate-{scenario.name}.log")
+            database.open_monitor()
+            if h.worker_wanted(args, database.kind):
+                worker = w.start_worker(args.python, args.project, env, args.tmp, database)
             app, cwd, probe_path = h.OURS_APP, args.project, "/api/docs"
         else:
             env, app, cwd, probe_path = h.server_env({}), h.RAW_APP, h.BENCH_DIR, "/"
         name = f"{target}-{scenario.name}"
         process, port = h.start_server(name, args.python, app, cwd, env, args.tmp, probe_path)
         try:
-            await measure(args, result, port, process.pid)
+            await measure(args, result, port, process.pid, worker and worker.pid)
             if not process.alive():
                 result.errors.append(f"{name} exited during the run")
+            if database is not None and worker is not None:
+                result.step_runs = await asyncio.to_thread(
+                    w.wait_for_runs, database, w.todos_created(database), RUNS_TIMEOUT
+                )
+                if not worker.alive():
+                    result.errors.append("the Celery worker exited during the run")
+                log(f"{target} {scenario.name}: {result.step_runs.summary()}")
         finally:
             process.stop()
+            if worker is not None:
+                worker.stop()
     finally:
         if database is not None:
             database.drop()
@@ -355,6 +391,8 @@ HEADERS = [
     "failed",
     "HTTP p50 / p99 ms",
     "srv CPU %",
+    "worker CPU %",
+    "step runs",
     "client CPU %",
     "complete",
 ]
@@ -376,9 +414,16 @@ def row(result: Result) -> list[str]:
         f"{probe.failed:,}",
         h.fmt_pair(http_p50, http_p99),
         h.fmt(result.server_cpu_percent),
+        h.fmt(result.worker_cpu_percent),
+        step_runs_cell(result.step_runs),
         h.fmt(result.client_cpu_percent),
         "yes" if result.complete else "NO",
     ]
+
+
+def step_runs_cell(runs: w.StepRuns | None) -> str:
+    """Succeeded stream-triggered runs / todos created (``-`` with no worker process)."""
+    return "-" if runs is None else f"{runs.succeeded:,} / {runs.expected:,}"
 
 
 def ratios(ours: Result, base: Result) -> dict[str, float | None]:
@@ -400,8 +445,9 @@ def report(
     results = [r for pair in pairs for r in pair if r is not None]
     print(h.header_line(header))
     print(
-        f"database {args.db}; {args.duration:g} s of paced POST /todos per scenario over "
-        f"{args.connections} keep-alive connections; latencies from each write's due time\n"
+        f"database {args.db}{topology(args)}; {args.duration:g} s of paced POST /todos per "
+        f"scenario over {args.connections} keep-alive connections; latencies from each write's "
+        "due time\n"
     )
     print(h.format_table(HEADERS, [row(r) for r in results], text_columns=2))
     ratio_rows = []
@@ -425,6 +471,7 @@ def report(
         **header,
         "settings": {
             "db": args.db,
+            "worker": h.worker_wanted(args, args.db),
             "scenarios": [s.name for s in args.scenarios],
             "duration": args.duration,
             "connections": args.connections,
@@ -447,6 +494,15 @@ def report(
     return complete
 
 
+def topology(args: argparse.Namespace) -> str:
+    """How the stream-triggered steps ran, for the report's header."""
+    if args.db == "sqlite":
+        return " (embedded: the server runs the steps)"
+    if h.worker_wanted(args, args.db):
+        return f" and Redis ({args.redis_url}), a Celery worker process runs the steps"
+    return f" and Redis ({args.redis_url}), no worker: stream-triggered steps only enqueued"
+
+
 def report_notes(args: argparse.Namespace, results: list[Result]) -> list[str]:
     notes = []
     for r in results:
@@ -464,6 +520,8 @@ def report_notes(args: argparse.Namespace, results: list[Result]) -> list[str]:
             notes.append(f"{label}: {r.lost} frames of acknowledged writes never arrived")
         if r.dropped_sockets:
             notes.append(f"{label}: {r.dropped_sockets} subscriber sockets closed by the server")
+        if r.step_runs is not None:
+            notes.append(f"{label}: worker: {r.step_runs.summary()}")
     return notes + h.log_notes(args.tmp)
 
 

@@ -5,7 +5,9 @@ already in the written group (0, 100,000) x database (SQLite, PostgreSQL). Every
 baseline is measured in the same run, on the same database, with the same wrk settings: a
 bare Django project (bench/baseline) whose async view inserts one row on one long-lived
 thread. A raw ASGI app (bench/rawapp.py, no Django) gives the floor of the server itself.
-All three run under the uvicorn command line production uses. See bench/README.md.
+All three run under the uvicorn command line production uses. On PostgreSQL a Celery worker
+process runs the stream-triggered steps, as in production (bench/worker.py): a case's drain
+lasts until it has run them all. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import harness as h
+import worker as w
 
 log = h.make_log("writes")
 
@@ -77,7 +80,9 @@ class Run:
     prefill: int | None
     wrk: h.WrkResult | None = None
     server_cpu_percent: float | None = None
+    worker_cpu_percent: float | None = None  # the Celery worker process and its pool
     machine_cpu_percent: float | None = None
+    step_runs: w.StepRuns | None = None  # the stream-triggered runs so far (with a worker)
     max_db_connections: int | None = None
     settled: bool | None = None  # the server was idle before the measured run
     # Seconds the server stayed busy after wrk stopped: work the writes queued (stream-
@@ -95,7 +100,8 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        return self.wrk is not None and self.wrk.error is None and not self.errors
+        runs_complete = self.step_runs is None or self.step_runs.complete
+        return self.wrk is not None and self.wrk.error is None and not self.errors and runs_complete
 
     @property
     def increase(self) -> int | None:
@@ -131,6 +137,8 @@ class Run:
             "latency_p50_ms": self.wrk and self.wrk.p50,
             "latency_p99_ms": self.wrk and self.wrk.p99,
             "server_cpu_percent": self.server_cpu_percent,
+            "worker_cpu_percent": self.worker_cpu_percent,
+            "step_runs": None if self.step_runs is None else self.step_runs.as_dict(),
             "machine_cpu_percent": self.machine_cpu_percent,
             "max_db_connections": self.max_db_connections,
             "settled_before": self.settled,
@@ -151,6 +159,7 @@ class Target:
     process: h.Process
     port: int
     database: h.Database | None
+    worker: h.Process | None = None  # the Celery worker running its stream-triggered steps
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -163,18 +172,29 @@ def measure(args: argparse.Namespace, run: Run, target: Target, path: str, scrip
     label = run.label
     if args.warmup > 0:
         h.run_wrk(url, run.concurrency, args.warmup, script, wrk_log)
-    run.settled = h.wait_idle(target.process.pid, SETTLE_TIMEOUT)
+    idle = h.wait_idle(target.process.pid, SETTLE_TIMEOUT)
+    run.settled = worker_done(target) and idle
     counter = counter_reader(target.database, run.op) if run.target == "ours" else None
     if counter is not None:
         run.counter_before = read_quiet(counter, run)
     window = h.CpuWindow(target.process.pid).start()
+    worker_window = None if target.worker is None else w.TreeCpu(target.worker.pid).start()
     with connection_sampler(target.database) as sampler:
         run.wrk = h.run_wrk(url, run.concurrency, args.duration, script, wrk_log)
     window.stop()
+    if worker_window is not None:
+        run.worker_cpu_percent = worker_window.stop().percent
     run.duration = args.duration
     drain_started = time.monotonic()
     if h.wait_idle(target.process.pid, SETTLE_TIMEOUT):
         run.drained_seconds = max(0.0, time.monotonic() - drain_started - IDLE_WINDOW)
+    if target.worker is not None and target.database is not None and run.target == "ours":
+        # The drain lasts until the worker has run every step the writes enqueued.
+        run.step_runs = w.wait_for_runs(
+            target.database, w.todos_created(target.database), SETTLE_TIMEOUT
+        )
+        if run.drained_seconds is not None and run.step_runs.drain_seconds is not None:
+            run.drained_seconds += run.step_runs.drain_seconds
     run.server_cpu_percent, run.machine_cpu_percent = window.process_percent, window.machine_percent
     if sampler is not None:
         run.max_db_connections = sampler.maximum
@@ -187,12 +207,22 @@ def measure(args: argparse.Namespace, run: Run, target: Target, path: str, scrip
     return run
 
 
+def worker_done(target: Target) -> bool:
+    """The worker has run every step enqueued so far (True when there is none)."""
+    if target.worker is None or target.database is None:
+        return True
+    expected = w.todos_created(target.database)
+    return w.wait_for_runs(target.database, expected, SETTLE_TIMEOUT).complete
+
+
 def check(run: Run, target: Target) -> None:
     """What makes a measurement incomplete: wrk failing, the server dying."""
     if run.wrk is not None and run.wrk.error:
         run.errors.append(run.wrk.error)
     if not target.process.alive():
         run.errors.append(f"{target.name} exited during the run")
+    if target.worker is not None and not target.worker.alive():
+        run.errors.append("the Celery worker exited during the run")
     if run.settled is False:
         log(f"{target.name}: still busy {SETTLE_TIMEOUT:.0f} s after the warm-up; measuring anyway")
 
@@ -264,13 +294,17 @@ def measure_raw(args: argparse.Namespace) -> list[Run]:
 
 
 def measure_baseline(
-    args: argparse.Namespace, database: h.Database, env: dict[str, str], prefill: int
+    args: argparse.Namespace,
+    database: h.Database,
+    env: dict[str, str],
+    prefill: int,
+    worker: h.Process | None,
 ) -> dict[int, Run]:
     """The bare Django view on the same database, at every concurrency."""
     script = h.wrk_post_script(args.tmp / "baseline.lua", '{"description": "bench write"}')
     name = f"baseline-{database.kind}"
     with serving(name, args, h.BASELINE_DJANGO_APP, h.BENCH_DIR, env, "/") as (process, port):
-        target = Target(name, process, port, database)
+        target = Target(name, process, port, database, worker)
         return {
             c: measure(
                 args,
@@ -284,13 +318,17 @@ def measure_baseline(
 
 
 def measure_ours(
-    args: argparse.Namespace, database: h.Database, env: dict[str, str], prefill: int
+    args: argparse.Namespace,
+    database: h.Database,
+    env: dict[str, str],
+    prefill: int,
+    worker: h.Process | None,
 ) -> list[Run]:
     """Our server: every op at every concurrency."""
     name = f"ours-{database.kind}"
     runs = []
     with serving(name, args, h.OURS_APP, args.project, env, "/api/docs") as (process, port):
-        target = Target(name, process, port, database)
+        target = Target(name, process, port, database, worker)
         for op in args.ops:
             script = h.wrk_post_script(args.tmp / f"{op}.lua", OPS[op].body)
             for c in args.concurrency:
@@ -377,22 +415,27 @@ def measure_database(
     args: argparse.Namespace, kind: str
 ) -> tuple[list[Run], dict[int, dict[int, Run]]]:
     """Every case on one fresh database: prefill by prefill, the baseline right before ours."""
-    database = h.Database(kind, args.tmp).create()
+    database = h.Database(kind, args.tmp, redis_url=args.redis_url).create()
     ours: list[Run] = []
     baselines: dict[int, dict[int, Run]] = {}
+    worker = None
     try:
         env = h.server_env(database.env())
         log(f"{kind}: migrating a fresh database ({database.name})")
         h.migrate(args.python, args.project, env, args.tmp / f"migrate-{kind}.log")
         database.open_monitor()
+        if h.worker_wanted(args, kind):
+            worker = w.start_worker(args.python, args.project, env, args.tmp, database)
         filled = 0
         for count in args.prefill:
             if count > filled:
                 prefill(database, args.ops, count - filled, filled)
                 filled = count
-            baselines[count] = measure_baseline(args, database, env, count)
-            ours += measure_ours(args, database, env, count)
+            baselines[count] = measure_baseline(args, database, env, count, worker)
+            ours += measure_ours(args, database, env, count, worker)
     finally:
+        if worker is not None:
+            worker.stop()
         database.drop()
     return ours, baselines
 
@@ -423,6 +466,7 @@ def case_rows(ours: list[Run], baselines: dict[tuple[str, int], dict[int, Run]])
                 h.fmt(run.lost) if OPS[run.op].item else "",
                 h.fmt(run.max_db_connections) if run.db == "postgres" else "",
                 h.fmt(run.server_cpu_percent),
+                h.fmt(run.worker_cpu_percent),
                 "yes" if run.complete and (base is None or base.complete) else "NO",
             ]
         )
@@ -446,6 +490,7 @@ CASE_HEADERS = [
     "lost",
     "max DB conns",
     "srv CPU %",
+    "worker CPU %",
     "complete",
 ]
 FLOOR_HEADERS = [
@@ -496,7 +541,7 @@ def report(
     print(h.header_line(header))
     print(
         f"wrk -t1, {args.duration:g} s per case after a {args.warmup:g} s warm-up; "
-        "req/s counts 2xx answers only\n"
+        f"req/s counts 2xx answers only{topology(args)}\n"
     )
     print(h.format_table(CASE_HEADERS, case_rows(ours, baselines), text_columns=2))
     print(
@@ -519,6 +564,13 @@ def report(
     return complete
 
 
+def topology(args: argparse.Namespace) -> str:
+    if "postgres" not in args.dbs:
+        return ""
+    worker = "a Celery worker process" if h.worker_wanted(args, "postgres") else "no worker"
+    return f"; PostgreSQL with Redis ({args.redis_url}) and {worker}"
+
+
 def report_notes(args: argparse.Namespace, runs: list[Run]) -> list[str]:
     """Errors, incomplete runs, servers that did not drain, and error lines in server logs."""
     notes = []
@@ -529,6 +581,8 @@ def report_notes(args: argparse.Namespace, runs: list[Run]) -> list[str]:
             notes.append(f"{label}: the server was still busy when the measured run started")
         if run.lost:
             notes.append(f"{label}: {run.lost} acknowledged increments missing from the counter")
+        if run.step_runs is not None and (run.op == "todos" or not run.step_runs.complete):
+            notes.append(f"{label}: worker, all runs so far: {run.step_runs.summary()}")
     return notes + h.log_notes(args.tmp)
 
 
@@ -554,6 +608,7 @@ def case_json(
 def settings_json(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "databases": args.dbs,
+        "postgres_worker": args.worker,
         "ops": args.ops,
         "concurrency": args.concurrency,
         "prefill": args.prefill,
