@@ -35,7 +35,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import Resolver404, URLResolver, get_resolver
+from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
 from streams.sockets import refused_host, scope_header, send_http_error
@@ -48,6 +48,8 @@ STEP_URL_NAME_PREFIX = "step-"
 HEALTH_URL_NAME = f"{STEP_URL_NAME_PREFIX}healthz"
 # Whether a path is a step route is remembered for paths up to this long.
 MAX_REMEMBERED_PATH = 200
+# The scope key under which StepRouter hands StepHandler the match of a step's URL pattern.
+RESOLVER_MATCH = "steps.resolver_match"
 
 
 def max_body_bytes() -> int | None:
@@ -104,6 +106,16 @@ class StepHandler(ASGIHandler):
         except BodyTooLarge:
             await send_http_error(send, 413, body_too_large_message())
 
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """The match :class:`StepRouter` found for the request's path, instead of resolving the
+        path again. Shared by the requests of a path: a step's view (django-ninja's) only reads
+        it, and a step's handler never sees the Django request."""
+        match: ResolverMatch | None = getattr(request, "scope", {}).get(RESOLVER_MATCH)
+        if match is None:
+            return super().resolve_request(request)
+        request.resolver_match = match
+        return match
+
     async def read_body(self, receive: Any) -> Any:
         """Django's, stopping at the size limit (a chunked body has no Content-Length)."""
         limit = max_body_bytes()
@@ -139,22 +151,29 @@ class Route(Enum):
 
 def route_of(path: str) -> Route:
     """What serves ``path`` (a request's path info)."""
+    return routed(path)[0]
+
+
+def routed(path: str) -> tuple[Route, ResolverMatch | None]:
+    """What serves ``path``, and its URL pattern's match when it is a step's (or the health
+    check's): remembered for the paths seen most, so that a step request is resolved once, not
+    again by Django's handler."""
     resolver = get_resolver()
     if len(path) > MAX_REMEMBERED_PATH:  # long paths are rare: not worth remembering
-        return _route_of(resolver, path)
+        return _routed(resolver, path)
     return _remembered(resolver, path)
 
 
-def _route_of(resolver: URLResolver, path: str) -> Route:
+def _routed(resolver: URLResolver, path: str) -> tuple[Route, ResolverMatch | None]:
     try:
         match = resolver.resolve(path)
     except Resolver404:
         if _under_step_route(resolver, path) and not _page_with_slash(resolver, path):
-            return Route.NO_STEP
-        return Route.PAGE
+            return Route.NO_STEP, None
+        return Route.PAGE, None
     if match.url_name == HEALTH_URL_NAME:
-        return Route.HEALTH
-    return Route.STEP if _is_step_name(match.url_name) else Route.PAGE
+        return Route.HEALTH, match
+    return (Route.STEP, match) if _is_step_name(match.url_name) else (Route.PAGE, None)
 
 
 def _is_step_name(url_name: str | None) -> bool:
@@ -162,7 +181,7 @@ def _is_step_name(url_name: str | None) -> bool:
 
 
 # Remembered per resolver: the URLconf's resolver changes when the URLconf does.
-_remembered = lru_cache(maxsize=1024)(_route_of)
+_remembered = lru_cache(maxsize=1024)(_routed)
 
 
 def _under_step_route(resolver: URLResolver, path: str) -> bool:
@@ -230,8 +249,9 @@ class StepRouter:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"].removeprefix(scope.get("root_path", ""))
-            route = route_of(path)
+            route, match = routed(path)
             if route is not Route.PAGE:
+                scope[RESOLVER_MATCH] = match
                 await self.serve_step(route, path, scope, receive, send)
                 return
         await self.application(scope, receive, send)
