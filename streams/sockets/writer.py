@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..conf import engine_settings
-from .corking import loop_cork
+from .corking import LoopCork, loop_cork
 from .framing import TextMessage, wire_bytes
 from .outbox import ItemKey, Outbox
 from .send_in_caller import start_eagerly
@@ -53,6 +53,7 @@ class SocketWriter:
 
     __slots__ = (
         "closed",
+        "cork",
         "deadline",
         "direct",
         "direct_known",
@@ -83,6 +84,7 @@ class SocketWriter:
         self.direct: DirectWrites | None = None
         self.direct_known = False
         self.held: list[bytes] | None = None  # frames for the end of the loop's turn
+        self.cork: LoopCork | None = None  # of the socket's event loop, once it holds frames
 
     def write(self, message: Message, item: ItemKey | None = None) -> None:
         """Send ``message`` (a change of ``item``, if given) now, or queue it behind a send
@@ -117,7 +119,9 @@ class SocketWriter:
             if isinstance(message, TextMessage):
                 if self.held is None:
                     self.held = [message.wire]
-                    loop_cork().hold(self)
+                    if self.cork is None:
+                        self.cork = loop_cork()
+                    self.cork.hold(self)
                 else:
                     self.held.append(message.wire)
                 return
