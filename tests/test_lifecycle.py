@@ -2,6 +2,7 @@
 the engine leaves no thread behind, and it starts again in the same process, its writes and
 step runs working as before."""
 
+import gc
 import importlib
 import threading
 import uuid
@@ -118,3 +119,33 @@ def test_stopped_twice_no_thread_is_left_and_the_engine_starts_again(
     finally:
         if was_running:  # the session's worker (tests/conftest.py), for the tests after
             start_worker_thread(beat=False)
+
+
+def test_the_lifespan_startup_sets_the_loaded_objects_aside_from_the_collector() -> None:
+    # What exists when the server starts the application is frozen (gc.freeze): a full
+    # collection no longer walks it; what is made afterwards is collected as before.
+    gc.unfreeze()
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    loaded = _Cyclic()
+    try:
+        async_to_sync(lifecycle.lifespan)({"type": "lifespan"}, receive, send)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert gc.get_freeze_count() > 0
+        assert not any(o is loaded for o in gc.get_objects())  # frozen: not seen
+        made_later = _Cyclic()
+        assert any(o is made_later for o in gc.get_objects())  # collected as before
+    finally:
+        gc.unfreeze()
+
+
+class _Cyclic:
+    def __init__(self) -> None:
+        self.me = self

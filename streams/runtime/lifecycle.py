@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -164,12 +165,25 @@ def stop() -> None:
 atexit.register(stop)
 
 
+def freeze_loaded() -> None:
+    """Move the objects that exist once the application has loaded (Django's apps, models,
+    settings and URL patterns, the modules: a hundred thousand and more, which live as long as
+    the process) out of the garbage collector's sight (``gc.freeze``). A full collection walks
+    every object it sees, and runs each time the objects made since the last one have grown
+    by a quarter: with thousands of sockets joining, walking these again and again was a third
+    of the server's CPU. Objects made later (requests, sockets) are collected as before."""
+    gc.collect()  # the garbage of loading goes first: frozen, it would never be freed
+    gc.freeze()
+
+
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """ASGI lifespan: the services stop when the server shuts the application down (their
-    stops block: they run on a thread)."""
+    """ASGI lifespan: what the application made as it loaded is set aside from the garbage
+    collector when the server starts it (:func:`freeze_loaded`); the services stop when the
+    server shuts the application down (their stops block: they run on a thread)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            freeze_loaded()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await asyncio.to_thread(stop)
