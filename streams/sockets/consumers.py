@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
@@ -46,6 +46,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
     """
 
     base_send: Send  # the server's
+    # It joins no channel-layer group: no list of its own for Channels to walk.
+    groups: tuple[str, ...] = ()  # type: ignore[assignment]
+
+    @classmethod
+    def as_asgi(cls, **initkwargs: Any) -> Any:
+        """Channels' ``as_asgi``: an application making a consumer per socket, but one that
+        hands back the consumer's coroutine instead of awaiting it in one of its own, which
+        held a frame (some 230 bytes) for the life of every socket."""
+
+        def app(scope: Any, receive: Any, send: Any) -> Coroutine[Any, Any, None]:
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' has them
+        app.consumer_initkwargs = initkwargs  # type: ignore[attr-defined]
+        app._asgi_single_callable = True  # type: ignore[attr-defined]  # asgiref: ASGI 3
+        return app
 
     async def __call__(self, scope: "_ChannelScope", receive: Any, send: Any) -> None:
         # Channels waits on the socket and on the consumer's layer channel at once, with a task
@@ -69,7 +85,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # The last replay of each group: (the version it reached, its item or None for the
         # whole group), until a later frame of the group comes.
         self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
-        self.resyncs: set[asyncio.Task[None]] = set()
+        self.resyncs: set[asyncio.Task[None]] | None = None  # made by the first resync
         self.out = SocketWriter(self.base_send, self._shut)
         self.closing: asyncio.Task[None] | None = None
         settings = engine_settings
@@ -235,7 +251,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def _release(self, key: GroupKey, hold: Hold) -> None:
         """Stop holding the group's frames and send those held (save what a replay sent)."""
         if self.holds.get(key) is hold:
-            del self.holds[key]
+            _drop(self.holds, key)
         for message, item_id, version in hold.take():
             self._deliver(message, key, item_id, version)
 
@@ -251,7 +267,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         finally:
             lock, users = self.answering[key]
             if users == 1:
-                del self.answering[key]
+                _drop(self.answering, key)
             else:
                 self.answering[key] = (lock, users - 1)
 
@@ -349,6 +365,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         subscriptions = [s for s in self.subscriptions if _group_key(s) == key]
         if subscriptions and not self.out.closed:
             task = asyncio.get_running_loop().create_task(self._resync(subscriptions))
+            if self.resyncs is None:
+                self.resyncs = set()
             self.resyncs.add(task)
             task.add_done_callback(self.resyncs.discard)
 
@@ -453,6 +471,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def _send(self, frame: str) -> None:
         self.out.write({"type": "websocket.send", "text": frame})
+
+
+def _drop(mapping: dict[Any, Any], key: Any) -> None:
+    """Delete ``key``; a dict emptied so gives its table back (a dict keeps it otherwise, and
+    each of thousands of idle sockets kept two, from its join)."""
+    del mapping[key]
+    if not mapping:
+        mapping.clear()
 
 
 def _group_key(subscription: Subscription) -> GroupKey:
