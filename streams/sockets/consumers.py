@@ -79,13 +79,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Each subscription, and whether its client takes paged syncs (``syncPages``).
         self.subscriptions: dict[Subscription, bool] = {}
         # The frames of each group being answered, held until its answer is sent; one answer
-        # of a group at a time (the lock, and how many wait on it).
-        self.holds: dict[GroupKey, Hold] = {}
-        self.answering: dict[GroupKey, tuple[asyncio.Lock, int]] = {}
+        # of a group at a time (the lock, and how many wait on it). These and the two below
+        # are None while empty, as an idle socket's are: thousands of sockets each kept
+        # their dicts (and the tables of emptied ones) for nothing.
+        self.holds: dict[GroupKey, Hold] | None = None
+        self.answering: dict[GroupKey, tuple[asyncio.Lock, int]] | None = None
         # The last replay of each group: (the version it reached, its item or None for the
         # whole group), until a later frame of the group comes.
-        self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
-        self.resyncs: set[asyncio.Task[None]] | None = None  # made by the first resync
+        self.replayed: dict[GroupKey, tuple[int, str | None]] | None = None
+        self.resyncs: set[asyncio.Task[None]] | None = None
         self.out = SocketWriter(self.base_send, self._shut)
         self.closing: asyncio.Task[None] | None = None
         settings = engine_settings
@@ -230,6 +232,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         way."""
         key = _group_key(subscription)
         async with self._answering(key):
+            if self.holds is None:
+                self.holds = {}
             hold = self.holds[key] = self._hold(subscription)
             try:
                 if subscribe:
@@ -250,8 +254,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def _release(self, key: GroupKey, hold: Hold) -> None:
         """Stop holding the group's frames and send those held (save what a replay sent)."""
-        if self.holds.get(key) is hold:
-            _drop(self.holds, key)
+        if self.holds is not None and self.holds.get(key) is hold:
+            del self.holds[key]
+            if not self.holds:
+                self.holds = None
         for message, item_id, version in hold.take():
             self._deliver(message, key, item_id, version)
 
@@ -259,17 +265,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def _answering(self, key: GroupKey) -> AsyncIterator[None]:
         """One answer of a group at a time, in the order asked (a client matches answers to
         its joins by their order); the answers of other groups go on meanwhile."""
-        lock, users = self.answering.get(key) or (asyncio.Lock(), 0)
-        self.answering[key] = (lock, users + 1)
+        if self.answering is None:
+            self.answering = {}
+        answering = self.answering  # (kept while this answer is in it)
+        lock, users = answering.get(key) or (asyncio.Lock(), 0)
+        answering[key] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self.answering[key]
-            if users == 1:
-                _drop(self.answering, key)
+            lock, users = answering[key]
+            if users > 1:
+                answering[key] = (lock, users - 1)
             else:
-                self.answering[key] = (lock, users - 1)
+                del answering[key]
+                if not answering:
+                    self.answering = None
 
     async def _send_answer(self, subscription: Subscription, part: AnswerPart, hold: Hold) -> None:
         """Send an answer part by part, each read once the socket has taken most of the one
@@ -310,6 +321,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             reached, timestamp = changes.version, changes.timestamp
             logged, wanted = True, False
         if part.kind == "replay" or logged:
+            if self.replayed is None:
+                self.replayed = {}
             self.replayed[key] = (reached, subscription.id)
         if part.kind == "replay":
             self._send(protocol.replayed_frame(subscription, timestamp, reached))
@@ -455,12 +468,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Whether a replay on this socket already sent this frame. The hub hands a group's
         frames over in version order, so once one past the replay comes, no earlier one will
         (save one it released late, which a client of ours drops if it took it)."""
-        replayed = self.replayed.get(key)
+        replayed = self.replayed.get(key) if self.replayed else None
         if replayed is None:
             return False
         reached, scope = replayed
         if version > reached:
+            assert self.replayed is not None
             del self.replayed[key]
+            if not self.replayed:
+                self.replayed = None
             return False
         return scope is None or scope == item_id
 
@@ -471,14 +487,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def _send(self, frame: str) -> None:
         self.out.write({"type": "websocket.send", "text": frame})
-
-
-def _drop(mapping: dict[Any, Any], key: Any) -> None:
-    """Delete ``key``; a dict emptied so gives its table back (a dict keeps it otherwise, and
-    each of thousands of idle sockets kept two, from its join)."""
-    del mapping[key]
-    if not mapping:
-        mapping.clear()
 
 
 def _group_key(subscription: Subscription) -> GroupKey:
