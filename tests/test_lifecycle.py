@@ -121,10 +121,13 @@ def test_stopped_twice_no_thread_is_left_and_the_engine_starts_again(
             start_worker_thread(beat=False)
 
 
-def test_the_lifespan_startup_sets_the_loaded_objects_aside_from_the_collector() -> None:
+def test_the_lifespan_startup_sets_the_collector_up_for_serving() -> None:
     # What exists when the server starts the application is frozen (gc.freeze): a full
-    # collection no longer walks it; what is made afterwards is collected as before.
+    # collection no longer walks it; what is made afterwards is collected as before, its
+    # young generation every YOUNG_THRESHOLD allocations.
     gc.unfreeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, thresholds[1], thresholds[2])
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[str] = []
 
@@ -142,8 +145,14 @@ def test_the_lifespan_startup_sets_the_loaded_objects_aside_from_the_collector()
         assert not any(o is loaded for o in gc.get_objects())  # frozen: not seen
         made_later = _Cyclic()
         assert any(o is made_later for o in gc.get_objects())  # collected as before
+        assert gc.get_threshold() == (lifecycle.YOUNG_THRESHOLD, *thresholds[1:])
+        # A project's own higher threshold stays.
+        gc.set_threshold(100_000, *thresholds[1:])
+        lifecycle.tune_collector()
+        assert gc.get_threshold()[0] == 100_000
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 class _Cyclic:
