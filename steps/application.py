@@ -31,11 +31,11 @@ def get_asgi_application() -> Any:
     django_app = django.core.asgi.get_asgi_application()
 
     # After Django is set up: these import models and read settings.
-    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.routing import ProtocolTypeRouter
     from django.apps import apps
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    from streams.routing import websocket_urlpatterns
+    from streams.routing import websocket_routes
     from streams.runtime import lifecycle
     from streams.sockets import OriginCheck
 
@@ -51,9 +51,8 @@ def get_asgi_application() -> Any:
     application = ProtocolTypeRouter(
         {
             "http": http,
-            # Sockets only for the allowed hosts, browser sockets only from their pages. (The
-            # stubs of URLRouter want patterns that Django's path() is never typed to make.)
-            "websocket": OriginCheck(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
+            # Sockets only for the allowed hosts, browser sockets only from their pages.
+            "websocket": OriginCheck(websocket_routes),
             # A server that shuts the application down stops the engine's threads in order.
             "lifespan": lifecycle.lifespan,
         }

@@ -1,6 +1,7 @@
 """The stream consumer over Channels' WebsocketCommunicator: protocol, routing and hooks."""
 
 import asyncio
+import gc
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from motia_site.asgi import application
 from streams import StreamConfig, Subscription
+from streams.sockets import StreamConsumer
 from streams.storage.store import Stream
 from tests.helpers.wire import join_message
 
@@ -394,3 +396,37 @@ async def test_a_send_failing_unexpectedly_is_logged_once_and_closes_the_socket(
     assert await gone.receive_nothing(0.3), "nothing more is sent to it, not even a close"
     await gone.disconnect()
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+async def test_an_idle_joined_socket_keeps_no_answer_state(
+    notes: Stream, client: WebsocketCommunicator
+) -> None:
+    # Between answers, a socket keeps its subscriptions only: no holds, locks, replays or
+    # resyncs (thousands of idle sockets each kept empty dicts of them).
+    await notes.set("g", "a", {"n": 1})
+    await join(client, "notes", "g")
+    await join(client, "notes", "g", "a")
+    await join(client, "notes", "g")  # a re-join, answered again
+    gc.collect()
+    (consumer,) = [
+        o for o in gc.get_objects() if isinstance(o, StreamConsumer) and not o.out.closed
+    ]
+    assert len(consumer.subscriptions) == 2
+    assert consumer.holds is None
+    assert consumer.answering is None
+    assert consumer.replayed is None
+    assert consumer.resyncs is None
+    assert "url_route" not in consumer.scope  # the server's scope, not a router's copy
+    # A change still reaches it, and a replay's bookkeeping comes and goes.
+    await notes.set("g", "a", {"n": 2})
+    frame = await client.receive_json_from(timeout=15)
+    assert frame["event"]["type"] == "update"
+    await client.send_json_to(
+        {
+            **join_frame("notes", "g"),
+            "data": {**join_frame("notes", "g")["data"], "sinceVersion": 1},
+        }
+    )
+    replayed = [await client.receive_json_from(timeout=15) for _ in range(2)]
+    assert [f["event"]["type"] for f in replayed] == ["update", "replayed"], replayed
+    assert consumer.holds is None and consumer.answering is None

@@ -2,6 +2,7 @@
 the engine leaves no thread behind, and it starts again in the same process, its writes and
 step runs working as before."""
 
+import gc
 import importlib
 import threading
 import uuid
@@ -118,3 +119,42 @@ def test_stopped_twice_no_thread_is_left_and_the_engine_starts_again(
     finally:
         if was_running:  # the session's worker (tests/conftest.py), for the tests after
             start_worker_thread(beat=False)
+
+
+def test_the_lifespan_startup_sets_the_collector_up_for_serving() -> None:
+    # What exists when the server starts the application is frozen (gc.freeze): a full
+    # collection no longer walks it; what is made afterwards is collected as before, its
+    # young generation every YOUNG_THRESHOLD allocations.
+    gc.unfreeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, thresholds[1], thresholds[2])
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    loaded = _Cyclic()
+    try:
+        async_to_sync(lifecycle.lifespan)({"type": "lifespan"}, receive, send)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert gc.get_freeze_count() > 0
+        assert not any(o is loaded for o in gc.get_objects())  # frozen: not seen
+        made_later = _Cyclic()
+        assert any(o is made_later for o in gc.get_objects())  # collected as before
+        assert gc.get_threshold() == (lifecycle.YOUNG_THRESHOLD, *thresholds[1:])
+        # A project's own higher threshold stays.
+        gc.set_threshold(100_000, *thresholds[1:])
+        lifecycle.tune_collector()
+        assert gc.get_threshold()[0] == 100_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+class _Cyclic:
+    def __init__(self) -> None:
+        self.me = self

@@ -98,3 +98,15 @@ def test_sync_unauthorized_and_error_frames() -> None:
     assert error["event"] == {"type": "error", "data": {"code": "invalid_json", "message": "bad"}}
     assert error["id"] is None, "an error frame never carries an item id"
     assert "version" not in error and "version" not in refused, "they change no group"
+
+
+def test_the_joins_of_a_group_share_its_names() -> None:
+    # Thousands of sockets of one group keep one string of each name, not one each.
+    def joined(group: str) -> Subscription:
+        frame = {"type": "join", "data": {"streamName": "to" + "do", "groupId": group}}
+        return parse_client_frame(orjson.dumps(frame).decode()).subscription
+
+    first, second = joined("".join(["to", "dos"])), joined("".join(["to", "dos"]))
+    assert first.stream_name is second.stream_name
+    assert first.group_id is second.group_id
+    assert first == second

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -164,12 +165,39 @@ def stop() -> None:
 atexit.register(stop)
 
 
+# The young generation's threshold while serving (Python's default: 700 allocations).
+YOUNG_THRESHOLD = 5000
+
+
+def tune_collector() -> None:
+    """Set the garbage collector up for serving, once the application has loaded.
+
+    - The objects that exist by then (Django's apps, models, settings and URL patterns, the
+      modules: a hundred thousand and more, which live as long as the process) are moved out
+      of its sight (``gc.freeze``): a full collection walks every object it sees.
+    - Its young generation is collected every ``YOUNG_THRESHOLD`` allocations instead of 700.
+      A request's or a join's objects live through its database round trips while hundreds of
+      others run: collected every 700 allocations, they outlived two young collections and
+      reached the old generation, whose growth by a quarter starts a full collection (of
+      every socket's objects), though they die soon after. With thousands of sockets joining,
+      these full collections had been a third of the server's CPU.
+
+    Objects made later are collected as before; a project's own higher threshold stays."""
+    gc.collect()  # the garbage of loading goes first: frozen, it would never be freed
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    if 0 < young < YOUNG_THRESHOLD:  # (0: the collector is off; left so)
+        gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """ASGI lifespan: the services stop when the server shuts the application down (their
-    stops block: they run on a thread)."""
+    """ASGI lifespan: the garbage collector is set up for serving when the server starts the
+    application (:func:`tune_collector`); the services stop when the server shuts it down
+    (their stops block: they run on a thread)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            tune_collector()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await asyncio.to_thread(stop)

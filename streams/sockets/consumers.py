@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
@@ -46,6 +46,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
     """
 
     base_send: Send  # the server's
+    # It joins no channel-layer group: no list of its own for Channels to walk.
+    groups: tuple[str, ...] = ()  # type: ignore[assignment]
+
+    @classmethod
+    def as_asgi(cls, **initkwargs: Any) -> Any:
+        """Channels' ``as_asgi``: an application making a consumer per socket, but one that
+        hands back the consumer's coroutine instead of awaiting it in one of its own, which
+        held a frame (some 230 bytes) for the life of every socket."""
+
+        def app(scope: Any, receive: Any, send: Any) -> Coroutine[Any, Any, None]:
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' has them
+        app.consumer_initkwargs = initkwargs  # type: ignore[attr-defined]
+        app._asgi_single_callable = True  # type: ignore[attr-defined]  # asgiref: ASGI 3
+        return app
 
     async def __call__(self, scope: "_ChannelScope", receive: Any, send: Any) -> None:
         # Channels waits on the socket and on the consumer's layer channel at once, with a task
@@ -63,13 +79,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Each subscription, and whether its client takes paged syncs (``syncPages``).
         self.subscriptions: dict[Subscription, bool] = {}
         # The frames of each group being answered, held until its answer is sent; one answer
-        # of a group at a time (the lock, and how many wait on it).
-        self.holds: dict[GroupKey, Hold] = {}
-        self.answering: dict[GroupKey, tuple[asyncio.Lock, int]] = {}
+        # of a group at a time (the lock, and how many wait on it). These and the two below
+        # are None while empty, as an idle socket's are: thousands of sockets each kept
+        # their dicts (and the tables of emptied ones) for nothing.
+        self.holds: dict[GroupKey, Hold] | None = None
+        self.answering: dict[GroupKey, tuple[asyncio.Lock, int]] | None = None
         # The last replay of each group: (the version it reached, its item or None for the
         # whole group), until a later frame of the group comes.
-        self.replayed: dict[GroupKey, tuple[int, str | None]] = {}
-        self.resyncs: set[asyncio.Task[None]] = set()
+        self.replayed: dict[GroupKey, tuple[int, str | None]] | None = None
+        self.resyncs: set[asyncio.Task[None]] | None = None
         self.out = SocketWriter(self.base_send, self._shut)
         self.closing: asyncio.Task[None] | None = None
         settings = engine_settings
@@ -214,6 +232,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         way."""
         key = _group_key(subscription)
         async with self._answering(key):
+            if self.holds is None:
+                self.holds = {}
             hold = self.holds[key] = self._hold(subscription)
             try:
                 if subscribe:
@@ -234,8 +254,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def _release(self, key: GroupKey, hold: Hold) -> None:
         """Stop holding the group's frames and send those held (save what a replay sent)."""
-        if self.holds.get(key) is hold:
+        if self.holds is not None and self.holds.get(key) is hold:
             del self.holds[key]
+            if not self.holds:
+                self.holds = None
         for message, item_id, version in hold.take():
             self._deliver(message, key, item_id, version)
 
@@ -243,17 +265,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def _answering(self, key: GroupKey) -> AsyncIterator[None]:
         """One answer of a group at a time, in the order asked (a client matches answers to
         its joins by their order); the answers of other groups go on meanwhile."""
-        lock, users = self.answering.get(key) or (asyncio.Lock(), 0)
-        self.answering[key] = (lock, users + 1)
+        if self.answering is None:
+            self.answering = {}
+        answering = self.answering  # (kept while this answer is in it)
+        lock, users = answering.get(key) or (asyncio.Lock(), 0)
+        answering[key] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self.answering[key]
-            if users == 1:
-                del self.answering[key]
+            lock, users = answering[key]
+            if users > 1:
+                answering[key] = (lock, users - 1)
             else:
-                self.answering[key] = (lock, users - 1)
+                del answering[key]
+                if not answering:
+                    self.answering = None
 
     async def _send_answer(self, subscription: Subscription, part: AnswerPart, hold: Hold) -> None:
         """Send an answer part by part, each read once the socket has taken most of the one
@@ -294,6 +321,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             reached, timestamp = changes.version, changes.timestamp
             logged, wanted = True, False
         if part.kind == "replay" or logged:
+            if self.replayed is None:
+                self.replayed = {}
             self.replayed[key] = (reached, subscription.id)
         if part.kind == "replay":
             self._send(protocol.replayed_frame(subscription, timestamp, reached))
@@ -349,6 +378,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         subscriptions = [s for s in self.subscriptions if _group_key(s) == key]
         if subscriptions and not self.out.closed:
             task = asyncio.get_running_loop().create_task(self._resync(subscriptions))
+            if self.resyncs is None:
+                self.resyncs = set()
             self.resyncs.add(task)
             task.add_done_callback(self.resyncs.discard)
 
@@ -437,12 +468,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Whether a replay on this socket already sent this frame. The hub hands a group's
         frames over in version order, so once one past the replay comes, no earlier one will
         (save one it released late, which a client of ours drops if it took it)."""
-        replayed = self.replayed.get(key)
+        replayed = self.replayed.get(key) if self.replayed else None
         if replayed is None:
             return False
         reached, scope = replayed
         if version > reached:
+            assert self.replayed is not None
             del self.replayed[key]
+            if not self.replayed:
+                self.replayed = None
             return False
         return scope is None or scope == item_id
 

@@ -12,6 +12,7 @@ frame (or with a ``sync`` when its log no longer reaches back; :mod:`streams.sto
 frames, ended by a ``synced`` frame (:mod:`streams.sockets.answers`).
 """
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -108,8 +109,10 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
     if item_id is not None:
         _check_key(item_id, "id")
     subscription = Subscription(
-        stream_name=stream_name,
-        group_id=group_id,
+        # The sockets of a group, thousands of them at times, share one string of each name
+        # for as long as they are joined, instead of each keeping its own.
+        stream_name=sys.intern(stream_name),
+        group_id=sys.intern(group_id),
         id=item_id,
         subscription_id=subscription_id,
     )
