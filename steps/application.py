@@ -19,7 +19,6 @@ when ``django.contrib.staticfiles`` is installed; WebSocket connections at ``/``
 in its ``asgi.py``.
 """
 
-import gc
 from typing import Any
 
 import django.core.asgi
@@ -57,9 +56,7 @@ def get_asgi_application() -> Any:
             "lifespan": lifecycle.lifespan,
         }
     )
-    # What the application is made of (modules, settings, models, URL patterns: several
-    # hundred thousand objects) lives as long as the process: out of the cyclic garbage
-    # collector's sight, its full collections no longer scan them all, which paused the server
-    # for 50-90 ms every few seconds under load (bench/RESULTS.md).
-    gc.freeze()
+    # Under every server (daphne sends no lifespan): full collections that walked the loaded
+    # application paused the server 30-94 ms every few seconds at 200 writes/s.
+    lifecycle.tune_collector()
     return application

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_started_application_is_kept_out_of_the_garbage_collector_s_sight() -> None:
-    # Its full collections scanned every module, model and URL pattern: pauses of 50-90 ms
+    # Its full collections scanned every module, model and URL pattern: pauses of 30-94 ms
     # under load. Made in a process of its own: freezing is for the whole process.
     program = (
         "import gc\n"

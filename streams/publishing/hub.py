@@ -247,6 +247,10 @@ _hubs_lock = threading.Lock()
 async def get_hub() -> Hub:
     """The hub of the running event loop, started on first use."""
     loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)  # every socket asks: no lock once the loop has its hub
+    if hub is not None:
+        await hub.ready()
+        return hub
     with _hubs_lock:
         for other in [other for other in _hubs if other.is_closed()]:
             del _hubs[other]

@@ -192,7 +192,8 @@ def tune_collector() -> None:
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """ASGI lifespan: the garbage collector is set up for serving when the server starts the
-    application (:func:`tune_collector`); the services stop when the server shuts it down
+    application (:func:`tune_collector`, again: the server's own objects are made by then);
+    the services stop when the server shuts it down
     (their stops block: they run on a thread)."""
     while True:
         message = await receive()
