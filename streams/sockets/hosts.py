@@ -11,6 +11,7 @@ pages against the same :func:`allowed_hosts`.
 
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -35,8 +36,16 @@ def allowed_hosts() -> list[str]:
 def host_allowed(host: str) -> bool:
     """Whether ``host`` (as a ``Host`` header gives it: a name or address, a port or none) is
     one the site answers to."""
+    return _host_allowed(host, tuple(settings.ALLOWED_HOSTS), settings.DEBUG)
+
+
+# Every socket's handshake asks, nearly always about the same few hosts; the settings are part
+# of the key, so a change of them (tests override them) is a new question.
+@lru_cache(maxsize=256)
+def _host_allowed(host: str, configured: tuple[str, ...], debug: bool) -> bool:
     domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed_hosts())
+    hosts = list(configured) or (list(DEBUG_HOSTS) if debug else [])
+    return bool(domain) and validate_host(domain, hosts)
 
 
 def request_host(scope: Mapping[str, Any]) -> str | None:
