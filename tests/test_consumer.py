@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from motia_site.asgi import application
 from streams import StreamConfig, Subscription
+from streams.publishing import published
 from streams.sockets import StreamConsumer
 from streams.storage.store import Stream
 from tests.helpers.wire import join_message
@@ -404,6 +405,7 @@ async def test_an_idle_joined_socket_keeps_no_answer_state(
     # Between answers, a socket keeps its subscriptions only: no holds, locks, replays or
     # resyncs (thousands of idle sockets each kept empty dicts of them).
     await notes.set("g", "a", {"n": 1})
+    await published()  # its create, on Redis, must not reach the hub once the socket joined
     await join(client, "notes", "g")
     await join(client, "notes", "g", "a")
     await join(client, "notes", "g")  # a re-join, answered again
