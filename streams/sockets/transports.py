@@ -71,10 +71,23 @@ class TwistedSocket:
         self.transport.abortConnection()
 
 
+def _daphne_protocol(send: Any) -> Any:
+    """The WebSocket protocol behind daphne's ``send`` (a partial of its server's
+    ``handle_reply`` with the protocol first), None for another server."""
+    if isinstance(send, functools.partial) and send.args:
+        return send.args[0]
+    return None
+
+
+def _uvicorn_protocol(send: Any) -> Any:
+    """The connection's protocol behind uvicorn's ``send`` (a method of it), None otherwise."""
+    return getattr(send, "__self__", None)
+
+
 def server_socket(send: Any) -> ServerSocket | None:
     """The server socket behind an ASGI ``send``, if the server is one this module knows."""
-    if isinstance(send, functools.partial) and send.args:  # daphne
-        protocol = send.args[0]
+    protocol = _daphne_protocol(send)
+    if protocol is not None:
         transport = getattr(protocol, "transport", None)
         # A policy wrapper (timeouts, limits) may stand between the protocol and the socket.
         while transport is not None and not hasattr(transport, "dataBuffer"):
@@ -82,7 +95,7 @@ def server_socket(send: Any) -> ServerSocket | None:
         if transport is not None and hasattr(transport, "abortConnection"):
             return TwistedSocket(transport)
         return None
-    transport = getattr(getattr(send, "__self__", None), "transport", None)  # uvicorn
+    transport = getattr(_uvicorn_protocol(send), "transport", None)
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         return AsyncioSocket(transport)
     return None
@@ -151,15 +164,14 @@ class DaphneWrites:
 def direct_writes(send: Any) -> DirectWrites | None:
     """How to write frames straight to the socket behind an accepted socket's ``send``, or None
     (another server, or an extension in use on the socket: its frames are not plain)."""
-    protocol: Any
-    if isinstance(send, functools.partial) and send.args:  # daphne
-        protocol = send.args[0]
+    protocol = _daphne_protocol(send)
+    if protocol is not None:
         if not hasattr(protocol, "send_queue") or getattr(protocol, "autoFragmentSize", None):
             return None
         if getattr(protocol, "websocket_extensions_in_use", None) != []:
             return None
         return DaphneWrites(protocol)
-    protocol = getattr(send, "__self__", None)
+    protocol = _uvicorn_protocol(send)
     module = type(protocol).__module__
     if module == "uvicorn.protocols.websockets.websockets_sansio_impl":
         from websockets.protocol import State
@@ -184,8 +196,8 @@ def suit_daphne(send: Any, largest_frame: int) -> None:
     refuses to send a message over its limit (daphne's 1 MiB), and the limit is also what it
     takes from a client, before the consumer's own (``STREAMS_MAX_FRAME_BYTES``). uvicorn
     needs neither."""
-    if isinstance(send, functools.partial) and send.args:
-        protocol = send.args[0]
+    protocol = _daphne_protocol(send)
+    if protocol is not None:
         if hasattr(protocol, "failByDrop"):
             protocol.failByDrop = False
         limit = getattr(protocol, "maxMessagePayloadSize", None)
