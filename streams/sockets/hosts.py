@@ -36,15 +36,14 @@ def allowed_hosts() -> list[str]:
 def host_allowed(host: str) -> bool:
     """Whether ``host`` (as a ``Host`` header gives it: a name or address, a port or none) is
     one the site answers to."""
-    return _host_allowed(host, tuple(settings.ALLOWED_HOSTS), settings.DEBUG)
+    return _host_allowed(host, tuple(allowed_hosts()))
 
 
-# Every socket's handshake asks, nearly always about the same few hosts; the settings are part
-# of the key, so a change of them (tests override them) is a new question.
+# Every socket's handshake asks, nearly always about the same few hosts; the allowed hosts are
+# part of the key, so a change of the settings (tests override them) is a new question.
 @lru_cache(maxsize=256)
-def _host_allowed(host: str, configured: tuple[str, ...], debug: bool) -> bool:
+def _host_allowed(host: str, hosts: tuple[str, ...]) -> bool:
     domain, _port = split_domain_port(host)
-    hosts = list(configured) or (list(DEBUG_HOSTS) if debug else [])
     return bool(domain) and validate_host(domain, hosts)
 
 
