@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from ..sockets.corking import LoopCork
 from ..sockets.framing import TextMessage
 from . import reach
 from .events import LAYER_MESSAGE_TYPE, RESYNC_MESSAGE_TYPE, StreamEvent, layer_group_name
@@ -59,6 +60,8 @@ class Hub:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, layer: Any) -> None:
         self.loop = loop
+        # The frames each socket gets in a turn of the loop go out in one write.
+        self.cork = LoopCork(loop)
         # None when events arrive directly from this process's commits.
         self.layer = layer if crosses_processes(layer) else None
         self.channel: str | None = None

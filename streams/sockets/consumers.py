@@ -127,6 +127,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         self.auth_context = result.context
         self.hub = await get_hub()
+        self.out.cork = self.hub.cork
         # Browsers and the Node client abort unless an offered subprotocol is echoed.
         offered = self.scope.get("subprotocols") or ()
         await self.accept(subprotocol=next(iter(offered), None))

@@ -6,12 +6,13 @@ loop (the changes of one transaction, or of several that committed together), ea
 gets them is written to once with all of them, at the end of the turn, instead of once per
 frame: a TCP_CORK of one loop turn. Nothing waits longer than the rest of the turn.
 
-Only a group's frames written straight to a transport (:mod:`streams.sockets.transports`) are
-held; a :class:`~streams.sockets.writer.SocketWriter` writes what it holds before anything else.
+Each hub (:mod:`streams.publishing.hub`, one per event loop) has a cork, which the sockets it
+fans out to share. Only a group's frames written straight to a transport
+(:mod:`streams.sockets.transports`) are held; a :class:`~streams.sockets.writer.SocketWriter`
+writes what it holds before anything else.
 """
 
 import asyncio
-import threading
 from typing import Protocol
 
 
@@ -43,19 +44,3 @@ class LoopCork:
         holders, self.holders = self.holders, []
         for holder in holders:
             holder.write_held()
-
-
-_corks: dict[asyncio.AbstractEventLoop, LoopCork] = {}
-_corks_lock = threading.Lock()
-
-
-def loop_cork() -> LoopCork:
-    """The cork of the running event loop."""
-    loop = asyncio.get_running_loop()
-    cork = _corks.get(loop)
-    if cork is None:
-        with _corks_lock:
-            for closed in [other for other in _corks if other.is_closed()]:
-                del _corks[closed]
-            cork = _corks.setdefault(loop, LoopCork(loop))
-    return cork

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..conf import engine_settings
-from .corking import LoopCork, loop_cork
+from .corking import LoopCork
 from .framing import TextMessage, wire_bytes
 from .outbox import ItemKey, Outbox
 from .send_in_caller import start_eagerly
@@ -84,7 +84,8 @@ class SocketWriter:
         self.direct: DirectWrites | None = None
         self.direct_known = False
         self.held: list[bytes] | None = None  # frames for the end of the loop's turn
-        self.cork: LoopCork | None = None  # of the socket's event loop, once it holds frames
+        # The cork of the hub that fans frames out to the socket (its owner sets it), if any.
+        self.cork: LoopCork | None = None
 
     def write(self, message: Message, item: ItemKey | None = None) -> None:
         """Send ``message`` (a change of ``item``, if given) now, or queue it behind a send
@@ -116,12 +117,11 @@ class SocketWriter:
         # in a task.
         direct = self.direct
         if direct is not None and direct.ready():
-            if isinstance(message, TextMessage):
+            cork = self.cork
+            if cork is not None and isinstance(message, TextMessage):
                 if self.held is None:
                     self.held = [message.wire]
-                    if self.cork is None:
-                        self.cork = loop_cork()
-                    self.cork.hold(self)
+                    cork.hold(self)
                 else:
                     self.held.append(message.wire)
                 return
