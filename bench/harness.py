@@ -449,10 +449,12 @@ def wait_idle(pid: int, timeout: float, below: float = 10.0, window: float = 0.5
 
 
 class Sampler:
-    """Calls ``sample()`` every ``interval`` seconds on a thread and keeps the maximum."""
+    """Calls ``sample()`` every ``interval`` seconds on a thread and keeps every value
+    (``values``) and the maximum."""
 
     def __init__(self, sample: Callable[[], int | None], interval: float = 0.5) -> None:
         self.sample, self.interval = sample, interval
+        self.values: list[int] = []
         self.maximum: int | None = None
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -473,8 +475,10 @@ class Sampler:
             except Exception as error:  # a sample failing must not end the measurement
                 self.errors.append(f"{type(error).__name__}: {error}")
                 value = None
-            if value is not None and (self.maximum is None or value > self.maximum):
-                self.maximum = value
+            if value is not None:
+                self.values.append(value)
+                if self.maximum is None or value > self.maximum:
+                    self.maximum = value
             self._stop.wait(self.interval)
 
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +71,7 @@ class Step:
     redis_cpu: float | None = None
     machine_cpu: float | None = None
     step_runs: w.StepRuns | None = None
-    lock_waits: list[int] = field(default_factory=list)  # sampled, see LockWaits
+    lock_waits: list[int] = field(default_factory=list)  # sampled during the writes, see lock_waits
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -160,31 +159,12 @@ class Step:
         }
 
 
-class LockWaits:
+def lock_waits(database: h.Database) -> int:
     """PostgreSQL backends of the run's database waiting on a lock (writes to one group wait
-    for each other on its row), sampled every ``interval`` seconds on a thread."""
-
-    def __init__(self, database: h.Database, samples: list[int], interval: float = 0.1) -> None:
-        self.database, self.samples, self.interval = database, samples, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LockWaits:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        query = (
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
-        )
-        while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # a lost sample must not end the run
-                row = self.database.admin.execute(query, (self.database.name,)).fetchone()
-                self.samples.append(int(row[0]))
+    for each other on its row)."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+    row = database.admin.execute(query, (database.name,)).fetchone()
+    return int(row[0])
 
 
 def redis_pid(url: str) -> int | None:
@@ -305,7 +285,7 @@ async def run_clients(
         worker_window = w.TreeCpu(worker).start()
         redis = redis_pid(args.redis_url)
         redis_window = None if redis is None else h.CpuWindow(redis).start()
-        with LockWaits(database, step.lock_waits):
+        with h.Sampler(lambda: lock_waits(database), interval=0.1) as waits:
             await client.send({"go": True})
             step.start_wall = time.time()
             failures: list[str] = []
@@ -314,6 +294,7 @@ async def run_clients(
                 step.errors.append(f"{len(failures)} writes failed, e.g. {failures[0]}")
             await client.send({"expect": step.created})
             step.result = await client.read(args.timeout + 30)
+        step.lock_waits = waits.values
         step.server_cpu = [window.stop().process_percent for window in windows]
         step.machine_cpu = windows[0].machine_percent
         step.worker_cpu = worker_window.stop().percent
