@@ -6,11 +6,12 @@ went wrong in :attr:`StepRegistry.errors`, which the system checks report
 (:mod:`steps.checks`).
 """
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from streams.runtime import discover_module_names, import_definition
 
@@ -65,12 +66,22 @@ def steps_from_module(module: ModuleType) -> list[Step]:
     return [step_from_module(module)]
 
 
+T = TypeVar("T")
+
+# Every change of any registry takes the next number: one never seen before, so a value
+# derived from the steps is current only if no change came since it was built.
+_generations = itertools.count()
+
+
 class StepRegistry:
     """Steps by name, and the modules that could not be loaded (``errors``)."""
 
     def __init__(self) -> None:
         self._steps: dict[str, Step] = {}
         self.errors: list[LoadError] = []
+        self._generation = next(_generations)
+        # What derived() built, by builder: (the generation it was built at, the value).
+        self._derived: dict[Callable[..., Any], tuple[int, Any]] = {}
 
     def register(self, step: Step) -> Step:
         existing = self._steps.get(step.name)
@@ -78,10 +89,26 @@ class StepRegistry:
             problem = f"step {step.name!r} is defined in {existing.module} and {step.module}"
             raise StepConfigError(ConfigProblem(problem, "duplicate"))
         self._steps[step.name] = step
+        self._generation = next(_generations)  # after the change: see derived()
         return step
 
     def unregister(self, name: str) -> None:
         self._steps.pop(name, None)
+        self._generation = next(_generations)
+
+    def derived(self, build: Callable[[list[Step]], T]) -> T:
+        """What ``build`` makes of the steps (in registration order), kept until they change:
+        an index that the hot path reads instead of walking every step. ``load`` and
+        ``autodiscover`` change the steps through ``register``."""
+        # The generation is read before the steps: a change made meanwhile moves it on after
+        # its own write, so a value built from a stale list is never taken for current.
+        generation = self._generation
+        kept = self._derived.get(build)
+        if kept is not None and kept[0] == generation:
+            return cast(T, kept[1])
+        value = build(list(self._steps.values()))
+        self._derived[build] = (generation, value)
+        return value
 
     def get(self, name: str) -> Step:
         return self._steps[name]
