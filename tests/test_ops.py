@@ -1,10 +1,15 @@
 """Update ops as pure functions: every op, its edge cases, and all-or-nothing failure."""
 
+import copy
+from collections import OrderedDict
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
+import orjson
 import pytest
 
-from streams.storage.ops import UpdateOpError, apply_ops
+from streams.storage.ops import UpdateOpError, apply_ops, copy_json
 
 
 def test_set_replaces_and_creates_nested_objects() -> None:
@@ -213,3 +218,56 @@ def test_append_requires_path_and_value() -> None:
         apply_ops({}, [{"type": "append", "value": 1}])
     with pytest.raises(UpdateOpError, match="'value' is required"):
         apply_ops({}, [{"type": "append", "path": "x"}])
+
+
+# --- the item is copied, never changed --------------------------------------------------------
+
+
+def test_ops_on_nested_values_leave_the_old_item_as_it_was() -> None:
+    stored = b'{"id":"a","n":1,"r":0.5,"m":{"k":{"c":2},"tags":["x",{"y":1}]},"z":null,"b":true}'
+    item = orjson.loads(stored)  # as the store reads it
+    ops: list[dict[str, Any]] = [
+        {"type": "increment", "path": "m.k.c", "by": 3},
+        {"type": "decrement", "path": "r", "by": 0.25},
+        {"type": "append", "path": "m.tags", "value": "w"},
+        {"type": "merge", "path": "m.k", "value": {"d": [1]}},
+        {"type": "set", "path": "m.new.deep", "value": {"v": 1}},
+        {"type": "remove", "path": "n"},
+    ]
+    result = apply_ops(item, ops)
+    assert item == orjson.loads(stored), "the input is never changed"
+    assert result == {
+        "id": "a",
+        "r": 0.25,
+        "m": {"k": {"c": 5, "d": [1]}, "tags": ["x", {"y": 1}, "w"], "new": {"deep": {"v": 1}}},
+        "z": None,
+        "b": True,
+    }
+    assert result["m"]["tags"][1] is not item["m"]["tags"][1], "nested values are copies"
+    result["m"]["tags"][1]["y"] = 2
+    assert item["m"]["tags"][1] == {"y": 1}
+
+
+def test_numbers_keep_their_type() -> None:
+    item = {"i": 1, "f": 1.5, "d": Decimal("1.5"), "q": Fraction(1, 3)}
+    ops = [{"type": "increment", "path": key, "by": 1} for key in item]
+    result = apply_ops(item, ops)
+    assert result == {"i": 2, "f": 2.5, "d": Decimal("2.5"), "q": Fraction(4, 3)}
+    assert [type(value) for value in result.values()] == [int, float, Decimal, Fraction]
+    with pytest.raises(UpdateOpError, match="'by' must be a number"):
+        apply_ops({}, [{"type": "increment", "path": "n", "by": False}])
+
+
+def test_copy_json_copies_dicts_and_lists_and_deep_copies_other_types() -> None:
+    value: dict[str, Any] = {"a": [1, 2.5, "s", None, True, {"b": []}], "c": {}}
+    copied = copy_json(value)
+    assert copied == value
+    assert copied is not value and copied["a"] is not value["a"]
+    assert copied["a"][5] is not value["a"][5] and copied["a"][5]["b"] is not value["a"][5]["b"]
+    # Anything that is not plain JSON (here a tuple, a set, an OrderedDict) is deepcopy's.
+    other: dict[str, Any] = {"t": (1, [2]), "s": {3}, "o": OrderedDict(k=[4])}
+    copied = copy_json(other)
+    assert copied == copy.deepcopy(other)
+    assert type(copied["o"]) is OrderedDict
+    assert copied["t"][1] is not other["t"][1] and copied["o"]["k"] is not other["o"]["k"]
+    assert copied["s"] is not other["s"]

@@ -28,6 +28,11 @@ class UpdateOpError(ValueError):
 def split_path(path: Any, *, required: bool) -> list[str]:
     """The segments of a path: ``"a.b.c"`` and ``["a", "b", "c"]`` are ``["a", "b", "c"]``;
     an absent path (None, ``""`` or ``[]``) is the item's root, ``[]``."""
+    if isinstance(path, str) and path:  # the common case, first: every op names a path
+        parts = path.split(".")
+        if "" in parts:
+            raise UpdateOpError(f"path {path!r} has an empty segment")
+        return parts
     if path is None or (isinstance(path, str | list | tuple) and not path):
         if required:
             raise UpdateOpError("'path' is required")
@@ -70,7 +75,30 @@ def _created_parent(item: dict[str, Any], parts: list[str]) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool)
+    # int and float answer before the (slower) check against the Number ABC.
+    kind = type(value)
+    return (
+        kind is int or kind is float or (isinstance(value, Number) and not isinstance(value, bool))
+    )
+
+
+# The types of JSON's scalars, which a copy shares: none of them can change.
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value, several times faster than ``copy.deepcopy``: dicts and
+    lists are copied, scalars shared; any other type (or a subclass) goes to ``deepcopy``.
+    Unlike ``deepcopy`` it copies a dict or list that occurs twice as two, which stored items
+    (decoded from JSON) never hold."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _JSON_SCALARS else copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _JSON_SCALARS else copy_json(v) for v in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)
 
 
 def _value(op: Mapping[str, Any]) -> Any:
@@ -141,7 +169,7 @@ def _apply_remove(item: dict[str, Any], op: Mapping[str, Any]) -> None:
 
 def apply_op(item: dict[str, Any], op: Mapping[str, Any]) -> None:
     """Apply one op to ``item`` in place."""
-    if not isinstance(op, Mapping):
+    if type(op) is not dict and not isinstance(op, Mapping):  # a dict skips the ABC check
         raise UpdateOpError("an op must be an object with a 'type'")
     kind = op.get("type")
     if kind == "set":
@@ -161,10 +189,11 @@ def apply_op(item: dict[str, Any], op: Mapping[str, Any]) -> None:
 
 
 def apply_ops(item: Mapping[str, Any] | None, ops: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Return a new item: ``item`` (``{}`` when missing) with every op applied in order."""
-    if isinstance(ops, Mapping | str | bytes):
+    """Return a new item: ``item`` (``{}`` when missing) with every op applied in order.
+    ``item`` is a stored item, plain JSON (see :func:`copy_json`); it is never changed."""
+    if type(ops) is not list and isinstance(ops, Mapping | str | bytes):
         raise UpdateOpError("ops must be a list of op objects")
-    result: dict[str, Any] = copy.deepcopy(dict(item)) if item is not None else {}
+    result: dict[str, Any] = copy_json(dict(item)) if item is not None else {}
     for index, op in enumerate(ops):
         try:
             apply_op(result, op)
