@@ -9,5 +9,7 @@ from django.dispatch import Signal
 stream_changed = Signal()
 
 # Sent once a stream change (or custom event) is committed, with ``event``: a StreamEvent.
-# The steps app listens to it to run stream-triggered steps.
-stream_event = Signal()
+# The steps app listens to it to run stream-triggered steps. Sent for every event, always with
+# the StreamEvent class as sender: its receivers are cached (as Django's model signals do),
+# and connect and disconnect clear the cache.
+stream_event = Signal(use_caching=True)

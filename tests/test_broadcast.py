@@ -193,3 +193,31 @@ async def test_a_failing_receiver_keeps_no_event_of_its_batch_from_subscribers(
     frames = [await subscriber.receive_json_from(timeout=5) for _ in range(2)]
     assert [f["event"]["event"]["type"] for f in frames] == ["a", "b"]
     assert "a stream_event receiver failed" in caplog.text
+
+
+def test_stream_event_reaches_the_receivers_connected_when_it_is_sent(
+    notes: StreamConfig,
+) -> None:
+    """Its receivers are cached: one connected after events went out hears the next ones,
+    and one disconnected hears no more."""
+    heard: list[tuple[str, str | None]] = []
+
+    def first(sender: Any, event: StreamEvent, **_: Any) -> None:
+        heard.append(("first", event.item_id))
+
+    def second(sender: Any, event: StreamEvent, **_: Any) -> None:
+        heard.append(("second", event.item_id))
+
+    SyncStream(notes).set("live", "a", {"n": 1})
+    stream_event.connect(first, dispatch_uid="tests.first")
+    try:
+        SyncStream(notes).set("live", "b", {"n": 1})
+        stream_event.connect(second, dispatch_uid="tests.second")
+        SyncStream(notes).set("live", "c", {"n": 1})
+        stream_event.disconnect(dispatch_uid="tests.first")
+        SyncStream(notes).set("live", "d", {"n": 1})
+    finally:
+        stream_event.disconnect(dispatch_uid="tests.first")
+        stream_event.disconnect(dispatch_uid="tests.second")
+    SyncStream(notes).set("live", "e", {"n": 1})
+    assert heard == [("first", "b"), ("first", "c"), ("second", "c"), ("second", "d")]
