@@ -97,6 +97,24 @@ def test_the_index_follows_every_change_of_the_registry() -> None:
     assert runs_of(steps, event()) == []
 
 
+def test_a_value_built_while_the_steps_change_is_not_kept() -> None:
+    """A step registered while an index is being built (by another thread, say) makes that
+    index stale: the next call builds it again."""
+    steps = step_registry(watching("Old", {"type": "stream", "stream_name": "jobs"}))
+    built: list[list[str]] = []
+
+    def names(listed: list[Step]) -> list[str]:
+        built.append([step.name for step in listed])
+        if len(built) == 1:
+            steps.register(watching("Meanwhile", {"type": "stream", "stream_name": "jobs"}))
+        return built[-1]
+
+    assert steps.derived(names) == ["Old"]
+    assert steps.derived(names) == ["Old", "Meanwhile"]
+    assert steps.derived(names) == ["Old", "Meanwhile"]
+    assert len(built) == 2
+
+
 def test_an_index_is_kept_per_registry() -> None:
     one = step_registry(watching("One", {"type": "stream", "stream_name": "jobs"}))
     two = step_registry(watching("Two", {"type": "stream", "stream_name": "jobs"}))
