@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import orjson
 import pytest
+from django.db import IntegrityError
 from django.test import override_settings
 
 from streams import StreamConfig
@@ -242,3 +243,23 @@ def test_a_group_made_again_goes_on_from_its_logged_version(notes: SyncStream) -
     part = join_answer(Subscription("notes", "g", None), 1, False)
     assert [orjson.loads(f)["event"]["type"] for f in part.frames] == ["delete", "create"]
     assert part.version == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_log_row_the_database_refuses_changes_nothing(
+    notes: SyncStream, events: list
+) -> None:
+    # The log row is written after the batch's group and item rows, in their transaction:
+    # refused, it takes them back with it, and the batch's events never go out.
+    notes.set("g", "a", {"n": 1})
+    StreamLogEntry.objects.create(  # the version the next change takes
+        stream_name="notes", group_id="g", version=2, item_id=None, timestamp=0, frame="{}"
+    )
+    with pytest.raises(IntegrityError):
+        notes.set("g", "b", {"n": 2})
+    assert [item["id"] for item in notes.list("g")] == ["a"]
+    assert StreamGroup.objects.get(stream_name="notes", group_id="g").version == 1
+    assert [event.item_id for event in events] == ["a"], "no event of the failed batch"
+    StreamLogEntry.objects.filter(frame="{}").delete()
+    notes.update("g", "a", [{"type": "increment", "path": "n"}])  # the connection goes on
+    assert notes.get("g", "a") == {"id": "a", "n": 2}
