@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 
 # Seconds between two prunes of a table (each costs a MAX and a range DELETE on the key).
 PRUNE_SECONDS = 30.0
@@ -99,11 +99,11 @@ def insert(model: type[models.Model], names: Sequence[str], rows: list[tuple[Any
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})"
+    # The connection itself, not django.db.connection: every field's preparation reads it,
+    # and through that proxy each read was a look-up of the thread's connection.
+    db = connections[connection.alias]
     params = [
-        [
-            field.get_db_prep_save(value, connection)
-            for field, value in zip(fields, row, strict=True)
-        ]
+        [field.get_db_prep_save(value, db) for field, value in zip(fields, row, strict=True)]
         for row in rows
     ]
     with connection.cursor() as cursor:
