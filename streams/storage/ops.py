@@ -28,22 +28,18 @@ class UpdateOpError(ValueError):
 def split_path(path: Any, *, required: bool) -> list[str]:
     """The segments of a path: ``"a.b.c"`` and ``["a", "b", "c"]`` are ``["a", "b", "c"]``;
     an absent path (None, ``""`` or ``[]``) is the item's root, ``[]``."""
+    parts: list[str]
     if isinstance(path, str) and path:  # the common case, first: every op names a path
         parts = path.split(".")
-        if "" in parts:
-            raise UpdateOpError(f"path {path!r} has an empty segment")
-        return parts
-    if path is None or (isinstance(path, str | list | tuple) and not path):
+    elif path is None or (isinstance(path, str | list | tuple) and not path):
         if required:
             raise UpdateOpError("'path' is required")
         return []
-    if isinstance(path, str):
-        parts = path.split(".")
     elif isinstance(path, list | tuple) and all(isinstance(part, str) for part in path):
         parts = list(path)
     else:
         raise UpdateOpError("'path' must be a string or a list of strings")
-    if any(part == "" for part in parts):
+    if "" in parts:
         raise UpdateOpError(f"path {path!r} has an empty segment")
     return parts
 
