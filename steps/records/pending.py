@@ -94,17 +94,17 @@ def insert(model: type[models.Model], names: Sequence[str], rows: list[tuple[Any
     bulk_create compiles every field of every row and costs several times as much."""
     if not rows:
         return
-    by_name = {field.name: field for field in model._meta.concrete_fields}
-    fields = [by_name[name] for name in names]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})"
     # The connection itself, not django.db.connection: every field's preparation reads it,
     # and through that proxy each read was a look-up of the thread's connection.
     db = connections[connection.alias]
+    by_name = {field.name: field for field in model._meta.concrete_fields}
+    fields = [by_name[name] for name in names]
+    columns = ", ".join(db.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})"
     params = [
         [field.get_db_prep_save(value, db) for field, value in zip(fields, row, strict=True)]
         for row in rows
     ]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.executemany(sql, params)
