@@ -177,6 +177,13 @@ def wait_live(page: Page) -> None:
     )
 
 
+def wait_joined(demo: Page) -> None:
+    """Wait until the demo page's todos group is joined: its first sync has drawn the count.
+    (Connected is not enough: a change committed before the join is answered reaches the page
+    in the join's sync, not as an event handed to its socket.)"""
+    expect(demo.locator("#todo-count")).to_contain_text(" open · ", timeout=WAIT_MS)
+
+
 def todo(page: Page, description: str) -> Locator:
     return page.locator("#todo-list li.todo", has_text=description)
 
@@ -433,6 +440,7 @@ def test_the_trace_of_a_request_found_from_its_x_trace_id_header(
 ) -> None:
     demo = open_page("/")  # a window watching the todos: a socket the change reaches
     wait_live(demo)
+    wait_joined(demo)
     response = httpx.post(f"{site.http_url}/todos", json={"description": "Where did it go?"})
     response.raise_for_status()
     trace_id, todo_id = response.headers["x-trace-id"], response.json()["todo"]["id"]
