@@ -8,9 +8,10 @@ time, and the hops of the stock middleware (sessions, CSRF, messages, ...) cut i
 Step endpoints need neither: their handlers run on the event loop or on the engine's database
 threads (:mod:`streams.runtime.db`). So :class:`StepRouter` hands requests for step routes to
 :class:`StepHandler`, which is Django's ASGI handler serving them on the event loop alone and
-without middleware (the ``request_started``/``request_finished`` signals are still sent); every
-other request (pages, the admin, the API docs) goes to Django's handler as usual. Concerns an
-API needs across endpoints (CORS, rate limits) belong in ASGI middleware around the whole app.
+without middleware (the ``request_started``/``request_finished`` signals are still sent, without
+a thread hop while only Django's own receivers listen: :mod:`.request_signals`); every other
+request (pages, the admin, the API docs) goes to Django's handler as usual. Concerns an API
+needs across endpoints (CORS, rate limits) belong in ASGI middleware around the whole app.
 
 A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is answered 413 with a JSON error before it
 is read: at once when its ``Content-Length`` says so, and as soon as a chunked body passes the
@@ -24,6 +25,8 @@ take a 405 with ``Allow`` (:func:`steps.http.responses.answering_other_methods`;
 served as ``GET`` where a route takes ``GET``, ``OPTIONS`` answered 204).
 """
 
+import asyncio
+import contextlib
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from enum import Enum
@@ -32,15 +35,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestAborted
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver
+from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_script_prefix
 from django.urls.resolvers import RoutePattern
 
 from streams.sockets import refused_host, scope_header, send_http_error
 
 from ..checks import require_valid_definitions
+from . import request_signals
 
 # URL names of step routes start with this (see steps.http.endpoints.build_api).
 STEP_URL_NAME_PREFIX = "step-"
@@ -105,6 +109,50 @@ class StepHandler(ASGIHandler):
             await self.handle(scope, receive, send)
         except BodyTooLarge:
             await send_http_error(send, 413, body_too_large_message())
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's request cycle (``ASGIHandler.handle``): the body read, the request made, the
+        view run while a disconnect of the client is listened for (it cancels the view), the
+        response sent and closed; with the request signals sent by :mod:`.request_signals`
+        (on the event loop while only Django's own receivers listen)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        await request_signals.started(self.__class__, scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None  # Django's: no request, its error's response
+            body_file.close()
+            await self.send_response(error_response, send)
+            await request_signals.finished(self.__class__, error_response)
+            return
+        serving = asyncio.create_task(self._serve(request, send))
+        listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((listening, serving), return_when=asyncio.FIRST_COMPLETED)
+            for task in (listening, serving):  # the listener first: it raises only RequestAborted
+                if task.done():
+                    with contextlib.suppress(RequestAborted):
+                        task.result()
+                else:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            try:
+                response: HttpResponseBase | None = serving.result()
+            except asyncio.CancelledError:
+                response = None
+            await request_signals.finished(self.__class__, response)
+        finally:
+            body_file.close()
+
+    async def _serve(self, request: HttpRequest, send: Any) -> HttpResponseBase:
+        response = await self.run_get_response(request)
+        with contextlib.suppress(asyncio.CancelledError):  # the client left while it was sent
+            await self.send_response(response, send)
+        return response
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
         """The match :class:`StepRouter` found for the request's path, instead of resolving the
