@@ -15,7 +15,7 @@ from motia_site.asgi import application
 from steps.definitions.step_registry import Step
 from steps.models import SocketReach, StepRun, TraceEvent
 from steps.records import traces
-from steps.records.pending import PendingRows
+from steps.records.pending import MAX_ROWS_PER_STATEMENT, PendingRows
 from steps.records.runs import flush_runs
 from steps.records.storable import storable_json
 from steps.running.queue import enqueue
@@ -203,6 +203,19 @@ def test_the_trace_tables_keep_their_newest_rows(settings: Any) -> None:
     traces.reach.prune()
     kept = SocketReach.objects.order_by("version").values_list("version", flat=True)
     assert list(kept) == [3, 4, 5]
+
+
+def test_more_rows_than_one_statement_takes_are_all_written(settings: Any) -> None:
+    """Rows that waited while the database was away go in several statements, in order."""
+    settings.STEPS_TRACE_EVENTS_KEPT = 10_000
+    count = 2 * MAX_ROWS_PER_STATEMENT + 7
+    for version in range(1, count + 1):
+        traces.count_reach("notes", "backlog", version, version % 5 + 1)
+    flush_runs()
+    rows = SocketReach.objects.filter(group_id="backlog").order_by("id")
+    assert [(row.version, row.sockets) for row in rows] == [
+        (version, version % 5 + 1) for version in range(1, count + 1)
+    ]
 
 
 def test_rows_waiting_are_bounded_and_put_back_first() -> None:

@@ -1,4 +1,4 @@
-"""Rows waiting for the run recorder's next batch, and the one statement that inserts a batch.
+"""Rows waiting for the run recorder's next batch, and the statement that inserts a batch.
 
 What the engine records about a trace as it happens (stream changes, enqueues, socket counts,
 see :mod:`steps.records.traces`) must cost the path that causes it no more than an append to a list:
@@ -16,6 +16,9 @@ from django.db import connection, connections, models
 
 # Seconds between two prunes of a table (each costs a MAX and a range DELETE on the key).
 PRUNE_SECONDS = 30.0
+# Rows per INSERT at most: the parameters of one statement stay far under PostgreSQL's limit
+# (65,535) however many rows waited while the database was away.
+MAX_ROWS_PER_STATEMENT = 500
 
 
 class PendingRows:
@@ -90,8 +93,11 @@ class PendingRows:
 
 
 def insert(model: type[models.Model], names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (values of the fields ``names``) in one ``executemany``: the ORM's
-    bulk_create compiles every field of every row and costs several times as much."""
+    """Insert ``rows`` (values of the fields ``names``) in multi-row ``INSERT`` statements, as
+    few as the database's limit on parameters allows: the ORM's bulk_create compiles every
+    field of every row and costs several times as much, and ``executemany`` runs the statement
+    once per row (on SQLite each run hands the interpreter lock back, and waits to take it
+    again while the event loop holds it)."""
     if not rows:
         return
     # The connection itself, not django.db.connection: every field's preparation reads it,
@@ -100,11 +106,16 @@ def insert(model: type[models.Model], names: Sequence[str], rows: list[tuple[Any
     by_name = {field.name: field for field in model._meta.concrete_fields}
     fields = [by_name[name] for name in names]
     columns = ", ".join(db.ops.quote_name(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})"
-    params = [
-        [field.get_db_prep_save(value, db) for field, value in zip(fields, row, strict=True)]
-        for row in rows
-    ]
+    row_placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {db.ops.quote_name(model._meta.db_table)} ({columns}) VALUES "
+    # bulk_batch_size: SQLite's limit on parameters (999 in older builds).
+    size = max(1, min(MAX_ROWS_PER_STATEMENT, db.ops.bulk_batch_size(fields, rows)))
     with db.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            params = [
+                field.get_db_prep_save(value, db)
+                for row in chunk
+                for field, value in zip(fields, row, strict=True)
+            ]
+            cursor.execute(head + ", ".join([row_placeholders] * len(chunk)), params)
