@@ -35,6 +35,7 @@ DOCUMENTED_ORDER = [  # docs/architecture.md: Starting and stopping
     "sync-threads",
     "step-runs",
     "database",
+    "checkpoints",
     "step-sender",
     "stream-publisher",
 ]
@@ -50,6 +51,7 @@ def test_the_stop_order_is_the_documented_one() -> None:
         "steps.running.sending",
         "steps.running.worker",
         "streams.publishing.broadcast",
+        "streams.runtime.checkpoints",
         "streams.runtime.db",
         "streams.runtime.hooks",
     ):

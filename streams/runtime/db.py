@@ -8,6 +8,9 @@ its queries here: ``STREAMS_DB_THREADS`` threads, each keeping one connection fo
 whole life (taken from the pool on PostgreSQL). SQLite gets one thread: its writers take turns
 anyway, and a single writer never sleeps in SQLite's busy handler.
 
+On SQLite in WAL mode, a commit of these threads does not copy the WAL back into the database
+file: a thread of its own does (:mod:`streams.runtime.checkpoints`).
+
 A connection kept that long outlives a restart of the database: before each job, a thread
 drops the connections the database ended meanwhile (:mod:`streams.runtime.liveness`), so that the
 job opens a fresh one instead of failing on the old one.
@@ -31,7 +34,7 @@ from typing import Any, TypeVar
 from django.db import connections
 
 from ..conf import engine_settings
-from . import lifecycle
+from . import checkpoints, lifecycle
 from .liveness import drop_if_ended
 
 logger = logging.getLogger("streams.db")
@@ -64,6 +67,7 @@ class DatabaseThreads:
             thread.join()
 
     def _work(self) -> None:
+        checkpoints.leave_checkpoints_to_the_checkpointer()
         try:
             while (job := self._jobs.get()) is not None:
                 context, fn, args, done = job

@@ -42,6 +42,7 @@ class Stage(IntEnum):
     CALL = 50  # running plain calls (hooks and handlers on the sync threads)
     RECORD = 60  # writing records through the database threads (step runs)
     DATABASE = 70  # the database threads: their commits hand work to the senders
+    CHECKPOINT = 75  # copying SQLite's write-ahead log back (after the last commits)
     SEND = 80  # sending to the broker and the channel layer (no database needed)
 
 
