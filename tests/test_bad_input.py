@@ -7,6 +7,7 @@ where SQLite would keep it.
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,10 +338,17 @@ async def test_reading_a_key_that_cannot_exist_finds_nothing(client: TestAsyncCl
         assert (response.status_code, response.json()) == (200, {"item": None})
 
 
-async def test_a_failing_handler_is_a_500_json_error(client: TestAsyncClient) -> None:
-    response = await client.post("/fail", json={})
+async def test_a_failing_handler_is_a_500_json_error(
+    client: TestAsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="steps"):
+        response = await client.post("/fail", json={})
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
+    # The log names the step that failed, and why.
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "step Fail failed: POST /fail"
+    assert record.exc_info and "a bug in the handler" in str(record.exc_info[1])
 
 
 def test_key_errors_stay_value_errors(define_stream: Callable[..., StreamConfig]) -> None:

@@ -308,6 +308,7 @@ def make_view(step: Step, trigger: HttpTrigger, route: str | None = None) -> Cal
         return response
 
     async def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        setattr(request, STEP_NAME_ATTRIBUTE, step.name)  # for the log of a failure
         path_params = {name: kwargs[route_name] for name, route_name in param_names}
         api_request = _build_request(request, trigger, path_params, step.raw_body)
         user = await session_user(request.COOKIES)
@@ -362,6 +363,10 @@ async def _run_to_the_end(body: Any, status: int, run: Run) -> AsyncIterator[byt
     await sender.sent()
 
 
+# The request attribute naming the step whose view serves it.
+STEP_NAME_ATTRIBUTE = "step_name"
+
+
 def _errors_response(status: int, detail: Any) -> HttpResponse:
     return json_response({"detail": detail}, status)
 
@@ -382,7 +387,13 @@ def add_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def failed(request: HttpRequest, error: Exception) -> HttpResponse:
-        logger.error("%s %s failed", request.method, request.path, exc_info=error)
+        step_name = getattr(request, STEP_NAME_ATTRIBUTE, None)
+        if step_name is None:  # before a step's view (django-ninja's own code)
+            logger.error("%s %s failed", request.method, request.path, exc_info=error)
+        else:
+            logger.error(
+                "step %s failed: %s %s", step_name, request.method, request.path, exc_info=error
+            )
         return _errors_response(500, "internal server error")
 
     @api.exception_handler(StreamValidationError)
