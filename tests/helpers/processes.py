@@ -30,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -371,6 +372,16 @@ class _ManagedProcess(Started):
         self.process.wait(STOP_TIMEOUT)
 
 
+# Servers of tests that are over, ending in threads (see ServerProcess.stop_in_background).
+_ending: list[threading.Thread] = []
+
+
+def wait_for_ended() -> None:
+    """Wait until every server stopped by ``stop_in_background`` has exited."""
+    while _ending:
+        _ending.pop().join()
+
+
 class ServerProcess(_ManagedProcess):
     """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
     or with ``production=True`` uvicorn as the Procfile runs it in production; ``asgi_server``
@@ -394,6 +405,23 @@ class ServerProcess(_ManagedProcess):
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def stop_in_background(self) -> None:
+        """:meth:`stop` in a thread (SIGTERM, SIGKILL if it has not exited within
+        ``STOP_TIMEOUT``), for the end of a test, which waits for nothing of it: a server's
+        embedded Celery worker takes about 2 s to stop, the next test need not wait for it.
+        Its port stays taken until it exits (``free_port`` never hands it out meanwhile), and
+        :func:`wait_for_ended` waits for it at the end of the session."""
+        process, self.process = self.process, None
+        if self._log_file is not None:
+            self._log_file.close()  # ours; the process writes to its own copy until it exits
+            self._log_file = None
+        if process is not None:
+            ending = threading.Thread(
+                target=terminate, args=(process, STOP_TIMEOUT), name=f"stopping {self.name}"
+            )
+            ending.start()
+            _ending.append(ending)
 
     @property
     def ws_url(self) -> str:
