@@ -216,18 +216,13 @@ def database(tmp_path: Path) -> Iterator[TestDatabase]:
 def start(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[Start]:
     """``start(ServerProcess(database, env))``: a server, worker or Redis started now and
     stopped when the test is over (before its database is dropped; a server ends in the
-    background, ``ServerProcess.stop_in_background``); the logs of all are printed if the test
-    failed."""
+    background, see ``ServerProcess``); the logs of all are printed if the test failed."""
     started: list[Started] = []
     with contextlib.ExitStack() as stack, logs_on_failure(request, started):
 
         def enter(process: P) -> P:
             started.append(process)
-            if isinstance(process, ServerProcess):
-                process.start()
-                stack.callback(process.stop_in_background)
-            else:
-                stack.enter_context(process)
+            stack.enter_context(process)
             return process
 
         yield enter
@@ -246,13 +241,11 @@ def shared_server(name: str, env: dict[str, str]) -> tuple[Any, Any]:
 
     @pytest.fixture(scope="module", name=f"_{name}")
     def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-        with TestDatabase(tmp_path_factory.mktemp(name)) as database:
-            server = ServerProcess(database, env, name=name)
-            server.start()
-            try:
-                yield server
-            finally:
-                server.stop_in_background()
+        with (
+            TestDatabase(tmp_path_factory.mktemp(name)) as database,
+            ServerProcess(database, env, name=name) as server,
+        ):
+            yield server
 
     @pytest.fixture(name=name)
     def logged(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:

@@ -7,8 +7,9 @@ made for the whole test process (the SQLite file copied, PostgreSQL's ``CREATE D
 TEMPLATE``): the same tables, in milliseconds instead of the seconds a migrate takes.
 :class:`ServerProcess` runs ``manage.py runserver 127.0.0.1:<free port> --noreload`` on it
 (several may share one database), waits until HTTP answers and stops it again (terminate,
-then kill). :class:`WorkerProcess` runs a real ``celery -A motia_site worker`` on the same
-database, waits until it is ready, and stops it the same way (or kills it outright).
+then kill; in the background when its ``with`` block ends, as a test has no more use for
+it). :class:`WorkerProcess` runs a real ``celery -A motia_site worker`` on the same database,
+waits until it is ready, and stops it the same way (or kills it outright).
 ``REDIS_URL`` passes through to servers and workers; extra environment
 (``STREAMS_AUTHENTICATE``, ``CELERY_QUEUE`` ...) is given per process.
 
@@ -406,12 +407,23 @@ class ServerProcess(_ManagedProcess):
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Leaving its ``with`` block (the end of a test or of a module's fixture) stops the
+        server in the background: :meth:`stop_in_background`."""
+        self.stop_in_background()
+
     def stop_in_background(self) -> None:
         """:meth:`stop` in a thread (SIGTERM, SIGKILL if it has not exited within
         ``STOP_TIMEOUT``), for the end of a test, which waits for nothing of it: a server's
         embedded Celery worker takes about 2 s to stop, the next test need not wait for it.
         Its port stays taken until it exits (``free_port`` never hands it out meanwhile), and
-        :func:`wait_for_ended` waits for it at the end of the session."""
+        :func:`wait_for_ended` waits for it at the end of the session. A test that needs the
+        server gone calls :meth:`stop`."""
         process, self.process = self.process, None
         if self._log_file is not None:
             self._log_file.close()  # ours; the process writes to its own copy until it exits
