@@ -47,6 +47,7 @@ from tests.helpers.processes import (
     TestDatabase,
     delete_queue,
     logs_on_failure,
+    wait_for_ended,
 )
 from tests.helpers.step_builder import build_step, nothing
 
@@ -66,8 +67,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Leave no messages of this run in a shared Redis."""
+    """Leave no messages of this run in a shared Redis, and no server of a test running."""
     delete_queue(current_app.conf.task_default_queue)
+    wait_for_ended()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -213,8 +215,8 @@ def database(tmp_path: Path) -> Iterator[TestDatabase]:
 @pytest.fixture
 def start(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[Start]:
     """``start(ServerProcess(database, env))``: a server, worker or Redis started now and
-    stopped when the test is over (before its database is dropped); the logs of all are
-    printed if the test failed."""
+    stopped when the test is over (before its database is dropped; a server ends in the
+    background, see ``ServerProcess``); the logs of all are printed if the test failed."""
     started: list[Started] = []
     with contextlib.ExitStack() as stack, logs_on_failure(request, started):
 

@@ -18,6 +18,8 @@ pytestmark = [embedded_pass_only, pytest.mark.timeout(240)]
 # Django's reloader looks once a second, and the restarted server needs a moment to start:
 # far more than that means it never noticed.
 RELOAD_TIMEOUT = 20.0
+# What each process that the reloader starts prints first.
+STARTED = "Watching for file changes"
 
 NOTE_STREAM = """
     from streams import StreamConfig
@@ -130,9 +132,12 @@ def test_new_renamed_and_deleted_step_and_stream_files_are_served(
     )
     eventually(lambda: "n1" in str(notes(server)), "the queue step to store the note", 10)
 
-    # Renamed: served from its new module; deleted: gone.
+    # Renamed: served from its new module, by the process started after the rename (the one
+    # before still answers while it stops); deleted: gone.
+    started = server.log().count(STARTED)
     (app / "list_notes_step.py").rename(app / "all_notes_step.py")
     eventually(lambda: "myapp/all_notes_step.py added" in server.log(), "the rename noticed", 10)
+    eventually(lambda: server.log().count(STARTED) > started, "the restart", RELOAD_TIMEOUT)
     wait_for_status(server, "/notes-list", 200)
     (app / "all_notes_step.py").unlink()
     wait_for_status(server, "/notes-list", 404)
@@ -157,12 +162,12 @@ def test_a_broken_step_file_shows_the_check_and_the_server_recovers(
 
 def test_a_file_added_in_a_new_folder_is_served(project: GuideProject, server: DevServer) -> None:
     # Files that define nothing do not restart the server.
-    restarts = server.log().count("Watching for file changes")
+    restarts = server.log().count(STARTED)
     project.write("myapp/notes.txt", "not Python\n")
     project.write("myapp/.list_step.py.swp", "an editor's swap file\n")
     (project.root / "myapp" / "__pycache__").mkdir(exist_ok=True)
     time.sleep(3)  # several looks
-    assert server.log().count("Watching for file changes") == restarts
+    assert server.log().count(STARTED) == restarts
 
     # A new folder does (a step file may come in it next), and then its step files count.
     folder: Path = project.root / "myapp" / "more"

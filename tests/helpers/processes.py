@@ -2,12 +2,16 @@
 
 :class:`TestDatabase` prepares a fresh, migrated database: a new SQLite file in a temporary
 directory, or, when ``DATABASE_URL`` points at PostgreSQL, a uniquely named database created
-for the test and dropped afterwards. :class:`ServerProcess` runs ``manage.py runserver
-127.0.0.1:<free port> --noreload`` on it (several may share one database), waits until HTTP
-answers and stops it again (terminate, then kill). :class:`WorkerProcess` runs a real
-``celery -A motia_site worker`` on the same database, waits until it is ready, and stops it the
-same way (or kills it outright). ``REDIS_URL`` passes through to servers and workers; extra
-environment (``STREAMS_AUTHENTICATE``, ``CELERY_QUEUE`` ...) is given per process.
+for the test and dropped afterwards. Each is a copy of one database that ``manage.py migrate``
+made for the whole test process (the SQLite file copied, PostgreSQL's ``CREATE DATABASE ...
+TEMPLATE``): the same tables, in milliseconds instead of the seconds a migrate takes.
+:class:`ServerProcess` runs ``manage.py runserver 127.0.0.1:<free port> --noreload`` on it
+(several may share one database), waits until HTTP answers and stops it again (terminate,
+then kill; in the background when its ``with`` block ends, as a test has no more use for
+it). :class:`WorkerProcess` runs a real ``celery -A motia_site worker`` on the same database,
+waits until it is ready, and stops it the same way (or kills it outright).
+``REDIS_URL`` passes through to servers and workers; extra environment
+(``STREAMS_AUTHENTICATE``, ``CELERY_QUEUE`` ...) is given per process.
 
 Usage (tests mostly get them from the fixtures of ``tests/conftest.py``: ``database``,
 ``start``, ``server``)::
@@ -16,6 +20,7 @@ Usage (tests mostly get them from the fixtures of ``tests/conftest.py``: ``datab
         httpx.post(f"{server.http_url}/todos", json={"description": "x"})
 """
 
+import atexit
 import contextlib
 import os
 import re
@@ -25,6 +30,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -81,6 +88,81 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _admin(base_url: str, sql: str) -> None:
+    """Run ``sql`` on the PostgreSQL server of ``base_url``, in its ``postgres`` database."""
+    import psycopg
+
+    admin_url = _with_database(base_url, "postgres")
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(sql)
+
+
+def migrate(database_env: Mapping[str, str]) -> None:
+    """Run ``manage.py migrate`` on the database that ``database_env`` names (``SQLITE_PATH``
+    or ``DATABASE_URL``)."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=server_environment(database_env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"manage.py migrate failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
+
+
+# The migrated database of this process that each TestDatabase is a copy of, by server
+# ("" for SQLite): the SQLite file's path, or the PostgreSQL database's name.
+_migrated: dict[str, str] = {}
+
+
+def _migrated_template(base_url: str | None) -> str:
+    """The database migrated once for this process (made on first use, gone at its exit)."""
+    key = base_url or ""
+    if key in _migrated:
+        return _migrated[key]
+    if base_url is None:
+        directory = tempfile.mkdtemp(prefix="e2e-migrated-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        path = str(Path(directory) / "db.sqlite3")
+        migrate({"SQLITE_PATH": path})
+        _migrated[key] = path
+        return path
+    name = f"e2e_migrated_{uuid.uuid4().hex[:12]}"
+    _admin(base_url, f"CREATE DATABASE {_quote_ident(name)}")
+    drop = f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)"
+    try:
+        migrate({"DATABASE_URL": _with_database(base_url, name)})
+    except BaseException:
+        _admin(base_url, drop)
+        raise
+    atexit.register(_admin, base_url, drop)
+    _migrated[key] = name
+    return name
+
+
+def _create_from_template(base_url: str, name: str, template: str) -> None:
+    """``CREATE DATABASE name TEMPLATE template``. PostgreSQL refuses while a session is
+    still on the template: the migrate's own may take a moment to end after its process."""
+    import psycopg
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            _admin(
+                base_url,
+                f"CREATE DATABASE {_quote_ident(name)} TEMPLATE {_quote_ident(template)}",
+            )
+            return
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 class TestDatabase:
     """A fresh, migrated database for one test; servers started on it share it.
 
@@ -131,10 +213,13 @@ class TestDatabase:
 
     def __enter__(self) -> Self:
         try:
+            template = _migrated_template(self.base_url)
             if self.is_postgres:
-                self._admin(f"CREATE DATABASE {_quote_ident(self.name)}")
+                assert self.base_url is not None
+                _create_from_template(self.base_url, self.name, template)
                 self._created = True
-            self.migrate()
+            else:
+                shutil.copyfile(template, self.env["SQLITE_PATH"])
         except BaseException:
             self.drop()
             raise
@@ -150,18 +235,7 @@ class TestDatabase:
 
     def migrate(self) -> None:
         """Run ``manage.py migrate`` on this database."""
-        result = subprocess.run(
-            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=server_environment(self.env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"manage.py migrate failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-            )
+        migrate(self.env)
 
     def drop(self) -> None:
         """Drop the PostgreSQL database (a SQLite file goes with its temporary directory) and
@@ -197,10 +271,8 @@ class TestDatabase:
             return connection.execute(sql).fetchall()
 
     def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(sql)
+        assert self.base_url is not None
+        _admin(self.base_url, sql)
 
 
 def delete_queue(queue: str) -> None:
@@ -301,6 +373,16 @@ class _ManagedProcess(Started):
         self.process.wait(STOP_TIMEOUT)
 
 
+# Servers of tests that are over, ending in threads (see ServerProcess.stop_in_background).
+_ending: list[threading.Thread] = []
+
+
+def wait_for_ended() -> None:
+    """Wait until every server stopped by ``stop_in_background`` has exited."""
+    while _ending:
+        _ending.pop().join()
+
+
 class ServerProcess(_ManagedProcess):
     """A server on a free loopback port, serving HTTP and WebSocket: ``manage.py runserver``,
     or with ``production=True`` uvicorn as the Procfile runs it in production; ``asgi_server``
@@ -324,6 +406,34 @@ class ServerProcess(_ManagedProcess):
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Leaving its ``with`` block (the end of a test or of a module's fixture) stops the
+        server in the background: :meth:`stop_in_background`."""
+        self.stop_in_background()
+
+    def stop_in_background(self) -> None:
+        """:meth:`stop` in a thread (SIGTERM, SIGKILL if it has not exited within
+        ``STOP_TIMEOUT``), for the end of a test, which waits for nothing of it: a server's
+        embedded Celery worker takes about 2 s to stop, the next test need not wait for it.
+        Its port stays taken until it exits (``free_port`` never hands it out meanwhile), and
+        :func:`wait_for_ended` waits for it at the end of the session. A test that needs the
+        server gone calls :meth:`stop`."""
+        process, self.process = self.process, None
+        if self._log_file is not None:
+            self._log_file.close()  # ours; the process writes to its own copy until it exits
+            self._log_file = None
+        if process is not None:
+            ending = threading.Thread(
+                target=terminate, args=(process, STOP_TIMEOUT), name=f"stopping {self.name}"
+            )
+            ending.start()
+            _ending.append(ending)
 
     @property
     def ws_url(self) -> str:

@@ -2,7 +2,8 @@
 
 Library clients read in the background; this one reads only when told to, so the server sees
 a reader that has stalled. It speaks just enough of RFC 6455: the handshake, masked text
-frames out, and unmasked frames in (text, binary, close).
+frames out (and the close frame that answers the server's), and unmasked frames in (text,
+binary, close).
 """
 
 import base64
@@ -57,15 +58,17 @@ class RawWebSocket:
             raise ConnectionError(f"handshake refused: {head!r}")
 
     def send_text(self, text: str | bytes) -> None:
-        payload = text.encode() if isinstance(text, str) else text
+        self._send(TEXT, text.encode() if isinstance(text, str) else text)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
         length = len(payload)
         if length < 126:
-            header = struct.pack("!BB", 0x80 | TEXT, 0x80 | length)
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
         elif length < 1 << 16:
-            header = struct.pack("!BBH", 0x80 | TEXT, 0x80 | 126, length)
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
         else:
-            header = struct.pack("!BBQ", 0x80 | TEXT, 0x80 | 127, length)
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
         # Masking byte by byte is slow for megabytes: XOR the payload as one big integer.
         key = (mask * (length // 4 + 1))[:length]
         masked = int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")
@@ -74,9 +77,19 @@ class RawWebSocket:
             self.sock.sendall(header + mask + masked.to_bytes(length, "big"))
 
     def read_all(self, timeout: float) -> list[Frame]:
-        """Read until the server closes the connection (or ``timeout`` of silence)."""
+        """Read until the server closes the connection (or ``timeout`` of silence). A close
+        frame from the server is answered with one, as RFC 6455 has a client do: a server
+        that waits for it (uvicorn) then closes the connection at once, not after its close
+        timeout."""
         self.sock.settimeout(timeout)
+        frames: list[Frame] = []
+        answered = False
         while True:
+            while (frame := self._next_frame()) is not None:
+                frames.append(frame)
+                if frame.opcode == CLOSE and not answered:
+                    answered = True
+                    self._send(CLOSE, frame.payload[:2])  # the server's code, echoed
             try:
                 chunk = self.sock.recv(1 << 20)
             except (TimeoutError, ConnectionResetError):
@@ -84,7 +97,6 @@ class RawWebSocket:
             if not chunk:
                 break
             self.buffer += chunk
-        frames = []
         while (frame := self._next_frame()) is not None:
             frames.append(frame)
         return frames
