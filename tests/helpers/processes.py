@@ -359,12 +359,18 @@ class _ManagedProcess(Started):
 
     def stop(self) -> None:
         """Terminate the process (kill it if it does not exit) and close its log."""
-        process, self.process = self.process, None
+        process = self._detach()
         if process is not None:
             terminate(process, STOP_TIMEOUT)
+
+    def _detach(self) -> subprocess.Popen[bytes] | None:
+        """The running process, no longer ours, with our copy of its log closed (the process
+        writes to its own until it exits)."""
+        process, self.process = self.process, None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        return process
 
     def kill(self) -> None:
         """SIGKILL the process: no shutdown, nothing finished, nothing given back."""
@@ -424,10 +430,7 @@ class ServerProcess(_ManagedProcess):
         Its port stays taken until it exits (``free_port`` never hands it out meanwhile), and
         :func:`wait_for_ended` waits for it at the end of the session. A test that needs the
         server gone calls :meth:`stop`."""
-        process, self.process = self.process, None
-        if self._log_file is not None:
-            self._log_file.close()  # ours; the process writes to its own copy until it exits
-            self._log_file = None
+        process = self._detach()
         if process is not None:
             ending = threading.Thread(
                 target=terminate, args=(process, STOP_TIMEOUT), name=f"stopping {self.name}"
