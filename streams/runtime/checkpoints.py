@@ -42,19 +42,16 @@ _thread = threading.local()
 def leave_checkpoints_to_the_checkpointer() -> None:
     """Mark the calling thread as one whose SQLite connections do not checkpoint (called by
     each database thread as it starts), and start the checkpointer."""
-    if wal_checkpoints_apply():
+    if is_sqlite(settings.DATABASES):
         _thread.writer = True
         service.ensure()
 
 
-def wal_checkpoints_apply() -> bool:
-    return is_sqlite(settings.DATABASES)
-
-
 def _writer_connected(sender: Any, connection: Any, **_: Any) -> None:
-    """``connection_created`` receiver: a database thread's SQLite connection leaves its
-    checkpoints to the checkpointer."""
-    if getattr(_thread, "writer", False) and connection.vendor == "sqlite":
+    """``connection_created`` receiver: a database thread's connection to the default database
+    (SQLite: the checkpointer started only then) leaves its checkpoints to the checkpointer,
+    which checkpoints that database alone."""
+    if getattr(_thread, "writer", False) and connection.alias == DEFAULT_DB_ALIAS:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
 
